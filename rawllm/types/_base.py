@@ -1,0 +1,53 @@
+"""Base Struct for top-level results: carries ``_request_id`` and the raw body for ``to_dict()``.
+
+Invariant: decoding pays nothing for ``to_dict()``; the kept bytes are only
+decoded again when a user asks for the whole body, unknown fields included.
+"""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar
+
+import msgspec
+
+__all__ = ["BaseModel", "Result", "attach"]
+
+
+class BaseModel(msgspec.Struct, kw_only=True, omit_defaults=True):
+    """Base of nested objects: unknown fields ignored, optional fields default to None."""
+
+    def to_dict(self) -> dict[str, Any]:
+        """This object as plain Python data (dicts, lists, str, numbers)."""
+        out: dict[str, Any] = msgspec.to_builtins(self)
+        return out
+
+
+class Result(BaseModel, kw_only=True, omit_defaults=True, dict=True):
+    """Base of top-level results (a response body, a stream chunk).
+
+    ``_request_id`` is the provider's request id (``x-request-id`` /
+    ``request-id``), ``None`` when the server sent none.  ``to_dict()`` gives
+    the whole body as sent, unknown fields included.
+    """
+
+    _request_id: ClassVar[str | None] = None
+    _raw: ClassVar[bytes | str | None] = None
+
+    def to_dict(self) -> dict[str, Any]:
+        """The whole body as the server sent it, unknown fields included.
+
+        Example:
+            >>> resp.to_dict()["system_fingerprint"]
+        """
+        raw = self.__dict__.get("_raw")
+        if raw is not None:
+            out: dict[str, Any] = msgspec.json.decode(raw)
+            return out
+        return super().to_dict()
+
+
+def attach(result: Result, raw: bytes | str | None, request_id: str | None) -> None:
+    """Attach the raw body and request id to a decoded result (cheap: two dict stores)."""
+    d = result.__dict__
+    d["_raw"] = raw
+    d["_request_id"] = request_id
