@@ -26,12 +26,14 @@ class Result(BaseModel, kw_only=True, omit_defaults=True, dict=True):
     """Base of top-level results (a response body, a stream chunk).
 
     ``_request_id`` is the provider's request id (``x-request-id`` /
-    ``request-id``), ``None`` when the server sent none.  ``to_dict()`` gives
+    ``request-id``), ``None`` when the server sent none; ``_retries`` is how
+    many retries the call took.  ``to_dict()`` gives
     the whole body as sent, unknown fields included.
     """
 
     _request_id: ClassVar[str | None] = None
     _raw: ClassVar[bytes | str | None] = None
+    _retries: ClassVar[int] = 0
 
     def to_dict(self) -> dict[str, Any]:
         """The whole body as the server sent it, unknown fields included.

@@ -1,0 +1,76 @@
+"""rawllm: a thin, fast async client for LLM HTTP APIs (OpenAI wire format and Anthropic).
+
+Example:
+    >>> import rawllm
+    >>> async with rawllm.OpenAI() as client:
+    ...     resp = await client.chat.completions.create(
+    ...         model="gpt-4o-mini", messages=[{"role": "user", "content": "Hi"}])
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from ._client import RetryEvent
+from ._config import NOT_GIVEN, NotGiven, PoolLimits, RateLimit, Timeout
+from ._exceptions import (
+    APIConnectionError,
+    APIError,
+    APIResponseValidationError,
+    APIStatusError,
+    APITimeoutError,
+    AuthenticationError,
+    BadRequestError,
+    ConflictError,
+    InternalServerError,
+    NotFoundError,
+    OverloadedError,
+    PermissionDeniedError,
+    RateLimitError,
+    RequestTooLargeError,
+    UnprocessableEntityError,
+)
+from ._providers import Anthropic, OpenAI
+from ._streaming import AsyncStream
+from ._version import __version__
+
+if TYPE_CHECKING:
+    from ._redis_store import RedisStore
+
+__all__ = [
+    "NOT_GIVEN",
+    "APIConnectionError",
+    "APIError",
+    "APIResponseValidationError",
+    "APIStatusError",
+    "APITimeoutError",
+    "Anthropic",
+    "AsyncStream",
+    "AuthenticationError",
+    "BadRequestError",
+    "ConflictError",
+    "InternalServerError",
+    "NotFoundError",
+    "NotGiven",
+    "OpenAI",
+    "OverloadedError",
+    "PermissionDeniedError",
+    "PoolLimits",
+    "RateLimit",
+    "RateLimitError",
+    "RedisStore",
+    "RequestTooLargeError",
+    "RetryEvent",
+    "Timeout",
+    "UnprocessableEntityError",
+    "__version__",
+]
+
+
+def __getattr__(name: str) -> Any:
+    # RedisStore lives behind the [redis] extra: import it only when asked for.
+    if name == "RedisStore":
+        from ._redis_store import RedisStore
+
+        return RedisStore
+    raise AttributeError(f"module 'rawllm' has no attribute {name!r}")

@@ -1,0 +1,184 @@
+"""The two clients: rawllm.OpenAI (any OpenAI-compatible server) and rawllm.Anthropic.
+
+They differ only in environment variables, base URL conventions and auth
+headers; everything else lives in ``BaseClient``.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Mapping
+from typing import TYPE_CHECKING, Any
+
+from ._client import BaseClient, RetryEvent, _Shared
+from ._config import PoolLimits, RateLimit, Timeout
+from ._exceptions import APIError, register_secret
+from ._resources import (
+    AsyncChat,
+    AsyncEmbeddings,
+    AsyncMessages,
+    AsyncModels,
+    AsyncResponses,
+)
+
+if TYPE_CHECKING:
+    import aiohttp
+
+__all__ = ["Anthropic", "OpenAI"]
+
+DEFAULT_MAX_RETRIES = 2
+ANTHROPIC_VERSION = "2023-06-01"
+
+
+class OpenAI(BaseClient):
+    """Async client for the OpenAI API and every server that speaks its wire format.
+
+    Args:
+        api_key: defaults to env ``OPENAI_API_KEY``.
+        base_url: defaults to env ``OPENAI_BASE_URL``, else ``https://api.openai.com/v1``
+            (the ``/v1`` is part of it, as in the official SDK).
+        organization: sent as ``OpenAI-Organization`` (env ``OPENAI_ORG_ID``).
+        project: sent as ``OpenAI-Project`` (env ``OPENAI_PROJECT_ID``).
+        timeout: a ``rawllm.Timeout``, or a number meaning ``Timeout(total=number)``.
+        max_retries: extra attempts after the first (default 2).
+        rate_limit: a ``rawllm.RateLimit`` shared by every call of this client.
+        pool: ``rawllm.PoolLimits`` for the connection pool.
+        default_headers: headers sent with every request.
+        session: your own ``aiohttp.ClientSession`` (never closed by rawllm).
+        on_retry: called with a ``RetryEvent`` before each retry sleep.
+
+    Raises:
+        APIError: no API key was given or found in the environment.
+
+    Example:
+        >>> async with rawllm.OpenAI() as client:
+        ...     resp = await client.chat.completions.create(
+        ...         model="gpt-4o-mini", messages=[{"role": "user", "content": "Hi"}])
+    """
+
+    def __init__(
+        self,
+        *,
+        api_key: str | None = None,
+        base_url: str | None = None,
+        organization: str | None = None,
+        project: str | None = None,
+        timeout: Timeout | float | None = None,
+        max_retries: int = DEFAULT_MAX_RETRIES,
+        rate_limit: RateLimit | None = None,
+        pool: PoolLimits | None = None,
+        default_headers: Mapping[str, str] | None = None,
+        session: aiohttp.ClientSession | None = None,
+        on_retry: Callable[[RetryEvent], Any] | None = None,
+        _shared: _Shared | None = None,
+    ) -> None:
+        api_key = api_key if api_key is not None else os.environ.get("OPENAI_API_KEY")
+        if not api_key:
+            raise APIError(
+                "The api_key client option must be set either by passing api_key to the "
+                "client or by setting the OPENAI_API_KEY environment variable."
+            )
+        base_url = base_url or os.environ.get("OPENAI_BASE_URL") or "https://api.openai.com/v1"
+        self.organization = organization or os.environ.get("OPENAI_ORG_ID")
+        self.project = project or os.environ.get("OPENAI_PROJECT_ID")
+        auth = {"Authorization": f"Bearer {api_key}"}
+        if self.organization:
+            auth["OpenAI-Organization"] = self.organization
+        if self.project:
+            auth["OpenAI-Project"] = self.project
+        super().__init__(
+            api_key=api_key,
+            base_url=base_url,
+            timeout=timeout,
+            max_retries=max_retries,
+            rate_limit=rate_limit,
+            pool=pool,
+            default_headers=default_headers,
+            session=session,
+            on_retry=on_retry,
+            auth_headers=auth,
+            _shared=_shared,
+        )
+        self.chat = AsyncChat(self)
+        self.embeddings = AsyncEmbeddings(self)
+        self.models = AsyncModels(self)
+        self.responses = AsyncResponses(self)
+
+    def _copy_kwargs(self) -> dict[str, Any]:
+        kwargs = super()._copy_kwargs()
+        kwargs["organization"] = self.organization
+        kwargs["project"] = self.project
+        return kwargs
+
+
+class Anthropic(BaseClient):
+    """Async client for the Anthropic Messages API.
+
+    Args:
+        api_key: defaults to env ``ANTHROPIC_API_KEY``; sent as ``x-api-key``.
+        auth_token: a bearer token instead of an API key (env ``ANTHROPIC_AUTH_TOKEN``).
+        base_url: defaults to env ``ANTHROPIC_BASE_URL``, else ``https://api.anthropic.com``
+            (without ``/v1``, as in the official SDK).
+        timeout, max_retries, rate_limit, pool, default_headers, session, on_retry:
+            as for ``rawllm.OpenAI``.
+
+    Raises:
+        APIError: neither an API key nor an auth token was given or found.
+
+    Example:
+        >>> async with rawllm.Anthropic() as client:
+        ...     msg = await client.messages.create(model="claude-sonnet-4-5", max_tokens=256,
+        ...         messages=[{"role": "user", "content": "Hi"}])
+    """
+
+    def __init__(
+        self,
+        *,
+        api_key: str | None = None,
+        auth_token: str | None = None,
+        base_url: str | None = None,
+        timeout: Timeout | float | None = None,
+        max_retries: int = DEFAULT_MAX_RETRIES,
+        rate_limit: RateLimit | None = None,
+        pool: PoolLimits | None = None,
+        default_headers: Mapping[str, str] | None = None,
+        session: aiohttp.ClientSession | None = None,
+        on_retry: Callable[[RetryEvent], Any] | None = None,
+        _shared: _Shared | None = None,
+    ) -> None:
+        api_key = api_key if api_key is not None else os.environ.get("ANTHROPIC_API_KEY")
+        auth_token = auth_token if auth_token is not None else os.environ.get("ANTHROPIC_AUTH_TOKEN")
+        if not api_key and not auth_token:
+            raise APIError(
+                "The api_key client option must be set either by passing api_key to the "
+                "client or by setting the ANTHROPIC_API_KEY environment variable."
+            )
+        base_url = base_url or os.environ.get("ANTHROPIC_BASE_URL") or "https://api.anthropic.com"
+        self.auth_token = auth_token
+        auth = {"anthropic-version": ANTHROPIC_VERSION}
+        if api_key:
+            auth["x-api-key"] = api_key
+        if auth_token:
+            auth["Authorization"] = f"Bearer {auth_token}"
+        super().__init__(
+            api_key=api_key or auth_token or "",
+            base_url=base_url,
+            timeout=timeout,
+            max_retries=max_retries,
+            rate_limit=rate_limit,
+            pool=pool,
+            default_headers=default_headers,
+            session=session,
+            on_retry=on_retry,
+            auth_headers=auth,
+            _shared=_shared,
+        )
+        self._anthropic_key = api_key
+        register_secret(auth_token)
+        self.messages = AsyncMessages(self)
+
+    def _copy_kwargs(self) -> dict[str, Any]:
+        kwargs = super()._copy_kwargs()
+        kwargs["api_key"] = self._anthropic_key
+        kwargs["auth_token"] = self.auth_token
+        return kwargs

@@ -1,0 +1,97 @@
+"""The public surface: __all__ complete and sorted; the sans-IO core imports no IO libraries."""
+
+from __future__ import annotations
+
+import ast
+import re
+import tomllib
+from pathlib import Path
+
+import rawllm
+
+ROOT = Path(__file__).resolve().parent.parent
+PKG = ROOT / "rawllm"
+
+CORE_MODULES = [
+    "sse.py",
+    "_retry.py",
+    "_ratelimit.py",
+    "_exceptions.py",
+    "_config.py",
+    "_accumulate.py",
+    "_accumulate_events.py",
+    "_wire/openai.py",
+    "_wire/anthropic.py",
+    "_wire/responses.py",
+    "types/_base.py",
+    "types/openai.py",
+    "types/anthropic.py",
+    "types/responses.py",
+    "testing/_faults.py",
+]
+FORBIDDEN = {"aiohttp", "asyncio", "yarl", "multidict", "time", "random"}
+
+
+def _imports(path: Path) -> set[str]:
+    tree = ast.parse(path.read_text())
+    names: set[str] = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            names.update(alias.name.split(".")[0] for alias in node.names)
+        elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
+            names.add(node.module.split(".")[0])
+    return names
+
+
+def test_all_is_sorted_and_complete() -> None:
+    exported = rawllm.__all__
+    assert exported == sorted(exported, key=lambda s: (not s.isupper(), s))
+    for name in exported:
+        assert getattr(rawllm, name) is not None, name
+    public = {
+        name
+        for name, value in vars(rawllm).items()
+        if not name.startswith("_") and not isinstance(value, type(rawllm))
+    }
+    public.discard("annotations")
+    public.discard("TYPE_CHECKING")
+    public.discard("Any")
+    assert public <= set(exported), public - set(exported)
+
+
+def test_error_names_match_the_contract() -> None:
+    for name in [
+        "APIError", "APIConnectionError", "APITimeoutError", "APIResponseValidationError",
+        "APIStatusError", "BadRequestError", "AuthenticationError", "PermissionDeniedError",
+        "NotFoundError", "ConflictError", "UnprocessableEntityError", "RequestTooLargeError",
+        "RateLimitError", "InternalServerError", "OverloadedError",
+    ]:
+        assert issubclass(getattr(rawllm, name), rawllm.APIError)
+
+
+def test_core_modules_do_no_io() -> None:
+    for rel in CORE_MODULES:
+        path = PKG / rel
+        assert path.exists(), f"core module missing: {rel}"
+        bad = _imports(path) & FORBIDDEN
+        assert not bad, f"{rel} imports {sorted(bad)}"
+
+
+def test_only_transport_imports_aiohttp_in_the_client() -> None:
+    allowed = {"_transport.py", "_providers.py"}  # _providers: TYPE_CHECKING only
+    for path in PKG.glob("*.py"):
+        if path.name in allowed:
+            continue
+        assert "aiohttp" not in _imports(path), path.name
+
+
+def test_runtime_dependencies_are_exactly_four() -> None:
+    meta = tomllib.loads((ROOT / "pyproject.toml").read_text())
+    deps = meta["project"]["dependencies"]
+    names = {re.split(r"[<>=!~\[; ]", d, maxsplit=1)[0].lower() for d in deps}
+    assert names == {"aiohttp", "msgspec", "backoff", "aiolimiter"}
+    assert all(">=" in d for d in deps), "pin lower bounds"
+
+
+def test_version() -> None:
+    assert re.fullmatch(r"\d+\.\d+\.\d+.*", rawllm.__version__)
