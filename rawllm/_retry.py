@@ -2,7 +2,9 @@
 
 Sans-IO: this module imports neither aiohttp nor asyncio and never reads a
 clock or a random source itself; ``now``, ``time_left`` and ``rng`` come from
-the caller, so every decision is a pure function of its arguments.
+the caller, so every decision is a pure function of its arguments.  (The
+``backoff`` package imports asyncio for its decorators; only its pure wait
+generator ``backoff.expo`` is used here.)
 
 Spec followed (the Retries and Timeouts sections of API.md):
 
@@ -28,7 +30,7 @@ import math
 import random
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
-from datetime import timezone
+from datetime import UTC
 from email.utils import parsedate_to_datetime
 from itertools import islice
 
@@ -59,8 +61,6 @@ more request for an already struggling server."""
 _SERVER_JITTER_BASE = 0.05
 _SERVER_JITTER_FRACTION = 0.1
 _SERVER_JITTER_MAX = 1.0
-
-_UTC = timezone.utc
 
 
 def _header(headers: Mapping[str, str], lower: str, title: str) -> str | None:
@@ -142,7 +142,7 @@ def retry_after(headers: Mapping[str, str], now: float) -> float | None:
     except (TypeError, ValueError, IndexError, OverflowError):
         return None
     if when.tzinfo is None:  # "-0000" zone: HTTP dates are always GMT
-        when = when.replace(tzinfo=_UTC)
+        when = when.replace(tzinfo=UTC)
     return max(when.timestamp() - now, 0.0)
 
 

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import random
-from datetime import datetime, timezone
+import time
+from datetime import UTC, datetime
 from email.utils import format_datetime
 from itertools import islice
 
@@ -25,7 +26,7 @@ SEEDS = range(200)
 
 
 def http_date(epoch: float) -> str:
-    return format_datetime(datetime.fromtimestamp(epoch, timezone.utc), usegmt=True)
+    return format_datetime(datetime.fromtimestamp(epoch, UTC), usegmt=True)
 
 
 def decide(policy: RetryPolicy | None = None, *, seed: int = 0, **kw: object) -> float | None:
@@ -124,10 +125,16 @@ def test_retry_after_header_forms(headers: dict[str, str], expected: float) -> N
     assert retry_after(headers, NOW) == pytest.approx(expected)
 
 
-def test_retry_after_naive_date_is_gmt() -> None:
-    when = NOW + 12
-    text = format_datetime(datetime.fromtimestamp(when, timezone.utc), usegmt=True)
-    assert retry_after({"retry-after": text.replace("GMT", "-0000")}, NOW) == pytest.approx(12.0)
+def test_retry_after_naive_date_is_gmt(monkeypatch: pytest.MonkeyPatch) -> None:
+    # "-0000" gives a naive datetime; it must not be read in the local zone.
+    text = http_date(NOW + 12).replace("GMT", "-0000")
+    monkeypatch.setenv("TZ", "America/New_York")
+    time.tzset()
+    try:
+        assert retry_after({"retry-after": text}, NOW) == pytest.approx(12.0)
+    finally:
+        monkeypatch.undo()
+        time.tzset()
 
 
 @pytest.mark.parametrize(
