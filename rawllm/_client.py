@@ -190,6 +190,36 @@ class BaseClient:
 
     copy = with_options
 
+    def batch(
+        self,
+        requests: Any,
+        *,
+        concurrency: int = 64,
+        endpoint: str | None = None,
+        **options: Any,
+    ) -> Any:
+        """Run many calls concurrently; yields one result per input as each completes.
+
+        Args:
+            requests: an iterable or async iterable of dicts of ``create()`` keyword
+                arguments (consumed lazily, so memory stays bounded).
+            concurrency: calls in flight at once.
+            endpoint: which call to make (default: chat completions for OpenAI,
+                messages for Anthropic); see ``docs/batch.md``.
+            **options: further options of ``rawllm._batch.run_batch``.
+
+        Returns:
+            An async iterator of ``BatchResult`` (``.index``, ``.custom_id``,
+            ``.response``, ``.error``, ``.retries``, ``.latency``).
+
+        Example:
+            >>> async for result in client.batch(requests, concurrency=32):
+            ...     print(result.index, result.error or result.response)
+        """
+        from ._batch import run_batch
+
+        return run_batch(self, requests, concurrency=concurrency, endpoint=endpoint, **options)
+
     def __repr__(self) -> str:
         return redact(
             f"{type(self).__name__}(base_url={self._base_str!r}, api_key='[REDACTED]', "
