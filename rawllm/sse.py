@@ -1,0 +1,295 @@
+"""Sans-IO Server-Sent Events decoder: bytes in, events out.
+
+Spec: WHATWG HTML, "9.2.6 Interpreting an event stream"
+(https://html.spec.whatwg.org/multipage/server-sent-events.html#event-stream-interpretation).
+
+Invariants:
+
+* Any chunking of the same bytes gives the same events (a CR ending one chunk
+  and an LF starting the next are one line end; a multi-byte UTF-8 character
+  or the BOM may be split anywhere).
+* One leading UTF-8 BOM (EF BB BF) is dropped, once, at the very start of the
+  stream only.
+* Lines end at CR, LF or CRLF.  A line is decoded as UTF-8 with U+FFFD for
+  invalid bytes; nothing here ever raises on input.
+* An event is dispatched at a blank line only if a ``data`` field was seen in
+  its block (``data`` alone dispatches ``""``).  ``event``, ``retry`` and the
+  data are per block; the ``id`` (last event ID buffer) persists across blocks.
+* ``retry`` is taken only when it is all ASCII digits, ``id`` only when it has
+  no NUL.  Unknown fields and comments (lines starting with ``:``) are ignored.
+* At end of input (``close()``) an unterminated line and an undispatched
+  block are discarded, as the spec says.
+* Work is linear in the input: an incomplete line is kept as a list of pieces
+  and joined once, when its line end arrives.
+
+One deviation, for safety: a ``retry`` value with more significant digits than
+Python's integer-string limit (``sys.get_int_max_str_digits()``, 4300 by
+default) is ignored rather than parsed.
+
+No IO, no clock, no asyncio: ``rawllm._streaming`` feeds it body chunks.
+"""
+
+from __future__ import annotations
+
+import sys
+
+import msgspec
+
+__all__ = ["SSEDecoder", "ServerSentEvent"]
+
+_BOM = b"\xef\xbb\xbf"
+
+
+class ServerSentEvent(msgspec.Struct, frozen=True, gc=False):
+    """One dispatched server-sent event.
+
+    Attributes:
+        event: the event type; ``"message"`` when the block set none.
+        data: the data lines of the block joined with ``"\\n"``.
+        id: the last event ID at dispatch (it persists across events), or
+            ``None`` if no ``id`` field has been accepted yet.
+        retry: the reconnection time in ms set inside this event's own block,
+            else ``None``.
+
+    Example:
+        >>> ServerSentEvent(data="hi")
+        ServerSentEvent(event='message', data='hi', id=None, retry=None)
+    """
+
+    event: str = "message"
+    data: str = ""
+    id: str | None = None
+    retry: int | None = None
+
+
+def _parse_retry(value: bytes) -> int | None:
+    """The retry value if it is all ASCII digits (and within the int-string limit)."""
+    if not value.isdigit():  # bytes.isdigit() is True for ASCII digits only
+        return None
+    try:
+        return int(value)
+    except ValueError:  # more digits than sys.get_int_max_str_digits()
+        stripped = value.lstrip(b"0")
+        return int(stripped or b"0") if len(stripped) <= _max_digits() else None
+
+
+def _max_digits() -> int:
+    get = getattr(sys, "get_int_max_str_digits", None)
+    limit: int = get() if get is not None else 0
+    return limit if limit > 0 else sys.maxsize
+
+
+class SSEDecoder:
+    """Incremental, WHATWG-exact event stream decoder.
+
+    Feed it the response body in chunks of any size; it returns the events
+    completed by each chunk.  It keeps no reference to the chunks it is given
+    beyond the incomplete last line.
+
+    Example:
+        >>> dec = SSEDecoder()
+        >>> dec.feed(b"event: ping\\ndata: 1\\n\\ndata: {\\"a\\"")
+        [ServerSentEvent(event='ping', data='1', id=None, retry=None)]
+        >>> dec.feed(b": 2}\\n\\n")
+        [ServerSentEvent(event='message', data='{"a": 2}', id=None, retry=None)]
+        >>> dec.close()
+        []
+    """
+
+    __slots__ = (
+        "_pending",
+        "_head",
+        "_slow",
+        "_start",
+        "_skip_lf",
+        "_data",
+        "_more",
+        "_event",
+        "_retry",
+        "_id",
+        "_last_event_id",
+    )
+
+    def __init__(self) -> None:
+        self._pending: list[bytes] = []  # pieces of the incomplete last line (no CR/LF)
+        self._head = b""  # bytes seen while a leading BOM is still possible
+        self._start = True  # no byte after a possible BOM has been seen yet
+        self._skip_lf = False  # the last byte seen was a CR ending a line
+        self._slow = True  # _start or _skip_lf: the chunk's first bytes need a look
+        self._data: bytes | None = None  # first data line of the current block
+        self._more: list[bytes] | None = None  # all its data lines, once there are two
+        self._event = "message"  # event type buffer, "message" standing for ""
+        self._retry: int | None = None  # retry set in the current block
+        self._id: str | None = None  # the spec's last event ID buffer
+        self._last_event_id: str | None = None
+
+    @property
+    def last_event_id(self) -> str | None:
+        """The last event ID string: the ``id`` buffer as of the last blank line.
+
+        This is what a client sends as ``Last-Event-ID`` when it reconnects;
+        ``None`` until an ``id`` field has been accepted and a block ended.
+        """
+        return self._last_event_id
+
+    def feed(self, chunk: bytes) -> list[ServerSentEvent]:
+        """Decode the next piece of the body.
+
+        Args:
+            chunk: the next bytes of the stream, of any length (empty is fine).
+
+        Returns:
+            The events completed by this chunk, in order (often empty).
+
+        Example:
+            >>> SSEDecoder().feed(b"data: a\\r\\ndata: b\\r\\n\\r\\n")[0].data
+            'a\\nb'
+        """
+        if self._slow:
+            chunk = self._prefix(chunk)
+        if 10 not in chunk:  # int needles: memchr, much faster than b"\n"
+            if 13 not in chunk:
+                if chunk:
+                    self._pending.append(chunk)
+                return []
+            return self._feed_cr(chunk)
+        if 13 in chunk:
+            return self._feed_cr(chunk)
+        # Fast path: LF-only line ends.
+        pending = self._pending
+        if pending:
+            pending.append(chunk)
+            chunk = b"".join(pending)
+            pending.clear()
+        end = chunk.rfind(b"\n") + 1
+        if end != len(chunk):
+            pending.append(chunk[end:])
+            chunk = chunk[:end]
+        return self._lines(chunk)
+
+    def close(self) -> list[ServerSentEvent]:
+        """Signal the end of the input.
+
+        Per the spec, an unterminated last line and a block not ended by a
+        blank line are discarded, so this returns no events; it exists so the
+        caller marks end of input explicitly, as h11 does.  The decoder is
+        then ready for a new stream (a reconnection), keeping
+        ``last_event_id``.
+
+        Returns:
+            Always an empty list.
+
+        Example:
+            >>> dec = SSEDecoder()
+            >>> dec.feed(b"data: cut")
+            []
+            >>> dec.close()
+            []
+        """
+        self._pending.clear()
+        self._head = b""
+        self._start = True
+        self._skip_lf = False
+        self._slow = True
+        self._data = None
+        self._more = None
+        self._event = "message"
+        self._retry = None
+        return []
+
+    def _prefix(self, chunk: bytes) -> bytes:
+        """Drop a leading BOM and an LF that completes a CRLF split across chunks."""
+        if self._start:
+            head = self._head + chunk
+            if len(head) < 3 and _BOM.startswith(head):
+                self._head = head  # maybe a BOM: wait for more bytes
+                return b""
+            self._head = b""
+            self._start = False
+            chunk = head[3:] if head.startswith(_BOM) else head
+        elif chunk:  # _skip_lf
+            self._skip_lf = False
+            if chunk[0] == 10:
+                chunk = chunk[1:]
+        self._slow = self._skip_lf
+        return chunk
+
+    def _feed_cr(self, chunk: bytes) -> list[ServerSentEvent]:
+        """General path: the chunk has a CR; turn CRLF and lone CR into LF."""
+        pending = self._pending
+        if pending:
+            pending.append(chunk)
+            chunk = b"".join(pending)
+            pending.clear()
+        if chunk[-1] == 13:
+            # The line ends here; an LF starting the next chunk belongs to it.
+            self._skip_lf = self._slow = True
+        chunk = chunk.replace(b"\r\n", b"\n").replace(b"\r", b"\n")
+        end = chunk.rfind(b"\n") + 1
+        if end != len(chunk):
+            pending.append(chunk[end:])
+            chunk = chunk[:end]
+        return self._lines(chunk)
+
+    def _lines(self, block: bytes) -> list[ServerSentEvent]:
+        """Interpret complete LF-terminated lines (``block`` ends with LF)."""
+        lines = block.split(b"\n")
+        lines.pop()  # the empty piece after the final LF
+        events: list[ServerSentEvent] = []
+        # The data buffer is ``data`` (first line) plus ``more`` (all lines,
+        # once there are two): no list is built for the usual one-line event.
+        data = self._data
+        more = self._more
+        event = self._event
+        retry = self._retry
+        id_ = self._id
+        last_id = self._last_event_id
+        for line in lines:
+            if not line:
+                last_id = id_
+                if data is not None:
+                    if more is not None:
+                        data = b"\n".join(more)
+                        more = None
+                    # LF is ASCII, so decoding the joined lines equals
+                    # decoding each line: U+FFFD never swallows a line end.
+                    events.append(
+                        ServerSentEvent(event, data.decode("utf-8", "replace"), id_, retry)
+                    )
+                    data = None
+                event = "message"
+                retry = None
+            elif line[:6] == b"data: ":
+                if data is None:
+                    data = line[6:]
+                elif more is None:
+                    more = [data, line[6:]]
+                else:
+                    more.append(line[6:])
+            elif line[0] != 58:  # not a ":" comment
+                name, _, value = line.partition(b":")
+                if value[:1] == b" ":
+                    value = value[1:]
+                if name == b"data":
+                    if data is None:
+                        data = value
+                    elif more is None:
+                        more = [data, value]
+                    else:
+                        more.append(value)
+                elif name == b"event":
+                    event = value.decode("utf-8", "replace") if value else "message"
+                elif name == b"id":
+                    if 0 not in value:
+                        id_ = value.decode("utf-8", "replace")
+                elif name == b"retry":
+                    parsed = _parse_retry(value)
+                    if parsed is not None:
+                        retry = parsed
+        self._data = data
+        self._more = more
+        self._event = event
+        self._retry = retry
+        self._id = id_
+        self._last_event_id = last_id
+        return events
