@@ -1,0 +1,303 @@
+"""OpenAI Chat Completions / Embeddings / Models wire format: request bodies in, typed results out.
+
+Spec followed: the OpenAI REST API (https://platform.openai.com/docs/api-reference)
+as implemented by OpenAI, Azure OpenAI, vLLM, Ollama, Groq, DeepSeek and
+OpenRouter; for streams, the ``data:`` payloads of its server-sent events.
+
+Invariants:
+
+- Pure: no IO, no aiohttp, no asyncio, no clock.  Encoders and decoders are
+  built once at import; a body is decoded in one typed pass.
+- A 2xx body that is not JSON, or not the right shape, raises
+  ``APIResponseValidationError`` with the body text in ``.body`` and the
+  reason (msgspec's message with the JSON path) in ``.message``.
+- Stream data: ``[DONE]`` gives the ``DONE`` sentinel, an error object raises
+  the ``APIStatusError`` subclass its type names, an empty payload is skipped
+  (``None``), anything else is one ``ChatCompletionChunk``.  An ordinary chunk
+  pays one C-level substring test and one typed decode, nothing more.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any, Final, Protocol, TypeVar
+
+import msgspec
+
+from .._config import NOT_GIVEN
+from .._exceptions import APIResponseValidationError, error_from_stream_body
+from ..types._base import Result
+from ..types.openai import ChatCompletion, ChatCompletionChunk, CreateEmbeddingResponse, ModelList
+
+__all__ = [
+    "DONE",
+    "Done",
+    "build_params",
+    "decode_chat_completion",
+    "decode_chunk",
+    "decode_embeddings",
+    "decode_event",
+    "decode_model_list",
+    "encode",
+]
+
+
+class Done:
+    """Type of the ``DONE`` sentinel: the stream's ``data: [DONE]`` terminator."""
+
+    __slots__ = ()
+
+    def __repr__(self) -> str:
+        return "DONE"
+
+
+DONE: Final = Done()
+
+_encoder: Final = msgspec.json.Encoder()
+_chat_decoder: Final = msgspec.json.Decoder(ChatCompletion)
+_chunk_decoder: Final = msgspec.json.Decoder(ChatCompletionChunk)
+_embeddings_decoder: Final = msgspec.json.Decoder(CreateEmbeddingResponse)
+_model_list_decoder: Final = msgspec.json.Decoder(ModelList)
+_any_decoder: Final = msgspec.json.Decoder()
+
+_R = TypeVar("_R", bound=Result)
+
+
+# -- requests ------------------------------------------------------------------
+
+
+def build_params(kwargs: Mapping[str, Any], extra_body: Mapping[str, Any] | None) -> dict[str, Any]:
+    """The JSON body of a call: ``kwargs`` without unset values, then ``extra_body`` on top.
+
+    ``None`` and ``NOT_GIVEN`` values are dropped (the SDK does not send
+    them); ``extra_body`` is merged last and as given, so it can override a
+    named argument or send an explicit ``null``.
+
+    Args:
+        kwargs: the call's keyword arguments (named and unknown ones alike).
+        extra_body: the call's ``extra_body=``, or None.
+
+    Returns:
+        A new dict, ready for ``encode()``.
+
+    Example:
+        >>> build_params({"model": "m", "top_p": None, "seed": NOT_GIVEN}, {"top_k": 5})
+        {'model': 'm', 'top_k': 5}
+    """
+    body = {k: v for k, v in kwargs.items() if v is not None and v is not NOT_GIVEN}
+    if extra_body:
+        body.update(extra_body)
+    return body
+
+
+def encode(params: Mapping[str, Any]) -> bytes:
+    """Encode a request body to JSON bytes with the module's one msgspec encoder.
+
+    msgspec Structs inside (a ``ChatCompletionMessage`` passed back in
+    ``messages``) encode without their ``None`` fields.
+
+    Args:
+        params: the body, already passed through ``build_params()``.
+
+    Returns:
+        UTF-8 JSON bytes.
+
+    Raises:
+        TypeError: a value JSON cannot represent.
+
+    Example:
+        >>> encode({"model": "m", "messages": [{"role": "user", "content": "hi"}]})
+        b'{"model":"m","messages":[{"role":"user","content":"hi"}]}'
+    """
+    return _encoder.encode(params)
+
+
+# -- responses -----------------------------------------------------------------
+
+
+def _body_text(body: bytes | str) -> str:
+    return body if isinstance(body, str) else body.decode("utf-8", "replace")
+
+
+def _invalid(what: str, body: bytes | str, exc: Exception) -> APIResponseValidationError:
+    if isinstance(exc, msgspec.ValidationError):
+        reason = f"the body does not fit {what}: {exc}"
+    else:  # DecodeError, UnicodeDecodeError
+        reason = f"the body is not valid JSON ({exc})"
+    return APIResponseValidationError(
+        f"Data returned by API invalid for expected schema: {reason}", body=_body_text(body)
+    )
+
+
+def _decode(decoder: msgspec.json.Decoder[_R], what: str, body: bytes | str) -> _R:
+    try:
+        return decoder.decode(body)
+    except (msgspec.DecodeError, UnicodeDecodeError) as exc:
+        raise _invalid(what, body, exc) from exc
+
+
+def decode_chat_completion(body: bytes | str) -> ChatCompletion:
+    """Decode a ``/chat/completions`` response body.
+
+    Args:
+        body: the response body.
+
+    Returns:
+        The typed ``ChatCompletion`` (call ``attach()`` to keep the body for ``to_dict()``).
+
+    Raises:
+        APIResponseValidationError: the body is not JSON or not a chat completion.
+
+    Example:
+        >>> decode_chat_completion(b'{"model": "m", "choices": []}').model
+        'm'
+    """
+    return _decode(_chat_decoder, "ChatCompletion", body)
+
+
+def decode_embeddings(body: bytes | str) -> CreateEmbeddingResponse:
+    """Decode an ``/embeddings`` response body.
+
+    Args:
+        body: the response body.
+
+    Returns:
+        The typed ``CreateEmbeddingResponse``.
+
+    Raises:
+        APIResponseValidationError: the body is not JSON or not an embeddings answer.
+
+    Example:
+        >>> decode_embeddings(b'{"data": [{"embedding": [0.5], "index": 0}]}').data[0].embedding
+        [0.5]
+    """
+    return _decode(_embeddings_decoder, "CreateEmbeddingResponse", body)
+
+
+def decode_model_list(body: bytes | str) -> ModelList:
+    """Decode a ``/models`` response body.
+
+    Args:
+        body: the response body.
+
+    Returns:
+        The typed ``ModelList``.
+
+    Raises:
+        APIResponseValidationError: the body is not JSON or not a model list.
+
+    Example:
+        >>> decode_model_list(b'{"object": "list", "data": [{"id": "m"}]}').data[0].id
+        'm'
+    """
+    return _decode(_model_list_decoder, "ModelList", body)
+
+
+# -- stream events ---------------------------------------------------------------
+
+
+def _stream_error(obj: Any) -> Any:
+    """The error object in a decoded stream payload, or None when it is an ordinary chunk."""
+    if not isinstance(obj, dict):
+        return None
+    err = obj.get("error")
+    if err:  # {"error": {...}} (OpenAI, OpenRouter, vLLM >= 0.6) or {"error": "text"}
+        return obj
+    if obj.get("object") == "error" or obj.get("type") == "error":  # older vLLM, Anthropic shape
+        return obj
+    return None
+
+
+def _error_body(obj: dict[str, Any]) -> dict[str, Any]:
+    err = obj.get("error")
+    if isinstance(err, str):  # {"error": "model crashed"}: give the factory a message
+        return {"error": {"message": err}}
+    return obj
+
+
+def decode_chunk(data: str) -> ChatCompletionChunk | Done | None:
+    """Decode the ``data`` of one chat-completion stream event.
+
+    Args:
+        data: the event's data string (the SSE decoder already joined its lines).
+
+    Returns:
+        ``DONE`` for the ``[DONE]`` terminator, ``None`` for an empty payload
+        (skip it), else the typed chunk.  Chunks with empty ``choices`` and
+        choices without ``delta`` are ordinary chunks.
+
+    Raises:
+        APIStatusError: the payload is an error object (``{"error": {...}}``);
+            the subclass follows its type or code (``rate_limit_error`` ->
+            ``RateLimitError``), never the stream's 200 status.
+        APIResponseValidationError: the payload is not JSON or not a chunk.
+
+    Example:
+        >>> chunk = decode_chunk('{"choices": [{"index": 0, "delta": {"content": "Hi"}}]}')
+        >>> chunk.choices[0].delta.content
+        'Hi'
+        >>> decode_chunk("[DONE]") is DONE
+        True
+    """
+    if data == "[DONE]":
+        return DONE
+    if '"error"' in data:
+        # Rare path: confirm with a generic decode so that a chunk whose text is
+        # merely the word "error" still decodes as a chunk.
+        try:
+            obj = _any_decoder.decode(data)
+        except msgspec.DecodeError as exc:
+            raise _invalid("ChatCompletionChunk", data, exc) from exc
+        found = _stream_error(obj)
+        if found is not None:
+            raise error_from_stream_body(_error_body(found))
+    try:
+        return _chunk_decoder.decode(data)
+    except msgspec.DecodeError as exc:
+        # Off the hot path: an empty payload (skipped) or a padded terminator.
+        stripped = data.strip()
+        if not stripped:
+            return None
+        if stripped == "[DONE]":
+            return DONE
+        raise _invalid("ChatCompletionChunk", data, exc) from exc
+
+
+class _Event(Protocol):
+    @property
+    def event(self) -> str: ...
+
+    @property
+    def data(self) -> str: ...
+
+
+def decode_event(sse: _Event) -> ChatCompletionChunk | Done | None:
+    """Decode one server-sent event of a chat-completion stream.
+
+    Like ``decode_chunk(sse.data)``, and an ``event: error`` event raises
+    whatever its data holds (an error object, or plain text).
+
+    Args:
+        sse: a ``rawllm.sse.ServerSentEvent`` (anything with ``.event`` and ``.data``).
+
+    Returns:
+        ``DONE``, ``None`` (skip) or the typed chunk.
+
+    Raises:
+        APIStatusError: an error event or an error object.
+        APIResponseValidationError: the payload is not a chunk.
+
+    Example:
+        >>> decode_event(ServerSentEvent(data="[DONE]")) is DONE
+        True
+    """
+    if sse.event == "error":
+        data = sse.data
+        try:
+            obj = _any_decoder.decode(data)
+        except msgspec.DecodeError:
+            obj = {"error": {"message": data or "error event in stream"}}
+        if not isinstance(obj, dict):
+            obj = {"error": {"message": data}}
+        raise error_from_stream_body(_error_body(obj))
+    return decode_chunk(sse.data)
