@@ -1,0 +1,341 @@
+"""Anthropic Messages wire format: request bodies, response bodies, stream events.
+
+Spec: https://docs.anthropic.com/en/api/messages and the streaming page
+(https://docs.anthropic.com/en/docs/build-with-claude/streaming).  A stream is
+``message_start``, then per block ``content_block_start`` /
+``content_block_delta``* / ``content_block_stop``, then ``message_delta`` and
+``message_stop``; ``ping`` may come anywhere and ``event: error`` carries
+``{"type": "error", "error": {"type": "overloaded_error", ...}}``.
+
+Invariants:
+
+- Decoders are built once, at import.  The common case (every tag known) is
+  one msgspec decode of the bytes straight into the typed Struct, with no
+  ``json.loads``.  Only when that decode fails does the slow path run: the body
+  is decoded generically, the ``type`` of the event / delta / content block is
+  checked, and then it is skipped (unknown event or delta type, ``ping``),
+  raised (``error``), patched (an unknown content block becomes an
+  ``UnknownContentBlock``) or reported as invalid.  New event and block types
+  therefore never break a stream, and known ones pay nothing for it.
+- An invalid body or event raises ``APIResponseValidationError`` with the text
+  in ``.body``; an error event raises the ``APIStatusError`` subclass that
+  ``error_from_stream_body`` picks from its error type.
+- No IO, no clock, no asyncio.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any, Final, Protocol, TypeVar
+
+import msgspec
+
+from .._exceptions import APIResponseValidationError, error_from_stream_body
+from ..types.anthropic import (
+    Message,
+    MessageStreamEvent,
+    MessageTokensCount,
+    RawContentBlockDeltaEvent,
+    RawMessageStopEvent,
+    TextDelta,
+    UnknownContentBlock,
+    _KnownContentBlock,
+)
+
+__all__ = [
+    "decode_count_tokens",
+    "decode_event",
+    "decode_message",
+    "encode",
+    "is_terminal",
+    "text_delta",
+]
+
+_encoder: Final = msgspec.json.Encoder()
+_any_decoder: Final = msgspec.json.Decoder()
+_message_decoder: Final = msgspec.json.Decoder(Message)
+_count_decoder: Final = msgspec.json.Decoder(MessageTokensCount)
+_event_decoder: Final[msgspec.json.Decoder[MessageStreamEvent]] = msgspec.json.Decoder(
+    MessageStreamEvent
+)
+
+
+def _tags(union: Any) -> frozenset[str]:
+    return frozenset(cls.__struct_config__.tag for cls in union.__args__)
+
+
+_EVENT_TYPES: Final = _tags(MessageStreamEvent)
+_BLOCK_TYPES: Final = _tags(_KnownContentBlock)
+_DELTA_TYPES: Final = frozenset(
+    ("text_delta", "input_json_delta", "thinking_delta", "signature_delta", "citations_delta")
+)
+# Stands in for an unknown block during the slow-path conversion; replaced afterwards.
+_PLACEHOLDER_BLOCK: Final = {"type": "redacted_thinking", "data": ""}
+
+_T = TypeVar("_T")
+
+
+# -- requests --------------------------------------------------------------------------
+
+
+def encode(params: Mapping[str, Any]) -> bytes:
+    """Encode a Messages request body to JSON bytes.
+
+    Args:
+        params: the body (``model``, ``max_tokens``, ``messages``, ...), with
+            unset values already removed.
+
+    Returns:
+        UTF-8 JSON bytes.
+
+    Raises:
+        TypeError: a value JSON cannot represent.
+
+    Example:
+        >>> encode({"model": "claude-sonnet-4-5", "max_tokens": 8, "messages": []})
+        b'{"model":"claude-sonnet-4-5","max_tokens":8,"messages":[]}'
+    """
+    return _encoder.encode(params)
+
+
+# -- errors and the slow path ------------------------------------------------------------
+
+
+def _text(body: bytes | str) -> str:
+    return body if isinstance(body, str) else body.decode("utf-8", "replace")
+
+
+def _invalid(what: str, body: bytes | str, exc: Exception) -> APIResponseValidationError:
+    if isinstance(exc, msgspec.ValidationError):
+        reason = f"the body does not fit {what}: {exc}"
+    else:
+        reason = f"the body is not valid JSON ({exc})"
+    return APIResponseValidationError(
+        f"Data returned by API invalid for expected schema: {reason}", body=_text(body)
+    )
+
+
+def _unknown_blocks(blocks: Any, path: tuple[Any, ...]) -> list[tuple[tuple[Any, ...], Any]]:
+    """Swap unknown blocks in a decoded ``content`` list for placeholders; say where they were."""
+    found: list[tuple[tuple[Any, ...], Any]] = []
+    if isinstance(blocks, list):
+        for i, block in enumerate(blocks):
+            if isinstance(block, dict):
+                tag = block.get("type")
+                if isinstance(tag, str) and tag not in _BLOCK_TYPES:
+                    found.append(((*path, i), UnknownContentBlock(type=tag, data=block)))
+                    blocks[i] = _PLACEHOLDER_BLOCK
+    return found
+
+
+def _put(obj: Any, path: tuple[Any, ...], value: Any) -> None:
+    for key in path[:-1]:
+        obj = obj[key] if isinstance(key, int) else getattr(obj, key)
+    last = path[-1]
+    if isinstance(last, int):
+        obj[last] = value
+    else:
+        setattr(obj, last, value)
+
+
+def _convert(obj: Any, typ: type[_T] | Any, what: str, body: bytes | str, patches: Any) -> _T:
+    try:
+        result: _T = msgspec.convert(obj, typ)
+    except msgspec.ValidationError as exc:
+        raise _invalid(what, body, exc) from exc
+    for path, value in patches:
+        _put(result, path, value)
+    return result
+
+
+def _generic(body: bytes | str, what: str) -> Any:
+    try:
+        return _any_decoder.decode(body)
+    except msgspec.DecodeError as exc:
+        raise _invalid(what, body, exc) from exc
+
+
+# -- responses ---------------------------------------------------------------------------
+
+
+def decode_message(body: bytes | str) -> Message:
+    """Decode a ``POST /v1/messages`` response body.
+
+    Args:
+        body: the raw body bytes (or text).
+
+    Returns:
+        The typed ``Message``; a content block of an unknown type is an
+        ``UnknownContentBlock``.
+
+    Raises:
+        APIResponseValidationError: not JSON, or not a Message (``.body`` is the text).
+
+    Example:
+        >>> decode_message(b'{"id": "msg_1", "model": "m", "content": [{"type": "text", '
+        ...                b'"text": "Hi"}], "usage": {"input_tokens": 3, "output_tokens": 1}}'
+        ...                ).content[0].text
+        'Hi'
+    """
+    try:
+        return _message_decoder.decode(body)
+    except msgspec.ValidationError:
+        pass  # maybe an unknown block type: the slow path below sorts it out
+    except msgspec.DecodeError as exc:
+        raise _invalid("Message", body, exc) from exc
+    obj = _generic(body, "Message")
+    patches = _unknown_blocks(obj.get("content"), ("content",)) if isinstance(obj, dict) else []
+    return _convert(obj, Message, "Message", body, patches)
+
+
+def decode_count_tokens(body: bytes | str) -> MessageTokensCount:
+    """Decode a ``POST /v1/messages/count_tokens`` response body.
+
+    Args:
+        body: the raw body bytes (or text).
+
+    Returns:
+        The typed ``MessageTokensCount``.
+
+    Raises:
+        APIResponseValidationError: not JSON, or no ``input_tokens``.
+
+    Example:
+        >>> decode_count_tokens(b'{"input_tokens": 14}').input_tokens
+        14
+    """
+    try:
+        return _count_decoder.decode(body)
+    except msgspec.DecodeError as exc:
+        raise _invalid("MessageTokensCount", body, exc) from exc
+
+
+# -- stream events --------------------------------------------------------------------------
+
+
+class _Event(Protocol):
+    @property
+    def event(self) -> str: ...
+
+    @property
+    def data(self) -> str: ...
+
+
+def _stream_error(data: str) -> Exception:
+    try:
+        obj = _any_decoder.decode(data)
+    except msgspec.DecodeError:
+        obj = None
+    if not isinstance(obj, dict):
+        obj = {"type": "error", "error": {"type": "api_error", "message": data or "error event"}}
+    return error_from_stream_body(obj)
+
+
+def decode_event(sse: _Event) -> MessageStreamEvent | None:
+    """Decode one server-sent event of a Messages stream.
+
+    Args:
+        sse: a ``rawllm.sse.ServerSentEvent`` (anything with ``.event`` and ``.data``).
+
+    Returns:
+        The typed event, or ``None`` to skip it: ``ping``, an event type or a
+        delta type this version does not know.  An unknown content block type
+        in ``content_block_start`` / ``message_start`` is kept, as an
+        ``UnknownContentBlock``, so that block indices stay right.
+
+    Raises:
+        APIStatusError: an ``error`` event; the subclass follows its error type
+            (``overloaded_error`` -> ``OverloadedError``, ``rate_limit_error``
+            -> ``RateLimitError``).
+        APIResponseValidationError: the data is not JSON, or a known event
+            type with the wrong shape.
+
+    Example:
+        >>> ev = decode_event(ServerSentEvent(event="content_block_delta", data='{"type": '
+        ...     '"content_block_delta", "index": 0, "delta": {"type": "text_delta", '
+        ...     '"text": "Hi"}}'))
+        >>> ev.type, ev.delta.text
+        ('content_block_delta', 'Hi')
+    """
+    name = sse.event
+    if name == "ping":
+        return None
+    data = sse.data
+    if name == "error":
+        raise _stream_error(data)
+    try:
+        return _event_decoder.decode(data)
+    except msgspec.ValidationError:
+        pass  # unknown or error type, unknown delta or block: decided below
+    except msgspec.DecodeError as exc:
+        raise _invalid("MessageStreamEvent", data, exc) from exc
+    return _decode_event_slow(data)
+
+
+def _decode_event_slow(data: str) -> MessageStreamEvent | None:
+    obj = _generic(data, "MessageStreamEvent")
+    if not isinstance(obj, dict):
+        raise _invalid("MessageStreamEvent", data, msgspec.ValidationError("not an object"))
+    tag = obj.get("type")
+    if tag == "error":
+        raise error_from_stream_body(obj)
+    if tag not in _EVENT_TYPES:
+        return None  # ping, or an event type added after this version
+    patches: list[tuple[tuple[Any, ...], Any]] = []
+    if tag == "content_block_delta":
+        delta = obj.get("delta")
+        if isinstance(delta, dict):
+            delta_tag = delta.get("type")
+            if isinstance(delta_tag, str) and delta_tag not in _DELTA_TYPES:
+                return None
+    elif tag == "content_block_start":
+        block = obj.get("content_block")
+        patches = _unknown_blocks([block], ())
+        if patches:
+            obj["content_block"] = _PLACEHOLDER_BLOCK
+            patches = [(("content_block",), patches[0][1])]
+    elif tag == "message_start":
+        message = obj.get("message")
+        if isinstance(message, dict):
+            patches = _unknown_blocks(message.get("content"), ("message", "content"))
+    event: MessageStreamEvent = _convert(
+        obj, MessageStreamEvent, "MessageStreamEvent", data, patches
+    )
+    return event
+
+
+def is_terminal(event: object) -> bool:
+    """Whether ``event`` ends the stream (``message_stop``).
+
+    Args:
+        event: a decoded stream event.
+
+    Returns:
+        True for ``RawMessageStopEvent``.
+
+    Example:
+        >>> is_terminal(RawMessageStopEvent())
+        True
+    """
+    return type(event) is RawMessageStopEvent
+
+
+def text_delta(event: object) -> str | None:
+    """The answer text an event adds, or None (feeds the stream's text iterator).
+
+    Args:
+        event: a decoded stream event.
+
+    Returns:
+        ``event.delta.text`` for a ``text_delta``, else None (thinking, tool
+        input JSON and citations are not answer text).
+
+    Example:
+        >>> [t for e in events if (t := text_delta(e)) is not None]
+        ['Hel', 'lo!']
+    """
+    if type(event) is RawContentBlockDeltaEvent:
+        delta = event.delta
+        if type(delta) is TextDelta:
+            return delta.text
+    return None

@@ -1,0 +1,330 @@
+"""OpenAI Responses API wire format: request bodies, response bodies, stream events.
+
+Spec: https://platform.openai.com/docs/api-reference/responses and
+https://platform.openai.com/docs/api-reference/responses-streaming.  A stream
+is typed events (``event: <type>`` plus a JSON ``data`` whose ``type`` is the
+same) from ``response.created`` to one terminal event: ``response.completed``,
+``response.incomplete`` or ``response.failed``; there is no ``[DONE]``.  An
+``error`` event (``{"type": "error", "code": ..., "message": ...}``) may come
+instead.
+
+Invariants:
+
+- Decoders are built once, at import; the common case is one msgspec decode of
+  the data straight into the typed event.  Only a failed decode takes the slow
+  path: a generic decode, then the ``type`` decides: unknown event types are
+  skipped (``None``), ``error`` and ``response.failed`` raise, unknown output
+  items and content parts become ``UnknownOutputItem`` / ``UnknownContentPart``,
+  and anything else is an ``APIResponseValidationError`` with the text in ``.body``.
+- Terminal events (``is_terminal``): ``response.completed`` and
+  ``response.incomplete``.  An incomplete response is a finished answer cut
+  short by the model (``max_output_tokens``, content filter), not a transport
+  failure, so it ends the stream normally and ``final()`` returns it with
+  ``status == "incomplete"`` and ``incomplete_details.reason`` set.
+  ``response.failed`` never reaches the caller: it raises the
+  ``APIStatusError`` subclass its ``response.error.code`` names.
+- No IO, no clock, no asyncio.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any, Final, Protocol, TypeVar
+
+import msgspec
+
+from .._exceptions import APIResponseValidationError, error_from_stream_body
+from ..types.responses import (
+    Response,
+    ResponseCompletedEvent,
+    ResponseIncompleteEvent,
+    ResponseStreamEvent,
+    ResponseTextDeltaEvent,
+    UnknownContentPart,
+    UnknownOutputItem,
+    _KnownOutputContent,
+    _KnownOutputItem,
+)
+
+__all__ = ["decode_event", "decode_response", "encode", "is_terminal", "text_delta"]
+
+_encoder: Final = msgspec.json.Encoder()
+_any_decoder: Final = msgspec.json.Decoder()
+_response_decoder: Final = msgspec.json.Decoder(Response)
+_event_decoder: Final[msgspec.json.Decoder[ResponseStreamEvent]] = msgspec.json.Decoder(
+    ResponseStreamEvent
+)
+
+
+def _tags(union: Any) -> frozenset[str]:
+    return frozenset(cls.__struct_config__.tag for cls in union.__args__)
+
+
+_EVENT_TYPES: Final = _tags(ResponseStreamEvent)
+_ITEM_TYPES: Final = _tags(_KnownOutputItem)
+_PART_TYPES: Final = _tags(_KnownOutputContent)
+# Stand-ins for unknown items / parts during the slow-path conversion; replaced afterwards.
+_PLACEHOLDER_ITEM: Final = {"type": "reasoning", "id": "", "summary": []}
+_PLACEHOLDER_PART: Final = {"type": "refusal", "refusal": ""}
+_TERMINAL: Final = (ResponseCompletedEvent, ResponseIncompleteEvent)
+_PART_EVENTS: Final = frozenset(("response.content_part.added", "response.content_part.done"))
+
+_T = TypeVar("_T")
+_Patches = list[tuple[tuple[Any, ...], Any]]
+
+
+# -- requests ------------------------------------------------------------------------------
+
+
+def encode(params: Mapping[str, Any]) -> bytes:
+    """Encode a Responses request body to JSON bytes.
+
+    Args:
+        params: the body (``model``, ``input``, ...), with unset values already removed.
+
+    Returns:
+        UTF-8 JSON bytes.
+
+    Raises:
+        TypeError: a value JSON cannot represent.
+
+    Example:
+        >>> encode({"model": "gpt-5-mini", "input": "Hi"})
+        b'{"model":"gpt-5-mini","input":"Hi"}'
+    """
+    return _encoder.encode(params)
+
+
+# -- errors and the slow path ----------------------------------------------------------------
+
+
+def _text(body: bytes | str) -> str:
+    return body if isinstance(body, str) else body.decode("utf-8", "replace")
+
+
+def _invalid(what: str, body: bytes | str, exc: Exception) -> APIResponseValidationError:
+    if isinstance(exc, msgspec.ValidationError):
+        reason = f"the body does not fit {what}: {exc}"
+    else:
+        reason = f"the body is not valid JSON ({exc})"
+    return APIResponseValidationError(
+        f"Data returned by API invalid for expected schema: {reason}", body=_text(body)
+    )
+
+
+def _generic(body: bytes | str, what: str) -> Any:
+    try:
+        return _any_decoder.decode(body)
+    except msgspec.DecodeError as exc:
+        raise _invalid(what, body, exc) from exc
+
+
+def _unknown_parts(parts: Any, path: tuple[Any, ...]) -> _Patches:
+    found: _Patches = []
+    if isinstance(parts, list):
+        for i, part in enumerate(parts):
+            if isinstance(part, dict):
+                tag = part.get("type")
+                if isinstance(tag, str) and tag not in _PART_TYPES:
+                    found.append(((*path, i), UnknownContentPart(type=tag, data=part)))
+                    parts[i] = _PLACEHOLDER_PART
+    return found
+
+
+def _unknown_item(item: Any, path: tuple[Any, ...]) -> tuple[Any, _Patches]:
+    """(item or its placeholder, patches) for one decoded output item."""
+    if not isinstance(item, dict):
+        return item, []
+    tag = item.get("type")
+    if isinstance(tag, str) and tag not in _ITEM_TYPES:
+        return _PLACEHOLDER_ITEM, [(path, UnknownOutputItem(type=tag, data=item))]
+    if tag == "message":
+        return item, _unknown_parts(item.get("content"), (*path, "content"))
+    return item, []
+
+
+def _unknown_in_response(resp: Any, path: tuple[Any, ...]) -> _Patches:
+    found: _Patches = []
+    if isinstance(resp, dict):
+        output = resp.get("output")
+        if isinstance(output, list):
+            for i, item in enumerate(output):
+                output[i], more = _unknown_item(item, (*path, "output", i))
+                found += more
+    return found
+
+
+def _put(obj: Any, path: tuple[Any, ...], value: Any) -> None:
+    for key in path[:-1]:
+        obj = obj[key] if isinstance(key, int) else getattr(obj, key)
+    last = path[-1]
+    if isinstance(last, int):
+        obj[last] = value
+    else:
+        setattr(obj, last, value)
+
+
+def _convert(obj: Any, typ: Any, what: str, body: bytes | str, patches: _Patches) -> Any:
+    try:
+        result = msgspec.convert(obj, typ)
+    except msgspec.ValidationError as exc:
+        raise _invalid(what, body, exc) from exc
+    for path, value in patches:
+        _put(result, path, value)
+    return result
+
+
+# -- responses -------------------------------------------------------------------------------
+
+
+def decode_response(body: bytes | str) -> Response:
+    """Decode a ``POST /v1/responses`` (or ``GET /v1/responses/{id}``) body.
+
+    Args:
+        body: the raw body bytes (or text).
+
+    Returns:
+        The typed ``Response``; output items and content parts of unknown
+        types are ``UnknownOutputItem`` / ``UnknownContentPart``.
+
+    Raises:
+        APIResponseValidationError: not JSON, or not a Response (``.body`` is the text).
+
+    Example:
+        >>> decode_response(b'{"id": "resp_1", "output": [{"type": "message", "content": '
+        ...                 b'[{"type": "output_text", "text": "Hi"}]}]}').output_text
+        'Hi'
+    """
+    try:
+        return _response_decoder.decode(body)
+    except msgspec.ValidationError:
+        pass  # maybe an unknown item or part type: the slow path sorts it out
+    except msgspec.DecodeError as exc:
+        raise _invalid("Response", body, exc) from exc
+    obj = _generic(body, "Response")
+    result: Response = _convert(obj, Response, "Response", body, _unknown_in_response(obj, ()))
+    return result
+
+
+# -- stream events ------------------------------------------------------------------------------
+
+
+class _Event(Protocol):
+    @property
+    def event(self) -> str: ...
+
+    @property
+    def data(self) -> str: ...
+
+
+def _error_event(data: str) -> Exception:
+    try:
+        obj = _any_decoder.decode(data)
+    except msgspec.DecodeError:
+        obj = None
+    if not isinstance(obj, dict):
+        obj = {"type": "error", "message": data or "error event in stream"}
+    return error_from_stream_body(obj)
+
+
+def _failed(obj: dict[str, Any]) -> Exception:
+    resp = obj.get("response")
+    err = resp.get("error") if isinstance(resp, dict) else None
+    if not isinstance(err, dict):
+        err = {"code": "server_error", "message": "response.failed without an error object"}
+    return error_from_stream_body({"error": err})
+
+
+def decode_event(sse: _Event) -> ResponseStreamEvent | None:
+    """Decode one server-sent event of a Responses stream.
+
+    Args:
+        sse: a ``rawllm.sse.ServerSentEvent`` (anything with ``.event`` and ``.data``).
+
+    Returns:
+        The typed event, or ``None`` to skip an event type this version does not know.
+
+    Raises:
+        APIStatusError: an ``error`` event or ``response.failed``; the subclass
+            follows the error's code or type (``rate_limit_exceeded`` ->
+            ``RateLimitError``, ``server_error`` -> ``InternalServerError``).
+        APIResponseValidationError: the data is not JSON, or a known event
+            type with the wrong shape.
+
+    Example:
+        >>> decode_event(ServerSentEvent(event="response.output_text.delta", data='{"type": '
+        ...     '"response.output_text.delta", "item_id": "msg_1", "delta": "Hi"}')).delta
+        'Hi'
+    """
+    data = sse.data
+    if sse.event == "error":
+        raise _error_event(data)
+    try:
+        return _event_decoder.decode(data)
+    except msgspec.ValidationError:
+        pass  # unknown, error or failed type, unknown item or part: decided below
+    except msgspec.DecodeError as exc:
+        raise _invalid("ResponseStreamEvent", data, exc) from exc
+    return _decode_event_slow(data)
+
+
+def _decode_event_slow(data: str) -> ResponseStreamEvent | None:
+    obj = _generic(data, "ResponseStreamEvent")
+    if not isinstance(obj, dict):
+        raise _invalid("ResponseStreamEvent", data, msgspec.ValidationError("not an object"))
+    tag = obj.get("type")
+    if tag == "error":
+        raise error_from_stream_body(obj)
+    if tag == "response.failed":
+        raise _failed(obj)
+    if tag not in _EVENT_TYPES:
+        return None  # an event type added after this version
+    patches: _Patches = []
+    if "response" in obj:
+        patches = _unknown_in_response(obj["response"], ("response",))
+    elif "item" in obj:
+        obj["item"], patches = _unknown_item(obj["item"], ("item",))
+    elif tag in _PART_EVENTS and isinstance(obj.get("part"), dict):
+        patches = _unknown_parts([obj["part"]], ())
+        if patches:
+            obj["part"] = _PLACEHOLDER_PART
+            patches = [(("part",), patches[0][1])]
+    event: ResponseStreamEvent = _convert(
+        obj, ResponseStreamEvent, "ResponseStreamEvent", data, patches
+    )
+    return event
+
+
+def is_terminal(event: object) -> bool:
+    """Whether ``event`` ends the stream: ``response.completed`` or ``response.incomplete``.
+
+    Args:
+        event: a decoded stream event.
+
+    Returns:
+        True for ``ResponseCompletedEvent`` and ``ResponseIncompleteEvent``.
+
+    Example:
+        >>> is_terminal(decode_event(ServerSentEvent(data='{"type": "response.completed", '
+        ...     '"response": {"id": "resp_1"}}')))
+        True
+    """
+    return type(event) in _TERMINAL
+
+
+def text_delta(event: object) -> str | None:
+    """The output text an event adds, or None (feeds the stream's text iterator).
+
+    Args:
+        event: a decoded stream event.
+
+    Returns:
+        ``event.delta`` for ``response.output_text.delta``, else None.
+
+    Example:
+        >>> [t for e in events if (t := text_delta(e)) is not None]
+        ['Hel', 'lo!']
+    """
+    if type(event) is ResponseTextDeltaEvent:
+        return event.delta
+    return None

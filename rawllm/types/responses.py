@@ -1,0 +1,678 @@
+"""Typed OpenAI Responses API results and stream events (msgspec Structs).
+
+Names and attribute paths follow the official ``openai`` Python SDK
+(``resp.output[0].content[0].text``, ``resp.usage.input_tokens_details.cached_tokens``,
+``resp.output_text``, ``event.delta``), and ``.type`` reads the wire tag on
+every output item, content part and stream event, as it does there.
+
+Spec: https://platform.openai.com/docs/api-reference/responses and its
+streaming events (https://platform.openai.com/docs/api-reference/responses-streaming).
+
+Invariants:
+
+- Output items, content parts and stream events are msgspec tagged unions on
+  ``"type"``.  The tag is not a Struct field, so each class carries it as a
+  ``ClassVar`` named ``type``.
+- An output item or content part of an unknown type never fails decoding:
+  ``rawllm._wire.responses`` turns it into ``UnknownOutputItem`` /
+  ``UnknownContentPart`` (``.type`` and the whole object in ``.data``).  They
+  belong to ``ResponseOutputItem`` / ``ResponseOutputContent`` for type
+  checkers only; the decoding unions hold the known types, which keeps the
+  common path one decode.
+- Annotations have one loose Struct, ``Annotation`` (``type`` a plain field,
+  every other field optional), so new annotation kinds decode too.
+- ``ResponseFailedEvent`` and ``ResponseErrorEvent`` are defined for
+  completeness but a stream never yields them: the wire module raises the
+  matching ``APIStatusError`` instead.
+- Enumerations the SDK types as ``Literal`` (``status``, ``role``,
+  ``service_tier``) are plain ``str``.  Unknown fields are ignored;
+  ``Result.to_dict()`` still returns them.  Nested Structs are ``gc=False``.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any, ClassVar, Literal
+
+from ._base import BaseModel, Result
+
+__all__ = [
+    "Annotation",
+    "IncompleteDetails",
+    "InputTokensDetails",
+    "OutputTokensDetails",
+    "Reasoning",
+    "ReasoningContent",
+    "Response",
+    "ResponseCompletedEvent",
+    "ResponseContentPartAddedEvent",
+    "ResponseContentPartDoneEvent",
+    "ResponseCreatedEvent",
+    "ResponseError",
+    "ResponseErrorEvent",
+    "ResponseFailedEvent",
+    "ResponseFileSearchToolCall",
+    "ResponseFunctionCallArgumentsDeltaEvent",
+    "ResponseFunctionCallArgumentsDoneEvent",
+    "ResponseFunctionToolCall",
+    "ResponseFunctionWebSearch",
+    "ResponseInProgressEvent",
+    "ResponseIncompleteEvent",
+    "ResponseOutputContent",
+    "ResponseOutputItem",
+    "ResponseOutputItemAddedEvent",
+    "ResponseOutputItemDoneEvent",
+    "ResponseOutputMessage",
+    "ResponseOutputRefusal",
+    "ResponseOutputText",
+    "ResponseOutputTextAnnotationAddedEvent",
+    "ResponseQueuedEvent",
+    "ResponseReasoningItem",
+    "ResponseReasoningSummaryPartAddedEvent",
+    "ResponseReasoningSummaryPartDoneEvent",
+    "ResponseReasoningSummaryTextDeltaEvent",
+    "ResponseReasoningSummaryTextDoneEvent",
+    "ResponseReasoningTextDeltaEvent",
+    "ResponseReasoningTextDoneEvent",
+    "ResponseRefusalDeltaEvent",
+    "ResponseRefusalDoneEvent",
+    "ResponseStreamEvent",
+    "ResponseTextDeltaEvent",
+    "ResponseTextDoneEvent",
+    "ResponseUsage",
+    "Summary",
+    "UnknownContentPart",
+    "UnknownOutputItem",
+]
+
+
+# -- usage and status ------------------------------------------------------------------
+
+
+class InputTokensDetails(BaseModel, kw_only=True, gc=False):
+    """Input tokens served from the prompt cache."""
+
+    cached_tokens: int = 0
+
+
+class OutputTokensDetails(BaseModel, kw_only=True, gc=False):
+    """Output tokens spent on reasoning."""
+
+    reasoning_tokens: int = 0
+
+
+class ResponseUsage(BaseModel, kw_only=True, gc=False):
+    """Token usage of a response.
+
+    Example:
+        >>> resp.usage.input_tokens_details.cached_tokens, resp.usage.total_tokens
+        (1024, 1300)
+    """
+
+    input_tokens: int = 0
+    output_tokens: int = 0
+    total_tokens: int = 0
+    input_tokens_details: InputTokensDetails | None = None
+    output_tokens_details: OutputTokensDetails | None = None
+
+
+class ResponseError(BaseModel, kw_only=True, gc=False):
+    """Why a response failed (``code``: ``server_error``, ``rate_limit_exceeded``, ...)."""
+
+    code: str | None = None
+    message: str = ""
+
+
+class IncompleteDetails(BaseModel, kw_only=True, gc=False):
+    """Why a response is incomplete (``reason``: ``max_output_tokens``, ``content_filter``)."""
+
+    reason: str | None = None
+
+
+class Reasoning(BaseModel, kw_only=True, gc=False):
+    """The reasoning settings the response ran with."""
+
+    effort: str | None = None
+    summary: str | None = None
+    generate_summary: str | None = None
+
+
+# -- content parts -----------------------------------------------------------------------
+
+
+class Annotation(BaseModel, kw_only=True, gc=False):
+    """One annotation of an output text, whatever its kind.
+
+    ``type`` names the kind (``url_citation``, ``file_citation``,
+    ``container_file_citation``, ``file_path``, ...); the fields of every kind
+    are here, optional, so the SDK's attribute paths work and new kinds decode.
+    """
+
+    type: str
+    start_index: int | None = None
+    end_index: int | None = None
+    url: str | None = None
+    title: str | None = None
+    file_id: str | None = None
+    filename: str | None = None
+    index: int | None = None
+    container_id: str | None = None
+
+
+class ResponseOutputText(BaseModel, kw_only=True, gc=False, tag_field="type", tag="output_text"):
+    """Text the model wrote, with its annotations."""
+
+    type: ClassVar[Literal["output_text"]] = "output_text"
+    text: str
+    annotations: list[Annotation] = []
+    logprobs: list[dict[str, Any]] | None = None
+
+
+class ResponseOutputRefusal(BaseModel, kw_only=True, gc=False, tag_field="type", tag="refusal"):
+    """A refusal instead of text."""
+
+    type: ClassVar[Literal["refusal"]] = "refusal"
+    refusal: str
+
+
+class UnknownContentPart(BaseModel, kw_only=True, gc=False):
+    """A content part of a type this version of rawllm does not know (whole object in ``data``)."""
+
+    type: str
+    data: dict[str, Any] = {}
+
+
+_KnownOutputContent = ResponseOutputText | ResponseOutputRefusal
+
+if TYPE_CHECKING:
+    ResponseOutputContent = _KnownOutputContent | UnknownContentPart
+else:
+    ResponseOutputContent = _KnownOutputContent
+
+
+# -- output items -------------------------------------------------------------------------
+
+
+class ResponseOutputMessage(BaseModel, kw_only=True, gc=False, tag_field="type", tag="message"):
+    """An assistant message: ``output_text`` and ``refusal`` parts."""
+
+    type: ClassVar[Literal["message"]] = "message"
+    id: str = ""
+    role: str = "assistant"
+    status: str | None = None
+    content: list[ResponseOutputContent] = []
+    phase: str | None = None
+
+
+class ResponseFunctionToolCall(
+    BaseModel, kw_only=True, gc=False, tag_field="type", tag="function_call"
+):
+    """A call of one of your functions; ``arguments`` is the JSON text as the model wrote it."""
+
+    type: ClassVar[Literal["function_call"]] = "function_call"
+    call_id: str
+    name: str
+    arguments: str = ""
+    id: str | None = None
+    status: str | None = None
+    namespace: str | None = None
+
+
+class Summary(BaseModel, kw_only=True, gc=False):
+    """One part of a reasoning summary."""
+
+    text: str
+    type: str = "summary_text"
+
+
+class ReasoningContent(BaseModel, kw_only=True, gc=False):
+    """Reasoning text, where a model returns it (the SDK calls this class ``Content``)."""
+
+    text: str
+    type: str = "reasoning_text"
+
+
+class ResponseReasoningItem(BaseModel, kw_only=True, gc=False, tag_field="type", tag="reasoning"):
+    """The model's reasoning: a summary, and ``encrypted_content`` when asked for."""
+
+    type: ClassVar[Literal["reasoning"]] = "reasoning"
+    id: str = ""
+    summary: list[Summary] = []
+    content: list[ReasoningContent] | None = None
+    encrypted_content: str | None = None
+    status: str | None = None
+
+
+class ResponseFunctionWebSearch(
+    BaseModel, kw_only=True, gc=False, tag_field="type", tag="web_search_call"
+):
+    """A built-in web search the model ran (``action`` as sent)."""
+
+    type: ClassVar[Literal["web_search_call"]] = "web_search_call"
+    id: str = ""
+    status: str | None = None
+    action: dict[str, Any] | None = None
+
+
+class ResponseFileSearchToolCall(
+    BaseModel, kw_only=True, gc=False, tag_field="type", tag="file_search_call"
+):
+    """A built-in file search the model ran (``results`` as sent)."""
+
+    type: ClassVar[Literal["file_search_call"]] = "file_search_call"
+    id: str = ""
+    status: str | None = None
+    queries: list[str] = []
+    results: list[dict[str, Any]] | None = None
+
+
+class UnknownOutputItem(BaseModel, kw_only=True, gc=False):
+    """An output item of a type this version of rawllm does not know (whole object in ``data``).
+
+    Example:
+        >>> item.type, item.data["id"]
+        ('image_generation_call', 'ig_1')
+    """
+
+    type: str
+    data: dict[str, Any] = {}
+
+
+_KnownOutputItem = (
+    ResponseOutputMessage
+    | ResponseFunctionToolCall
+    | ResponseReasoningItem
+    | ResponseFunctionWebSearch
+    | ResponseFileSearchToolCall
+)
+
+if TYPE_CHECKING:
+    ResponseOutputItem = _KnownOutputItem | UnknownOutputItem
+else:
+    ResponseOutputItem = _KnownOutputItem
+
+
+# -- the response ---------------------------------------------------------------------------
+
+
+class Response(Result, kw_only=True):
+    """A Responses API response (``POST /v1/responses``).
+
+    Example:
+        >>> resp = await client.responses.create(model="gpt-5-mini", input="Say hi")
+        >>> resp.output_text, resp.status, resp.usage.output_tokens
+        ('Hi!', 'completed', 3)
+    """
+
+    id: str
+    object: str = "response"
+    created_at: float = 0.0
+    status: str | None = None
+    model: str = ""
+    output: list[ResponseOutputItem] = []
+    usage: ResponseUsage | None = None
+    error: ResponseError | None = None
+    incomplete_details: IncompleteDetails | None = None
+    instructions: Any = None
+    metadata: dict[str, str] | None = None
+    parallel_tool_calls: bool | None = None
+    temperature: float | None = None
+    top_p: float | None = None
+    max_output_tokens: int | None = None
+    previous_response_id: str | None = None
+    reasoning: Reasoning | None = None
+    service_tier: str | None = None
+    tool_choice: Any = None
+    tools: list[dict[str, Any]] = []
+    text: dict[str, Any] | None = None
+    truncation: str | None = None
+    user: str | None = None
+    background: bool | None = None
+    completed_at: float | None = None
+    prompt_cache_key: str | None = None
+    safety_identifier: str | None = None
+
+    @property
+    def output_text(self) -> str:
+        """All ``output_text`` parts of all ``message`` items, joined (``""`` if none).
+
+        Example:
+            >>> resp.output_text
+            'Hello there'
+        """
+        parts = [
+            part.text
+            for item in self.output
+            if type(item) is ResponseOutputMessage
+            for part in item.content
+            if type(part) is ResponseOutputText
+        ]
+        return "".join(parts)
+
+
+# -- stream events -----------------------------------------------------------------------------
+
+
+class ResponseCreatedEvent(Result, kw_only=True, tag_field="type", tag="response.created"):
+    """First event: the response, ``status`` ``in_progress`` (or ``queued``)."""
+
+    type: ClassVar[Literal["response.created"]] = "response.created"
+    response: Response
+    sequence_number: int | None = None
+
+
+class ResponseQueuedEvent(Result, kw_only=True, tag_field="type", tag="response.queued"):
+    """The response is queued (background mode)."""
+
+    type: ClassVar[Literal["response.queued"]] = "response.queued"
+    response: Response
+    sequence_number: int | None = None
+
+
+class ResponseInProgressEvent(Result, kw_only=True, tag_field="type", tag="response.in_progress"):
+    """The response is being generated."""
+
+    type: ClassVar[Literal["response.in_progress"]] = "response.in_progress"
+    response: Response
+    sequence_number: int | None = None
+
+
+class ResponseCompletedEvent(Result, kw_only=True, tag_field="type", tag="response.completed"):
+    """Last event of a complete stream: the whole response."""
+
+    type: ClassVar[Literal["response.completed"]] = "response.completed"
+    response: Response
+    sequence_number: int | None = None
+
+
+class ResponseIncompleteEvent(Result, kw_only=True, tag_field="type", tag="response.incomplete"):
+    """Last event of a stream cut short by the model (``max_output_tokens``, content filter).
+
+    It ends the stream: ``final()`` is this (incomplete) response; read
+    ``response.incomplete_details.reason``.
+    """
+
+    type: ClassVar[Literal["response.incomplete"]] = "response.incomplete"
+    response: Response
+    sequence_number: int | None = None
+
+
+class ResponseFailedEvent(Result, kw_only=True, tag_field="type", tag="response.failed"):
+    """The response failed; never yielded (the stream raises from ``response.error``)."""
+
+    type: ClassVar[Literal["response.failed"]] = "response.failed"
+    response: Response
+    sequence_number: int | None = None
+
+
+class ResponseErrorEvent(Result, kw_only=True, tag_field="type", tag="error"):
+    """An error in the stream; never yielded (the stream raises the matching error)."""
+
+    type: ClassVar[Literal["error"]] = "error"
+    message: str = ""
+    code: str | None = None
+    param: str | None = None
+    sequence_number: int | None = None
+
+
+class ResponseOutputItemAddedEvent(
+    Result, kw_only=True, tag_field="type", tag="response.output_item.added"
+):
+    """An output item begins at ``output_index``."""
+
+    type: ClassVar[Literal["response.output_item.added"]] = "response.output_item.added"
+    item: ResponseOutputItem
+    output_index: int = 0
+    sequence_number: int | None = None
+
+
+class ResponseOutputItemDoneEvent(
+    Result, kw_only=True, tag_field="type", tag="response.output_item.done"
+):
+    """The output item at ``output_index`` is complete."""
+
+    type: ClassVar[Literal["response.output_item.done"]] = "response.output_item.done"
+    item: ResponseOutputItem
+    output_index: int = 0
+    sequence_number: int | None = None
+
+
+class ResponseContentPartAddedEvent(
+    Result, kw_only=True, tag_field="type", tag="response.content_part.added"
+):
+    """A content part begins in a message item."""
+
+    type: ClassVar[Literal["response.content_part.added"]] = "response.content_part.added"
+    item_id: str = ""
+    output_index: int = 0
+    content_index: int = 0
+    part: ResponseOutputContent
+    sequence_number: int | None = None
+
+
+class ResponseContentPartDoneEvent(
+    Result, kw_only=True, tag_field="type", tag="response.content_part.done"
+):
+    """A content part is complete."""
+
+    type: ClassVar[Literal["response.content_part.done"]] = "response.content_part.done"
+    item_id: str = ""
+    output_index: int = 0
+    content_index: int = 0
+    part: ResponseOutputContent
+    sequence_number: int | None = None
+
+
+class ResponseTextDeltaEvent(
+    Result, kw_only=True, tag_field="type", tag="response.output_text.delta"
+):
+    """More output text.
+
+    Example:
+        >>> if event.type == "response.output_text.delta":
+        ...     print(event.delta, end="")
+    """
+
+    type: ClassVar[Literal["response.output_text.delta"]] = "response.output_text.delta"
+    item_id: str = ""
+    output_index: int = 0
+    content_index: int = 0
+    delta: str
+    logprobs: list[dict[str, Any]] | None = None
+    sequence_number: int | None = None
+
+
+class ResponseTextDoneEvent(
+    Result, kw_only=True, tag_field="type", tag="response.output_text.done"
+):
+    """The full text of an output text part."""
+
+    type: ClassVar[Literal["response.output_text.done"]] = "response.output_text.done"
+    item_id: str = ""
+    output_index: int = 0
+    content_index: int = 0
+    text: str
+    logprobs: list[dict[str, Any]] | None = None
+    sequence_number: int | None = None
+
+
+class ResponseOutputTextAnnotationAddedEvent(
+    Result, kw_only=True, tag_field="type", tag="response.output_text.annotation.added"
+):
+    """An annotation was added to an output text part."""
+
+    type: ClassVar[Literal["response.output_text.annotation.added"]] = (
+        "response.output_text.annotation.added"
+    )
+    item_id: str = ""
+    output_index: int = 0
+    content_index: int = 0
+    annotation_index: int = 0
+    annotation: Annotation | None = None
+    sequence_number: int | None = None
+
+
+class ResponseRefusalDeltaEvent(
+    Result, kw_only=True, tag_field="type", tag="response.refusal.delta"
+):
+    """More refusal text."""
+
+    type: ClassVar[Literal["response.refusal.delta"]] = "response.refusal.delta"
+    item_id: str = ""
+    output_index: int = 0
+    content_index: int = 0
+    delta: str
+    sequence_number: int | None = None
+
+
+class ResponseRefusalDoneEvent(Result, kw_only=True, tag_field="type", tag="response.refusal.done"):
+    """The full refusal text."""
+
+    type: ClassVar[Literal["response.refusal.done"]] = "response.refusal.done"
+    item_id: str = ""
+    output_index: int = 0
+    content_index: int = 0
+    refusal: str
+    sequence_number: int | None = None
+
+
+class ResponseFunctionCallArgumentsDeltaEvent(
+    Result, kw_only=True, tag_field="type", tag="response.function_call_arguments.delta"
+):
+    """A piece of a function call's arguments JSON."""
+
+    type: ClassVar[Literal["response.function_call_arguments.delta"]] = (
+        "response.function_call_arguments.delta"
+    )
+    item_id: str = ""
+    output_index: int = 0
+    delta: str
+    sequence_number: int | None = None
+
+
+class ResponseFunctionCallArgumentsDoneEvent(
+    Result, kw_only=True, tag_field="type", tag="response.function_call_arguments.done"
+):
+    """A function call's complete arguments JSON."""
+
+    type: ClassVar[Literal["response.function_call_arguments.done"]] = (
+        "response.function_call_arguments.done"
+    )
+    item_id: str = ""
+    output_index: int = 0
+    arguments: str
+    name: str | None = None
+    sequence_number: int | None = None
+
+
+class ResponseReasoningSummaryPartAddedEvent(
+    Result, kw_only=True, tag_field="type", tag="response.reasoning_summary_part.added"
+):
+    """A reasoning summary part begins."""
+
+    type: ClassVar[Literal["response.reasoning_summary_part.added"]] = (
+        "response.reasoning_summary_part.added"
+    )
+    item_id: str = ""
+    output_index: int = 0
+    summary_index: int = 0
+    part: Summary
+    sequence_number: int | None = None
+
+
+class ResponseReasoningSummaryPartDoneEvent(
+    Result, kw_only=True, tag_field="type", tag="response.reasoning_summary_part.done"
+):
+    """A reasoning summary part is complete."""
+
+    type: ClassVar[Literal["response.reasoning_summary_part.done"]] = (
+        "response.reasoning_summary_part.done"
+    )
+    item_id: str = ""
+    output_index: int = 0
+    summary_index: int = 0
+    part: Summary
+    sequence_number: int | None = None
+
+
+class ResponseReasoningSummaryTextDeltaEvent(
+    Result, kw_only=True, tag_field="type", tag="response.reasoning_summary_text.delta"
+):
+    """More reasoning summary text."""
+
+    type: ClassVar[Literal["response.reasoning_summary_text.delta"]] = (
+        "response.reasoning_summary_text.delta"
+    )
+    item_id: str = ""
+    output_index: int = 0
+    summary_index: int = 0
+    delta: str
+    sequence_number: int | None = None
+
+
+class ResponseReasoningSummaryTextDoneEvent(
+    Result, kw_only=True, tag_field="type", tag="response.reasoning_summary_text.done"
+):
+    """The full text of a reasoning summary part."""
+
+    type: ClassVar[Literal["response.reasoning_summary_text.done"]] = (
+        "response.reasoning_summary_text.done"
+    )
+    item_id: str = ""
+    output_index: int = 0
+    summary_index: int = 0
+    text: str
+    sequence_number: int | None = None
+
+
+class ResponseReasoningTextDeltaEvent(
+    Result, kw_only=True, tag_field="type", tag="response.reasoning_text.delta"
+):
+    """More reasoning text (models that return it)."""
+
+    type: ClassVar[Literal["response.reasoning_text.delta"]] = "response.reasoning_text.delta"
+    item_id: str = ""
+    output_index: int = 0
+    content_index: int = 0
+    delta: str
+    sequence_number: int | None = None
+
+
+class ResponseReasoningTextDoneEvent(
+    Result, kw_only=True, tag_field="type", tag="response.reasoning_text.done"
+):
+    """The full reasoning text of a part."""
+
+    type: ClassVar[Literal["response.reasoning_text.done"]] = "response.reasoning_text.done"
+    item_id: str = ""
+    output_index: int = 0
+    content_index: int = 0
+    text: str
+    sequence_number: int | None = None
+
+
+ResponseStreamEvent = (
+    ResponseCreatedEvent
+    | ResponseQueuedEvent
+    | ResponseInProgressEvent
+    | ResponseCompletedEvent
+    | ResponseIncompleteEvent
+    | ResponseOutputItemAddedEvent
+    | ResponseOutputItemDoneEvent
+    | ResponseContentPartAddedEvent
+    | ResponseContentPartDoneEvent
+    | ResponseTextDeltaEvent
+    | ResponseTextDoneEvent
+    | ResponseOutputTextAnnotationAddedEvent
+    | ResponseRefusalDeltaEvent
+    | ResponseRefusalDoneEvent
+    | ResponseFunctionCallArgumentsDeltaEvent
+    | ResponseFunctionCallArgumentsDoneEvent
+    | ResponseReasoningSummaryPartAddedEvent
+    | ResponseReasoningSummaryPartDoneEvent
+    | ResponseReasoningSummaryTextDeltaEvent
+    | ResponseReasoningSummaryTextDoneEvent
+    | ResponseReasoningTextDeltaEvent
+    | ResponseReasoningTextDoneEvent
+)
+"""What ``responses.create(..., stream=True)`` yields; unknown event types are skipped,
+``error`` and ``response.failed`` raise."""
