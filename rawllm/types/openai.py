@@ -146,14 +146,22 @@ class ChoiceLogprobs(BaseModel, kw_only=True, gc=False):
 # -- message -----------------------------------------------------------------
 
 
-class Function(BaseModel, kw_only=True, gc=False):
+# A message may be sent back in the next request's ``messages``.  msgspec omits
+# fields equal to their default when encoding, so the fields the API requires
+# there (``role``, a tool call's ``type``, a function's ``name`` and
+# ``arguments``) must never sit at an omitted default: the call Structs below
+# always encode every field, and ``role`` / ``type`` default to "" and are
+# filled in by ``__post_init__``.
+
+
+class Function(BaseModel, kw_only=True, omit_defaults=False, gc=False):
     """The function a tool call invokes; ``arguments`` is the model's JSON text, unparsed."""
 
     name: str = ""
     arguments: str = ""
 
 
-class Custom(BaseModel, kw_only=True, gc=False):
+class Custom(BaseModel, kw_only=True, omit_defaults=False, gc=False):
     """The input of a custom (free-form) tool call."""
 
     name: str = ""
@@ -173,12 +181,16 @@ class ChatCompletionMessageToolCall(BaseModel, kw_only=True, gc=False):
     """
 
     id: str | None = None
-    type: str = "function"
+    type: str = ""
     function: Function | None = None
     custom: Custom | None = None
 
+    def __post_init__(self) -> None:
+        if not self.type:
+            self.type = "custom" if self.custom is not None else "function"
 
-class FunctionCall(BaseModel, kw_only=True, gc=False):
+
+class FunctionCall(BaseModel, kw_only=True, omit_defaults=False, gc=False):
     """Deprecated ``function_call`` of a message (replaced by ``tool_calls``)."""
 
     name: str = ""
@@ -223,7 +235,7 @@ class ChatCompletionMessage(BaseModel, kw_only=True, gc=False):
         'Hello!'
     """
 
-    role: str = "assistant"
+    role: str = ""
     content: str | None = None
     refusal: str | None = None
     tool_calls: list[ChatCompletionMessageToolCall] | None = None
@@ -233,6 +245,10 @@ class ChatCompletionMessage(BaseModel, kw_only=True, gc=False):
     reasoning_content: str | None = None
     reasoning: str | None = None
     reasoning_details: list[dict[str, Any]] | None = None
+
+    def __post_init__(self) -> None:
+        if not self.role:
+            self.role = "assistant"
 
 
 class Choice(BaseModel, kw_only=True, gc=False):
@@ -254,7 +270,8 @@ class Choice(BaseModel, kw_only=True, gc=False):
 class ChatCompletion(Result, kw_only=True):
     """A chat completion (``POST /chat/completions`` without streaming).
 
-    ``prompt_filter_results`` is Azure's verdict on the prompt.
+    ``prompt_filter_results`` is Azure's verdict on the prompt; ``moderation``
+    (moderated completions) is kept as plain JSON data.
 
     Example:
         >>> resp = await client.chat.completions.create(model="gpt-4o-mini", messages=msgs)
@@ -271,6 +288,8 @@ class ChatCompletion(Result, kw_only=True):
     system_fingerprint: str | None = None
     usage: CompletionUsage | None = None
     prompt_filter_results: list[dict[str, Any]] | None = None
+    metadata: dict[str, str] | None = None
+    moderation: dict[str, Any] | None = None
 
 
 # -- stream chunks -------------------------------------------------------------
@@ -372,6 +391,7 @@ class ChatCompletionChunk(Result, kw_only=True):
     usage: CompletionUsage | None = None
     prompt_filter_results: list[dict[str, Any]] | None = None
     obfuscation: str | None = None
+    moderation: dict[str, Any] | None = None
 
 
 # -- embeddings ----------------------------------------------------------------
@@ -424,6 +444,7 @@ class Model(BaseModel, kw_only=True, gc=False):
     object: str | None = None
     created: int | None = None
     owned_by: str | None = None
+    shutdown_date: str | None = None
 
 
 class ModelList(Result, kw_only=True):
