@@ -15,7 +15,7 @@ from typing import Any
 import msgspec
 import pytest
 
-from rawllm.sse import SSEDecoder, ServerSentEvent
+from rawllm.sse import ServerSentEvent, SSEDecoder
 
 VECTORS = pathlib.Path(__file__).parent / "vectors"
 
@@ -241,7 +241,7 @@ def test_long_line_pieces_are_kept_not_recopied() -> None:
         assert dec.feed(piece) == []
     held = dec._pending
     assert len(held) == len(pieces) + 1
-    assert all(a is b for a, b in zip(held[1:], pieces))  # same objects: nothing copied
+    assert all(a is b for a, b in zip(held[1:], pieces, strict=True))  # nothing copied
     events = dec.feed(b"\n\n")
     assert len(events) == 1 and len(events[0].data) == 8 * 1024 * 1024
     assert events[0].data == b"".join(pieces).decode()
@@ -254,7 +254,7 @@ def test_long_line_with_crlf_ends_is_kept_not_recopied() -> None:
     dec.feed(b"data: ")
     for piece in pieces:
         dec.feed(piece)
-    assert all(a is b for a, b in zip(dec._pending[1:], pieces))
+    assert all(a is b for a, b in zip(dec._pending[1:], pieces, strict=True))
     events = dec.feed(b"\r\n\r\n")
     assert [len(e.data) for e in events] == [4 * 1024 * 1024]
 

@@ -15,7 +15,7 @@ from unittest import mock
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from rawllm.sse import SSEDecoder, ServerSentEvent
+from rawllm.sse import ServerSentEvent, SSEDecoder
 
 SETTINGS = settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
@@ -79,7 +79,7 @@ def decode(chunks: Iterable[bytes]) -> tuple[list[ServerSentEvent], str | None]:
 
 def split_at(stream: bytes, cuts: list[int]) -> list[bytes]:
     bounds = [0, *sorted(c % (len(stream) + 1) for c in cuts), len(stream)]
-    return [stream[a:b] for a, b in zip(bounds, bounds[1:])]
+    return [stream[a:b] for a, b in zip(bounds, bounds[1:], strict=False)]
 
 
 # --- Strategies ------------------------------------------------------------------
