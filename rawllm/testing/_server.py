@@ -1359,7 +1359,7 @@ class MockServer:
             extra = _faults.retry_headers(step, time.time())
             return self._error(rid, anthropic, step.status, extra=extra)
         if kind == "reset":
-            return self._reset(request)
+            return self._reset(request, hard=True)
         if kind == "html502":
             self.status_counts[502] += 1
             return web.Response(
@@ -1380,14 +1380,19 @@ class MockServer:
             waiter.cancel()
         return bool(done)
 
-    def _reset(self, request: web.BaseRequest) -> web.StreamResponse:
+    def _reset(self, request: web.BaseRequest, hard: bool = False) -> web.StreamResponse:
+        """Drop the connection: ``hard`` sends a TCP RST, else a FIN after the bytes sent so far."""
         transport = request.transport
         if transport is not None:
-            sock = transport.get_extra_info("socket")
-            if sock is not None:
-                # SO_LINGER 0: close() sends RST, the client sees "connection reset".
-                sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
-            transport.abort()
+            if hard:
+                sock = transport.get_extra_info("socket")
+                if sock is not None:
+                    # SO_LINGER 0: close() sends RST, the client sees "connection reset".
+                    sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+                transport.abort()
+            else:
+                # close() flushes what was written, so the client gets every byte up to the cut.
+                transport.close()
         # aiohttp finds the transport gone when it writes this and drops it quietly.
         return web.Response(status=599)
 
