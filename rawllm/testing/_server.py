@@ -1047,6 +1047,28 @@ def _int_header(value: str | None, name: str) -> int | None:
     return int(value)
 
 
+# Marks rendered in place of the response id and creation time, so that a rendered
+# answer can be cached per request body and stamped per request with two replaces.
+_RID_MARK = "mockRIDmark7q"
+_TS_MARK = 4102444800999  # "created" values; no other number in a body can be this
+_RID_MARK_B = _RID_MARK.encode()
+_TS_MARK_B = str(_TS_MARK).encode()
+_CACHE_ENTRIES = 512
+_CACHE_MAX_BODY = 64 * 1024
+
+
+def _fill(template: bytes, rid: bytes, ts: bytes) -> bytes:
+    return template.replace(_RID_MARK_B, rid).replace(_TS_MARK_B, ts)
+
+
+@dataclass(slots=True)
+class _Rendered:
+    body: bytes  # the JSON body, or every stream frame joined
+    frames: list[bytes] | None  # stream frames (None: not a stream)
+    cost: int  # tokens charged to the strict tokens budget
+    api: str
+
+
 class _BadRequest(Exception):
     def __init__(self, message: str, status: int = 400) -> None:
         super().__init__(message)
@@ -1123,6 +1145,7 @@ class MockServer:
         self._closing: asyncio.Event | None = None
         self._thread: threading.Thread | None = None
         self._thread_loop: asyncio.AbstractEventLoop | None = None
+        self._cache: dict[tuple[str, bool, int, bytes], _Rendered] = {}
         self._prefix = os.urandom(5).hex()
         self._counter = 0
 
@@ -1342,7 +1365,7 @@ class MockServer:
             msg = "We could not parse the JSON body of your request."
             return self._error(rid, anthropic, 400, msg)
         try:
-            return await self._route(request, api, body or {}, rid, step, anthropic, tokens)
+            return await self._route(request, api, raw, body or {}, rid, step, anthropic, tokens)
         except _BadRequest as exc:
             return self._error(rid, anthropic, exc.status, exc.message)
 
@@ -1484,21 +1507,10 @@ class MockServer:
             body = body.replace(b'"type":"requests"', b'"type":"tokens"')
         return web.Response(status=429, body=body, headers=headers)
 
-    async def _route(
-        self,
-        request: web.BaseRequest,
-        api: str,
-        body: dict[str, Any],
-        rid: str,
-        step: Step,
-        anthropic: bool,
-        tokens: int | None,
-    ) -> web.StreamResponse:
+    def _render(self, api: str, body: dict[str, Any], n_tokens: int, anthropic: bool) -> _Rendered:
+        """Validate ``body`` and render the answer with id/time marks (cached per request bytes)."""
         model = body.get("model")
         model = model if isinstance(model, str) else "gpt-4o-mini"
-        n_tokens = self.tokens if tokens is None else tokens
-        reply: Reply | None = None
-        cost = 0
         stream = body.get("stream") is True
         if api in ("chat", "responses", "messages"):
             if api == "chat" and not isinstance(body.get("messages"), list):
@@ -1513,54 +1525,83 @@ class MockServer:
             reply = plan_reply(body, api, tokens=n_tokens, big_event=self.big_event)
             cap = _max_tokens(body, api)
             cost = reply.prompt_tokens + (cap if cap is not None else n_tokens)
-        elif api == "embeddings":
+            if stream:
+                if api == "chat":
+                    frames = _chat_frames(_RID_MARK, _TS_MARK, model, reply, body)
+                elif api == "responses":
+                    frames = _responses_frames(_RID_MARK, _TS_MARK, model, reply, body)
+                else:
+                    frames = _messages_frames(_RID_MARK, model, reply)
+                return _Rendered(b"".join(frames), frames, cost, api)
+            if api == "chat":
+                payload = _chat_body(_RID_MARK, _TS_MARK, model, reply, body)
+            elif api == "responses":
+                payload = _responses_body(_RID_MARK, _TS_MARK, model, reply, body)
+            else:
+                payload = _messages_body(_RID_MARK, model, reply)
+            return _Rendered(payload, None, cost, api)
+        if api == "embeddings":
             inputs = self._embedding_inputs(body)
             cost = sum(len(t.split()) if isinstance(t, str) else len(t) for t in inputs)
-        elif api == "count_tokens":
-            if not isinstance(body.get("messages"), list):
+            return _Rendered(self._embeddings_body(body, model, cost), None, cost, api)
+        if api == "count_tokens":
+            msgs = body.get("messages")
+            if not isinstance(msgs, list):
                 raise _BadRequest("messages: Field required")
+            payload = _encode({"input_tokens": _count_words(body, msgs)})
+            return _Rendered(payload, None, 0, api)
+        return _Rendered(_ANTHROPIC_MODELS if anthropic else _OPENAI_MODELS, None, 0, api)
+
+    async def _route(
+        self,
+        request: web.BaseRequest,
+        api: str,
+        raw: bytes,
+        body: dict[str, Any],
+        rid: str,
+        step: Step,
+        anthropic: bool,
+        tokens: int | None,
+    ) -> web.StreamResponse:
+        n_tokens = self.tokens if tokens is None else tokens
+        cache_key = (api, anthropic, n_tokens, raw)
+        entry = self._cache.get(cache_key)
+        if entry is None:
+            entry = self._render(api, body, n_tokens, anthropic)
+            if len(raw) <= _CACHE_MAX_BODY:
+                if len(self._cache) >= _CACHE_ENTRIES:
+                    self._cache.clear()
+                self._cache[cache_key] = entry
 
         extra: dict[str, str] = {}
         if self._buckets != (None, None):
-            extra, wait, which = self._limits(anthropic, cost)
+            extra, wait, which = self._limits(anthropic, entry.cost)
             if wait > 0.0:
-                return self._rate_limited(rid, anthropic, extra, wait, which, cost)
+                return self._rate_limited(rid, anthropic, extra, wait, which, entry.cost)
 
-        created = int(time.time())
+        rid_b = rid.encode()
+        ts_b = str(int(time.time())).encode()
         kind = step.kind
-        if stream and reply is not None:
-            if api == "chat":
-                frames = _chat_frames(rid, created, model, reply, body)
-            elif api == "responses":
-                frames = _responses_frames(rid, created, model, reply, body)
-            else:
-                frames = _messages_frames(rid, model, reply)
+        if entry.frames is not None:
+            if kind == "ok" and not self.tokens_per_second and not self.keepalive_every:
+                # Fast path: one pre-rendered body, two byte replaces, one write.
+                self.status_counts[200] += 1
+                headers = self._base_headers(rid, anthropic, _SSE)
+                headers["Cache-Control"] = "no-cache"
+                if extra:
+                    headers.update(extra)
+                return web.Response(body=_fill(entry.body, rid_b, ts_b), headers=headers)
+            frames = [_fill(f, rid_b, ts_b) for f in entry.frames]
             return await self._send_stream(request, api, rid, anthropic, frames, step, extra)
 
+        if kind == "error@":
+            return self._error(rid, anthropic, 529 if anthropic else 500)
         if kind == "malformed":
             payload = _MALFORMED_JSON
         elif kind == "badshape":
             payload = _BADSHAPE_JSON[api]
-        elif api == "chat":
-            assert reply is not None
-            payload = _chat_body(rid, created, model, reply, body)
-        elif api == "responses":
-            assert reply is not None
-            payload = _responses_body(rid, created, model, reply, body)
-        elif api == "messages":
-            assert reply is not None
-            payload = _messages_body(rid, model, reply)
-        elif api == "embeddings":
-            payload = self._embeddings_body(body, model, cost)
-        elif api == "count_tokens":
-            msgs = body.get("messages")
-            payload = _encode(
-                {"input_tokens": _count_words(body, msgs if isinstance(msgs, list) else [])}
-            )
         else:
-            payload = _ANTHROPIC_MODELS if anthropic else _OPENAI_MODELS
-        if kind == "error@":
-            return self._error(rid, anthropic, 529 if anthropic else 500)
+            payload = _fill(entry.body, rid_b, ts_b)
         headers = self._base_headers(rid, anthropic, _JSON)
         if extra:
             headers.update(extra)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import calendar
 import json
 import os
 import signal
@@ -13,7 +14,6 @@ import sys
 import time
 import urllib.error
 import urllib.request
-from datetime import datetime, timezone
 from email.utils import parsedate_to_datetime
 
 import aiohttp
@@ -687,8 +687,8 @@ async def test_strict_tpm_anthropic_headers(http):
         assert headers["anthropic-ratelimit-tokens-limit"] == "36000"
         assert headers["anthropic-ratelimit-requests-limit"] == "6000"
         assert int(headers["anthropic-ratelimit-tokens-remaining"]) == 0
-        reset = datetime.strptime(headers["anthropic-ratelimit-tokens-reset"], "%Y-%m-%dT%H:%M:%SZ")
-        ahead = reset.replace(tzinfo=timezone.utc).timestamp() - time.time()
+        reset = time.strptime(headers["anthropic-ratelimit-tokens-reset"], "%Y-%m-%dT%H:%M:%SZ")
+        ahead = calendar.timegm(reset) - time.time()
         assert 0 < ahead <= 3
         status, headers, raw = await post(http, url, MESSAGES)
         assert status == 429 and int(headers["retry-after"]) >= 1
