@@ -32,9 +32,9 @@ refused request takes nothing.
 from __future__ import annotations
 
 import math
-import time
 from collections.abc import Iterable
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from email.utils import formatdate
 
 __all__ = [
@@ -391,7 +391,7 @@ def format_rfc3339(unix_seconds: float) -> str:
         >>> format_rfc3339(0.0)
         '1970-01-01T00:00:00Z'
     """
-    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(math.ceil(unix_seconds)))
+    return datetime.fromtimestamp(math.ceil(unix_seconds), UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def join_steps(steps: Iterable[Step]) -> str:

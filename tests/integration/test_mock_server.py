@@ -194,6 +194,61 @@ async def test_stream_n_choices_interleaved(mock_server, http):
         assert "".join(ch["delta"].get("content") or "" for ch in mine) == reply_text(CHAT)
 
 
+async def test_parallel_tool_calls_stream(mock_server, http):
+    tools = [*CHAT_TOOLS, {"type": "function", "function": {"name": "get_time", "parameters": {}}}]
+    body = {
+        **CHAT,
+        "messages": [{"role": "user", "content": "call get_time and get_weather"}],
+        "tools": tools,
+        "stream": True,
+    }
+    _, _, raw = await post(http, mock_server.openai_base_url + "/chat/completions", body)
+    chunks = [json.loads(d) for _, d in sse(raw)[:-1]]
+    deltas = [tc for c in chunks for tc in c["choices"][0]["delta"].get("tool_calls") or []]
+    by_index: dict[int, str] = {}
+    names = {}
+    for d in deltas:
+        by_index[d["index"]] = by_index.get(d["index"], "") + d["function"]["arguments"]
+        if "name" in d["function"]:
+            names[d["index"]] = d["function"]["name"]
+    assert names == {0: "get_weather", 1: "get_time"}  # in the order of `tools`
+    assert json.loads(by_index[1]) == {}
+    assert json.loads(by_index[0])["days"] == 16
+
+
+def test_plan_reply_rules():
+    # no user text: the filler; list content parts are joined
+    assert reply_text({"messages": []}, tokens=3) == "lorem ipsum dolor"
+    parts = {"messages": [{"role": "user", "content": [{"type": "text", "text": "a b"}]}]}
+    assert reply_text(parts, tokens=3) == "a b a"
+    # the last *user* message counts; assistant turns do not
+    turns = {
+        "messages": [
+            {"role": "user", "content": "first"},
+            {"role": "assistant", "content": "ignored words"},
+        ]
+    }
+    plan = plan_reply(turns, tokens=2)
+    assert plan.text == "first first" and plan.prompt_tokens == 3
+    assert plan.pieces == ("first", " first") and plan.completion_tokens == 2
+    # Responses input as a list of items; max_output_tokens truncates
+    items = {"input": [{"role": "user", "content": [{"type": "input_text", "text": "x y"}]}]}
+    plan = plan_reply({**items, "max_output_tokens": 1}, "responses")
+    assert plan.text == "x" and plan.truncated
+    assert plan_reply({**CHAT, "max_tokens": 0}).text == ""
+    # Anthropic named tool choice; a text block still comes first there
+    tools = [{"name": "lookup", "input_schema": {"properties": {"q": {"type": "string"}}}}]
+    body = {**MESSAGES, "tools": tools, "tool_choice": {"type": "tool", "name": "lookup"}}
+    plan = plan_reply(body, "messages", tokens=2)
+    assert plan.text == "tell me" and [c.name for c in plan.tool_calls] == ["lookup"]
+    assert json.loads(plan.tool_calls[0].arguments) == {"q": "tell me"}
+    assert "".join(plan.tool_calls[0].pieces) == plan.tool_calls[0].arguments
+    assert plan.completion_tokens == 2 + len(plan.tool_calls[0].pieces)
+    # big_event appends one delta
+    plan = plan_reply(CHAT, tokens=1, big_event=5)
+    assert plan.pieces == ("tell", "xxxxx")
+
+
 # -- embeddings and models -------------------------------------------------------
 
 
