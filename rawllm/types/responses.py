@@ -89,9 +89,10 @@ __all__ = [
 
 
 class InputTokensDetails(BaseModel, kw_only=True, gc=False):
-    """Input tokens served from the prompt cache."""
+    """Input tokens read from (and, where reported, written to) the prompt cache."""
 
     cached_tokens: int = 0
+    cache_write_tokens: int | None = None
 
 
 class OutputTokensDetails(BaseModel, kw_only=True, gc=False):
