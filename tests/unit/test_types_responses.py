@@ -161,7 +161,9 @@ def test_incomplete_and_refusal() -> None:
     assert resp.incomplete_details == t.IncompleteDetails(reason="max_output_tokens")
     assert resp.output_text == "Once upon a"
     resp = wire.decode_response(raw("responses_response_refusal.json"))
-    part = resp.output[0].content[0]  # type: ignore[union-attr]
+    item = resp.output[0]
+    assert isinstance(item, t.ResponseOutputMessage)
+    part = item.content[0]
     assert isinstance(part, t.ResponseOutputRefusal)
     assert part.refusal == "I can't assist with that."
     assert resp.output_text == ""
@@ -243,7 +245,9 @@ def test_attribute_paths_match_the_official_sdk() -> None:
         assert ours.usage.output_tokens_details.reasoning_tokens == (  # type: ignore[union-attr]
             theirs.usage.output_tokens_details.reasoning_tokens
         )
-        assert ours.output[0].content[0].text == theirs.output[0].content[0].text  # type: ignore[union-attr]
+        item = ours.output[0]
+        assert isinstance(item, t.ResponseOutputMessage)
+        assert item.content[0].text == theirs.output[0].content[0].text  # type: ignore[union-attr]
         assert (ours.id, ours.status, ours.model, ours.created_at) == (
             theirs.id,
             theirs.status,
@@ -393,7 +397,7 @@ def test_unknown_event_types_are_skipped(data: dict[str, Any]) -> None:
 
 
 def test_unknown_part_in_content_part_event() -> None:
-    data = {
+    data: dict[str, Any] = {
         "type": "response.content_part.added",
         "item_id": "rs_1",
         "output_index": 0,
