@@ -252,8 +252,10 @@ class BaseClient:
         extra_headers: Mapping[str, str] | None = None,
         extra_query: Mapping[str, Any] | None = None,
         timeout: Any = NOT_GIVEN,
+        max_retries: Any = NOT_GIVEN,
     ) -> R:
         """One call with retries: returns the decoded result or raises the final error."""
+        policy = self._policy if max_retries is NOT_GIVEN else RetryPolicy(max_retries=max_retries)
         t = self.timeout if timeout is NOT_GIVEN else coerce_timeout(timeout)
         url = self._url(path, extra_query)
         shared = self._shared
@@ -292,7 +294,9 @@ class BaseClient:
                     return result
                 permit.release()
                 error = make_status_error(status, rheaders, data)
-            retries = await self._backoff(error, status, rheaders, retries, deadline, method, url)
+            retries = await self._backoff(
+                policy, error, status, rheaders, retries, deadline, method, url
+            )
 
     async def _stream(
         self,
@@ -305,8 +309,10 @@ class BaseClient:
         extra_headers: Mapping[str, str] | None = None,
         extra_query: Mapping[str, Any] | None = None,
         timeout: Any = NOT_GIVEN,
+        max_retries: Any = NOT_GIVEN,
     ) -> AsyncStream[Any]:
         """Open a stream, retrying until its first body byte has arrived."""
+        policy = self._policy if max_retries is NOT_GIVEN else RetryPolicy(max_retries=max_retries)
         t = self.timeout if timeout is NOT_GIVEN else coerce_timeout(timeout)
         url = self._url(path, extra_query)
         shared = self._shared
@@ -367,7 +373,9 @@ class BaseClient:
                         resp.release()
                         permit.release()
                     error = make_status_error(status, rheaders, data)
-            retries = await self._backoff(error, status, rheaders, retries, deadline, method, url)
+            retries = await self._backoff(
+                policy, error, status, rheaders, retries, deadline, method, url
+            )
 
     @staticmethod
     async def _first_chunk(resp: Any, t: Timeout, started: float) -> bytes:
@@ -395,7 +403,9 @@ class BaseClient:
             raise err
         return left
 
-    async def _acquire(self, limiter: Limiter, tokens: int, deadline: float | None, retries: int) -> Any:
+    async def _acquire(
+        self, limiter: Limiter, tokens: int, deadline: float | None, retries: int
+    ) -> Any:
         if deadline is None:
             return await limiter.acquire(tokens)
         left = self._time_left(deadline, retries)
@@ -414,6 +424,7 @@ class BaseClient:
 
     async def _backoff(
         self,
+        policy: RetryPolicy,
         error: APIError,
         status: int | None,
         headers: Mapping[str, str] | None,
@@ -424,7 +435,7 @@ class BaseClient:
     ) -> int:
         """Sleep before the next attempt, or raise ``error`` when the policy says stop."""
         time_left = None if deadline is None else deadline - time.monotonic()
-        delay = self._policy.decide(
+        delay = policy.decide(
             retries_done=retries,
             status=status,
             headers=headers,
@@ -442,7 +453,7 @@ class BaseClient:
             redact(str(url)),
             what,
             retries + 1,
-            self.max_retries + 1,
+            policy.max_retries + 1,
             delay,
         )
         hook = self.on_retry

@@ -343,9 +343,7 @@ def _summarise_text(text: str, limit: int = 200) -> str:
     return flat[:limit] + ("..." if len(flat) > limit else "")
 
 
-def make_status_error(
-    status: int, headers: Mapping[str, str], body: bytes
-) -> APIStatusError:
+def make_status_error(status: int, headers: Mapping[str, str], body: bytes) -> APIStatusError:
     """Build the right ``APIStatusError`` subclass from a response's status, headers and body.
 
     Args:

@@ -147,7 +147,9 @@ class Anthropic(BaseClient):
         _shared: _Shared | None = None,
     ) -> None:
         api_key = api_key if api_key is not None else os.environ.get("ANTHROPIC_API_KEY")
-        auth_token = auth_token if auth_token is not None else os.environ.get("ANTHROPIC_AUTH_TOKEN")
+        auth_token = (
+            auth_token if auth_token is not None else os.environ.get("ANTHROPIC_AUTH_TOKEN")
+        )
         if not api_key and not auth_token:
             raise APIError(
                 "The api_key client option must be set either by passing api_key to the "

@@ -112,15 +112,7 @@ class _Resource:
         self._client = client
 
     def _tokens(self, body: Mapping[str, Any]) -> int:
-        limiter = self._client.limiter
-        if not limiter.wants_tokens:
-            return 0
-        estimator = self._client.rate_limit.estimator if self._client.rate_limit else None
-        if estimator is not None:
-            return int(estimator(body))
-        from ._limiter import estimate_tokens
-
-        return estimate_tokens(body)
+        return self._client.limiter.estimate(body)
 
 
 class AsyncCompletions(_Resource):
@@ -193,6 +185,7 @@ class AsyncCompletions(_Resource):
             ...     model="gpt-4o-mini", messages=[{"role": "user", "content": "Hi"}])
             >>> resp.choices[0].message.content
         """
+        max_retries = params.pop("max_retries", NOT_GIVEN)
         params["messages"] = messages
         params["model"] = model
         client = self._client
@@ -208,6 +201,7 @@ class AsyncCompletions(_Resource):
                 extra_headers=extra_headers,
                 extra_query=extra_query,
                 timeout=timeout,
+                max_retries=max_retries,
             )
         if stream is False:
             params["stream"] = False
@@ -221,6 +215,7 @@ class AsyncCompletions(_Resource):
             extra_headers=extra_headers,
             extra_query=extra_query,
             timeout=timeout,
+            max_retries=max_retries,
         )
 
 
@@ -256,6 +251,7 @@ class AsyncEmbeddings(_Resource):
             >>> resp = await client.embeddings.create(model="text-embedding-3-small", input="hi")
             >>> len(resp.data[0].embedding)
         """
+        max_retries = params.pop("max_retries", NOT_GIVEN)
         params["input"] = input
         params["model"] = model
         body = _body(params, extra_body)
@@ -268,6 +264,7 @@ class AsyncEmbeddings(_Resource):
             extra_headers=extra_headers,
             extra_query=extra_query,
             timeout=timeout,
+            max_retries=max_retries,
         )
 
 
@@ -282,6 +279,7 @@ class AsyncModels(_Resource):
         extra_headers: Mapping[str, str] | None = None,
         extra_query: Mapping[str, Any] | None = None,
         timeout: TimeoutArg = NOT_GIVEN,
+        max_retries: int | NotGiven = NOT_GIVEN,
     ) -> ModelList:
         """List the models the server offers.
 
@@ -296,6 +294,7 @@ class AsyncModels(_Resource):
             extra_headers=extra_headers,
             extra_query=extra_query,
             timeout=timeout,
+            max_retries=max_retries,
         )
 
 
@@ -344,6 +343,7 @@ class AsyncResponses(_Resource):
             >>> resp = await client.responses.create(model="gpt-4.1", input="Hi")
             >>> resp.output_text
         """
+        max_retries = params.pop("max_retries", NOT_GIVEN)
         client = self._client
         if stream:
             params["stream"] = True
@@ -357,6 +357,7 @@ class AsyncResponses(_Resource):
                 extra_headers=extra_headers,
                 extra_query=extra_query,
                 timeout=timeout,
+                max_retries=max_retries,
             )
         if stream is False:
             params["stream"] = False
@@ -370,6 +371,7 @@ class AsyncResponses(_Resource):
             extra_headers=extra_headers,
             extra_query=extra_query,
             timeout=timeout,
+            max_retries=max_retries,
         )
 
 
@@ -429,6 +431,7 @@ class AsyncMessages(_Resource):
             >>> msg.content[0].text
         """
         params["max_tokens"] = max_tokens
+        max_retries = params.pop("max_retries", NOT_GIVEN)
         params["messages"] = messages
         params["model"] = model
         client = self._client
@@ -444,6 +447,7 @@ class AsyncMessages(_Resource):
                 extra_headers=extra_headers,
                 extra_query=extra_query,
                 timeout=timeout,
+                max_retries=max_retries,
             )
         if stream is False:
             params["stream"] = False
@@ -457,6 +461,7 @@ class AsyncMessages(_Resource):
             extra_headers=extra_headers,
             extra_query=extra_query,
             timeout=timeout,
+            max_retries=max_retries,
         )
 
     async def count_tokens(
@@ -475,6 +480,7 @@ class AsyncMessages(_Resource):
         Example:
             >>> (await client.messages.count_tokens(model=..., messages=...)).input_tokens
         """
+        max_retries = params.pop("max_retries", NOT_GIVEN)
         params["messages"] = messages
         params["model"] = model
         body = _body(params, extra_body)
@@ -486,4 +492,5 @@ class AsyncMessages(_Resource):
             extra_headers=extra_headers,
             extra_query=extra_query,
             timeout=timeout,
+            max_retries=max_retries,
         )

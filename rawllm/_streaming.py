@@ -28,7 +28,7 @@ from typing import Any, Generic, TypeVar
 
 from ._exceptions import APIConnectionError, APITimeoutError
 from ._transport import ClientResponse, Headers, Transport, at_eof, close_response
-from .sse import SSEDecoder, ServerSentEvent
+from .sse import ServerSentEvent, SSEDecoder
 
 __all__ = ["AsyncStream", "StreamSpec"]
 
@@ -303,7 +303,9 @@ class AsyncStream(Generic[T]):
             return await Transport.read_chunk(resp)
         remaining = since + limit - time.monotonic()
         if remaining <= 0:
-            raise APITimeoutError(f"Stream timed out: no data event within {limit} s.", timeout=name)
+            raise APITimeoutError(
+                f"Stream timed out: no data event within {limit} s.", timeout=name
+            )
         try:
             async with asyncio.timeout(remaining):
                 return await Transport.read_chunk(resp)

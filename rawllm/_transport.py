@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Mapping
+
 import aiohttp
 from aiohttp import client_exceptions as ce
 from multidict import CIMultiDictProxy
@@ -31,6 +32,7 @@ from ._exceptions import (
 )
 
 __all__ = [
+    "AIOHTTP_ERRORS",
     "ClientResponse",
     "Headers",
     "Transport",
@@ -40,6 +42,15 @@ __all__ = [
 
 ClientResponse = aiohttp.ClientResponse
 Headers = CIMultiDictProxy[str]
+
+# Everything the boundary catches: aiohttp's own errors (WSMessageTypeError is a
+# TypeError, not a ClientError), timeouts, and socket errors.
+AIOHTTP_ERRORS: tuple[type[BaseException], ...] = (
+    aiohttp.ClientError,
+    ce.WSMessageTypeError,
+    TimeoutError,
+    OSError,
+)
 
 
 def map_aiohttp_error(exc: BaseException) -> APIError:
@@ -70,7 +81,7 @@ def map_aiohttp_error(exc: BaseException) -> APIError:
         return APIConnectionError(f"Connection error: response body incomplete ({exc}).")
     if isinstance(exc, ce.ServerDisconnectedError):
         return APIConnectionError("Connection error: server disconnected.")
-    if isinstance(exc, (ce.InvalidURL, ce.ClientError)):
+    if isinstance(exc, (ce.InvalidURL, ce.ClientError, ce.WSMessageTypeError)):
         return APIConnectionError(f"Connection error: {type(exc).__name__}: {exc}")
     if isinstance(exc, OSError):
         return APIConnectionError(f"Connection error: {type(exc).__name__}: {exc}")
@@ -198,7 +209,7 @@ class Transport:
             ) as resp:
                 data = await resp.read()
                 return resp.status, resp.headers, data
-        except (aiohttp.ClientError, TimeoutError, OSError) as exc:
+        except AIOHTTP_ERRORS as exc:
             raise map_aiohttp_error(exc) from exc
 
     async def open(
@@ -223,7 +234,7 @@ class Transport:
                 proxy_auth=proxy_auth,
                 allow_redirects=False,
             )
-        except (aiohttp.ClientError, TimeoutError, OSError) as exc:
+        except AIOHTTP_ERRORS as exc:
             raise map_aiohttp_error(exc) from exc
 
     @staticmethod
@@ -231,7 +242,7 @@ class Transport:
         """The next bytes of a streamed body (b"" at the end), errors mapped."""
         try:
             return await resp.content.readany()
-        except (aiohttp.ClientError, TimeoutError, OSError) as exc:
+        except AIOHTTP_ERRORS as exc:
             raise map_aiohttp_error(exc) from exc
 
     @staticmethod
@@ -239,7 +250,7 @@ class Transport:
         """The rest of a body (for an error status on a stream request), errors mapped."""
         try:
             return await resp.read()
-        except (aiohttp.ClientError, TimeoutError, OSError) as exc:
+        except AIOHTTP_ERRORS as exc:
             raise map_aiohttp_error(exc) from exc
 
     @property
@@ -280,4 +291,3 @@ def release_response(resp: aiohttp.ClientResponse) -> None:
 
 def at_eof(resp: aiohttp.ClientResponse) -> bool:
     return resp.content.at_eof()
-

@@ -10,7 +10,13 @@ from rawllm._config import NOT_GIVEN, NotGiven, coerce_timeout
 
 def test_timeout_defaults_and_number() -> None:
     t = rawllm.Timeout()
-    assert (t.connect, t.read, t.total, t.first_event, t.event_idle) == (5.0, 600.0, None, None, None)
+    assert (t.connect, t.read, t.total, t.first_event, t.event_idle) == (
+        5.0,
+        600.0,
+        None,
+        None,
+        None,
+    )
     assert coerce_timeout(2.5) == rawllm.Timeout(total=2.5)
     assert coerce_timeout(None) == rawllm.Timeout()
     assert coerce_timeout(t) is t

@@ -97,7 +97,9 @@ def test_empty_and_odd_bodies() -> None:
     assert make_status_error(404, {}, b'{"error": "model not found"}').message.endswith(
         "model not found"
     )
-    vllm = b'{"object":"error","message":"max_tokens too large","type":"BadRequestError","code":400}'
+    vllm = (
+        b'{"object":"error","message":"max_tokens too large","type":"BadRequestError","code":400}'
+    )
     err = make_status_error(400, {}, vllm)
     assert err.message.endswith("max_tokens too large")
     assert make_status_error(400, {}, b'["x"]').body == ["x"]
@@ -108,10 +110,16 @@ def test_empty_and_odd_bodies() -> None:
 @pytest.mark.parametrize(
     ("data", "cls", "status"),
     [
-        ({"type": "error", "error": {"type": "overloaded_error", "message": "x"}},
-         rawllm.OverloadedError, 529),
-        ({"type": "error", "error": {"type": "rate_limit_error", "message": "x"}},
-         rawllm.RateLimitError, 429),
+        (
+            {"type": "error", "error": {"type": "overloaded_error", "message": "x"}},
+            rawllm.OverloadedError,
+            529,
+        ),
+        (
+            {"type": "error", "error": {"type": "rate_limit_error", "message": "x"}},
+            rawllm.RateLimitError,
+            429,
+        ),
         ({"error": {"type": "invalid_request_error", "message": "x"}}, rawllm.BadRequestError, 400),
         ({"error": {"type": "server_error", "message": "x"}}, rawllm.InternalServerError, 500),
         ({"error": {"message": "x", "code": 429}}, rawllm.RateLimitError, 429),
@@ -130,7 +138,9 @@ def test_stream_error_class_follows_type(data: dict, cls: type, status: int) -> 
 def test_redaction_everywhere() -> None:
     key = "sk-proj-SECRETSECRET1234567890"
     register_secret(key)
-    err = make_status_error(401, {}, f'{{"error": {{"message": "Incorrect API key: {key}"}}}}'.encode())
+    err = make_status_error(
+        401, {}, f'{{"error": {{"message": "Incorrect API key: {key}"}}}}'.encode()
+    )
     for text in (str(err), repr(err), err.message):
         assert key not in text
         assert "[REDACTED]" in text

@@ -9,13 +9,14 @@ from typing import Any
 import aiohttp
 import pytest
 from aiohttp import client_exceptions as ce
+from aiohttp.client_reqrep import ConnectionKey
 from multidict import CIMultiDict, CIMultiDictProxy
 from yarl import URL
 
 import rawllm
-from rawllm._transport import map_aiohttp_error
+from rawllm._transport import AIOHTTP_ERRORS, map_aiohttp_error
 
-_KEY = ce.ConnectionKey("api.example.com", 443, True, True, None, None, None)
+_KEY = ConnectionKey("api.example.com", 443, True, True, None, None, None)
 _INFO = aiohttp.RequestInfo(
     URL("https://api.example.com/v1/chat/completions"),
     "POST",
@@ -88,7 +89,7 @@ def test_aiohttp_exception_is_mapped(name: str) -> None:
     build, expected = BUILDERS[name]
     exc = build(cls)
     # The boundary catches it ...
-    assert isinstance(exc, (aiohttp.ClientError, TimeoutError, OSError)), name
+    assert isinstance(exc, AIOHTTP_ERRORS), name
     # ... and maps it to the most specific rawllm class.
     mapped = map_aiohttp_error(exc)
     assert isinstance(mapped, expected), (name, type(mapped))
