@@ -102,7 +102,13 @@ _retry_lines = st.builds(
     st.text(alphabet="0123456789", min_size=0, max_size=6),
     st.sampled_from([": ", ":"]),
 )
+_shapes = st.builds(  # the shapes the block-level fast path takes
+    lambda event, value: (f"event: {event}\n" if event is not None else "") + f"data: {value}\n",
+    st.one_of(st.none(), _values),
+    _values,
+)
 _lines = st.one_of(
+    _shapes,
     _field_lines,
     _retry_lines,
     st.builds(lambda v: ":" + v, _values),  # comment
@@ -165,29 +171,31 @@ def _feed_general(dec: SSEDecoder, chunk: bytes) -> list[ServerSentEvent]:
     return dec._feed_cr(chunk) if chunk else []
 
 
+def _forbidden(self: SSEDecoder, *args: object) -> None:
+    raise AssertionError("left the fast path")
+
+
+def _state(dec: SSEDecoder) -> tuple[object, ...]:
+    pending = b"".join(dec._pending)
+    return (pending, dec._data, dec._more, dec._event, dec._retry, dec._id, dec.last_event_id)
+
+
 @SETTINGS
 @given(
     stream=st.one_of(streams(line_ends=st.just("\n")), raw_streams).map(_without_cr),
     cuts=st.lists(st.integers(0, 10_000), max_size=12),
 )
 def test_fast_path_equals_general_path(stream: bytes, cuts: list[int]) -> None:
+    """LF-only input: the LF fast path == the CR-normalising path, chunk by chunk."""
     assert b"\r" not in stream
     chunks = split_at(stream, cuts)
     general = SSEDecoder()
-    general_events = [ev for chunk in chunks for ev in _feed_general(general, chunk)]
-    # LF-only input must never leave the fast path.
+    general_events = [_feed_general(general, chunk) for chunk in chunks]
     with mock.patch.object(SSEDecoder, "_feed_cr", _forbidden):
         fast = SSEDecoder()
-        fast_events = [ev for chunk in chunks for ev in fast.feed(chunk)]
+        fast_events = [fast.feed(chunk) for chunk in chunks]
     assert fast_events == general_events
-    assert fast.last_event_id == general.last_event_id
-    assert (fast._pending and b"".join(fast._pending)) == (
-        general._pending and b"".join(general._pending)
-    )
-
-
-def _forbidden(self: SSEDecoder, chunk: bytes) -> list[ServerSentEvent]:
-    raise AssertionError("general path taken for LF-only input")
+    assert _state(fast) == _state(general)
 
 
 def test_oracle_itself_is_sane() -> None:
