@@ -256,10 +256,10 @@ def build_parser(*, mock_options: bool = True) -> argparse.ArgumentParser:
         "bench",
         help="run the benchmarks (quick by default; needs a source checkout)",
         description="Run the benchmark suite of a rawllm source checkout (benchmarks/), "
-        "with --quick unless --full is given; further arguments are passed on.",
+        "with --quick unless --full is given; other arguments are passed on to it "
+        "(e.g. rawllm bench --json).",
     )
     bench.add_argument("--full", action="store_true", help="the full run instead of --quick")
-    bench.add_argument("args", nargs=argparse.REMAINDER, help="arguments for the benchmarks")
     return parser
 
 
@@ -279,7 +279,11 @@ def main(argv: list[str] | None = None) -> int:
         argv = sys.argv[1:]
     command = next((a for a in argv if not a.startswith("-")), None)
     parser = build_parser(mock_options=command == "mock")
-    args = parser.parse_args(argv)
+    if command == "bench":  # everything bench does not know goes to the benchmarks
+        args, extra = parser.parse_known_args(argv)
+        args.args = extra
+    else:
+        args = parser.parse_args(argv)
     try:
         if args.command == "chat":
             return _run(_chat(args))

@@ -533,3 +533,55 @@ def test_mock_command_serves_until_interrupted(tmp_path: Path) -> None:
         proc.send_signal(signal.SIGINT)
         proc.communicate(timeout=20)
     assert proc.returncode == 0
+
+
+# -- progress display and bench (in-process) ----------------------------------------------
+
+
+def test_rich_progress_display(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    pytest.importorskip("rich")  # the [cli] extra; the fallback is tested below
+    monkeypatch.chdir(tmp_path)
+    write_input(tmp_path / "in.jsonl", 5)
+    assert main(["batch", "in.jsonl", "-o", "out.jsonl", "--mock", "--progress", "rich"]) == 0
+    err = capsys.readouterr().err
+    assert "rawllm batch" in err and "5/5" in err and "0 failed" in err
+    assert_complete(read_output(tmp_path / "out.jsonl"), 5)
+
+
+def test_without_rich_plain_lines_are_used(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setitem(sys.modules, "rich.console", None)  # import fails as if not installed
+    monkeypatch.chdir(tmp_path)
+    write_input(tmp_path / "in.jsonl", 3)
+    args = ["batch", "in.jsonl", "-o", "out.jsonl", "--mock", "--progress", "rich"]
+    assert main(args) == 0
+    err = capsys.readouterr().err
+    assert "rich is not installed" in err
+    assert "finished: 3 succeeded" in err
+
+
+def test_bench_calls_the_benchmarks_entry_point(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    pkg = tmp_path / "benchmarks"
+    pkg.mkdir()
+    (pkg / "__init__.py").write_text("")
+    (pkg / "__main__.py").write_text(
+        "import json, pathlib\n"
+        "def main(argv):\n"
+        "    pathlib.Path('argv.json').write_text(json.dumps(argv))\n"
+        "    return 3\n"
+    )
+    for name in [m for m in sys.modules if m == "benchmarks" or m.startswith("benchmarks.")]:
+        monkeypatch.delitem(sys.modules, name)
+    monkeypatch.syspath_prepend(str(tmp_path))
+    monkeypatch.chdir(tmp_path)
+    assert main(["bench", "--json"]) == 3
+    assert json.loads((tmp_path / "argv.json").read_text()) == ["--quick", "--json"]
+    for name in [m for m in sys.modules if m == "benchmarks" or m.startswith("benchmarks.")]:
+        monkeypatch.delitem(sys.modules, name)
+    assert main(["bench", "--full"]) == 3
+    assert json.loads((tmp_path / "argv.json").read_text()) == []
