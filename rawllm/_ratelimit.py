@@ -540,6 +540,11 @@ class Pacer:
         if until > self.paused_until:
             self.paused_until = until
         if now < self.last_cut:
+            # same event: the ramp restarts when the (extended) pause ends
+            if self.paused_until > self._factor_at:
+                self._factor_at = self.paused_until
+                self._unknown_since = max(self._unknown_since, self.paused_until)
+                self.last_cut = self.paused_until + 1.0
             return
         # the next cut is allowed one second after this pause ends
         self.last_cut = self.paused_until + 1.0

@@ -1,0 +1,490 @@
+"""The asyncio Limiter on a virtual-time event loop: exact times, no sleeping.
+
+The loop's clock only moves when every task is blocked: its selector jumps
+straight to the next timer instead of waiting for it, and the limiter reads
+the same virtual clock.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import selectors
+from collections.abc import Awaitable, Callable
+from typing import Any, TypeVar
+
+import pytest
+from aiolimiter import AsyncLimiter
+
+from rawllm import APIConnectionError, RateLimit
+from rawllm._limiter import (
+    DEFAULT_COMPLETION_TOKENS,
+    Limiter,
+    LimiterState,
+    Permit,
+    estimate_tokens,
+)
+from rawllm._ratelimit import CUT, LEARNED_HEADROOM
+
+T = TypeVar("T")
+
+
+class _VirtualSelector(selectors.DefaultSelector):
+    def __init__(self) -> None:
+        super().__init__()
+        self.now = 1000.0
+
+    def select(self, timeout: float | None = None) -> list[Any]:
+        events = super().select(0)
+        if not events:
+            if timeout is None:
+                raise RuntimeError("deadlock: every task waits and no timer is armed")
+            self.now += max(timeout, 0.0)
+        return events
+
+
+def run(main: Callable[[Callable[[], float]], Awaitable[T]]) -> T:
+    """Run ``main(clock)`` on a virtual-time loop."""
+    sel = _VirtualSelector()
+    loop = asyncio.SelectorEventLoop(sel)
+    loop.time = lambda: sel.now  # type: ignore[method-assign]
+    try:
+        return loop.run_until_complete(main(lambda: sel.now))
+    finally:
+        loop.close()
+
+
+def _scheduled(loop: asyncio.AbstractEventLoop) -> int:
+    return sum(1 for h in loop._scheduled if not h.cancelled())  # type: ignore[attr-defined]
+
+
+# -- no limits: the hot path ---------------------------------------------------
+
+
+def test_unlimited_acquire_does_not_suspend_and_shares_one_permit() -> None:
+    lim = Limiter(None)
+    coro = lim.acquire(123)
+    with pytest.raises(StopIteration) as stop:
+        coro.send(None)  # completes without ever yielding to the loop
+    permit = stop.value.value
+    coro2 = lim.acquire(1)
+    with pytest.raises(StopIteration) as stop2:
+        coro2.send(None)
+    assert stop2.value.value is permit
+    permit.settle(5)
+    permit.release()
+    permit.release()
+    lim.observe(200, {"content-type": "application/json"})
+    assert lim.state.in_flight == 0
+    assert not lim.wants_tokens and lim.estimate({"messages": []}) == 0
+
+
+def test_learned_limits_are_followed_without_config() -> None:
+    async def main(clock: Callable[[], float]) -> list[float]:
+        lim = Limiter(None, clock=clock)
+        lim.observe(
+            200, {"x-ratelimit-limit-requests": "60", "x-ratelimit-remaining-requests": "59"}
+        )
+        assert lim.state.learned_requests_per_minute == pytest.approx(60 * (1 - LEARNED_HEADROOM))
+        times = []
+        for _ in range(3):
+            (await lim.acquire(1)).release()
+            times.append(clock())
+        return times
+
+    t = run(main)
+    assert t[1] - t[0] == pytest.approx(60 / 58.8)
+    assert t[2] - t[1] == pytest.approx(60 / 58.8)
+
+
+def test_remaining_zero_waits_for_reset_without_config() -> None:
+    async def main(clock: Callable[[], float]) -> float:
+        lim = Limiter(None, clock=clock)
+        t0 = clock()
+        lim.observe(
+            200, {"x-ratelimit-remaining-requests": "0", "x-ratelimit-reset-requests": "1.5s"}
+        )
+        (await lim.acquire(1)).release()
+        return clock() - t0
+
+    assert run(main) == pytest.approx(1.5)
+
+
+def test_anthropic_remaining_zero_with_rfc3339_reset() -> None:
+    async def main(clock: Callable[[], float]) -> float:
+        lim = Limiter(None, clock=clock, wall=lambda: 0.0)
+        t0 = clock()
+        lim.observe(
+            200,
+            {
+                "anthropic-ratelimit-requests-remaining": "0",
+                "anthropic-ratelimit-requests-reset": "1970-01-01T00:00:03Z",
+            },
+        )
+        (await lim.acquire(1)).release()
+        return clock() - t0
+
+    assert run(main) == pytest.approx(3.0)
+
+
+# -- spacing, FIFO, one timer --------------------------------------------------
+
+
+def test_starts_are_spaced_fifo_with_one_timer() -> None:
+    async def main(clock: Callable[[], float]) -> tuple[list[tuple[int, float]], int]:
+        lim = Limiter(RateLimit(requests_per_minute=600), clock=clock)
+        loop = asyncio.get_running_loop()
+        order: list[tuple[int, float]] = []
+        most_timers = 0
+
+        async def call(i: int) -> None:
+            nonlocal most_timers
+            permit = await lim.acquire(1)
+            order.append((i, clock()))
+            most_timers = max(most_timers, _scheduled(loop))
+            permit.release()
+
+        tasks = [asyncio.create_task(call(i)) for i in range(30)]
+        await asyncio.sleep(0)
+        most_timers = max(most_timers, _scheduled(loop))
+        await asyncio.gather(*tasks)
+        return order, most_timers
+
+    order, timers = run(main)
+    assert [i for i, _ in order] == list(range(30))
+    gaps = [b - a for (_, a), (_, b) in zip(order, order[1:], strict=False)]
+    assert all(g == pytest.approx(0.1) for g in gaps)
+    assert timers <= 1
+
+
+def test_cancelled_waiter_consumes_nothing() -> None:
+    async def main(clock: Callable[[], float]) -> tuple[float, int]:
+        lim = Limiter(RateLimit(requests_per_minute=60), clock=clock)
+        t0 = clock()
+        (await lim.acquire(1)).release()
+        b = asyncio.create_task(lim.acquire(1))
+        c = asyncio.create_task(lim.acquire(1))
+        await asyncio.sleep(0.5)
+        b.cancel()
+        permit = await c
+        permit.release()
+        with pytest.raises(asyncio.CancelledError):
+            await b
+        return clock() - t0, lim.state.started
+
+    elapsed, started = run(main)
+    assert elapsed == pytest.approx(1.0)  # c took b's place, not the one after
+    assert started == 2
+
+
+def test_waiter_cancelled_after_grant_gives_start_and_slot_back() -> None:
+    async def main(clock: Callable[[], float]) -> None:
+        lim = Limiter(RateLimit(max_concurrency=1, requests_per_minute=60), clock=clock)
+        a = await lim.acquire(1)
+        b = asyncio.create_task(lim.acquire(1))
+        c = asyncio.create_task(lim.acquire(1))
+        await asyncio.sleep(1.0)  # b heads the queue, waiting for the slot
+        assert lim.state.waiting == 2
+        a.release()  # grants b synchronously ...
+        b.cancel()  # ... but b is cancelled before it resumes
+        with pytest.raises(asyncio.CancelledError):
+            await b
+        t = clock()
+        permit = await c
+        assert clock() == pytest.approx(t)  # b's start was given back: c goes at once
+        assert lim.state.in_flight == 1
+        assert lim.state.started == 2  # a and c
+        permit.release()
+        assert lim.state.in_flight == 0
+
+    run(main)
+
+
+def test_concurrency_slots_fifo_and_release_idempotent() -> None:
+    async def main(clock: Callable[[], float]) -> list[int]:
+        lim = Limiter(RateLimit(max_concurrency=2), clock=clock)
+        lim.observe(200, {})  # end the probe
+        got: list[int] = []
+        permits: dict[int, Permit] = {}
+
+        async def call(i: int) -> None:
+            permits[i] = await lim.acquire(1)
+            got.append(i)
+
+        tasks = [asyncio.create_task(call(i)) for i in range(6)]
+        await asyncio.sleep(0.01)
+        assert got == [0, 1] and lim.state.in_flight == 2 and lim.state.waiting == 4
+        permits[0].release()
+        permits[0].release()  # idempotent: frees one slot, not two
+        await asyncio.sleep(0.01)
+        assert got == [0, 1, 2]
+        assert lim.state.in_flight == 2
+        for i in (1, 2, 3, 4):
+            permits[i].release()
+            await asyncio.sleep(0.01)
+        await asyncio.gather(*tasks)
+        permits[5].release()
+        assert lim.state.in_flight == 0
+        return got
+
+    assert run(main) == [0, 1, 2, 3, 4, 5]
+
+
+def test_probe_holds_others_until_the_first_answer() -> None:
+    async def main(clock: Callable[[], float]) -> None:
+        lim = Limiter(RateLimit(max_concurrency=100), clock=clock)
+        first = await lim.acquire(1)
+        second = asyncio.create_task(lim.acquire(1))
+        await asyncio.sleep(1.0)
+        assert not second.done() and lim.state.probing
+        lim.observe(
+            200, {"x-ratelimit-limit-requests": "600", "x-ratelimit-remaining-requests": "1"}
+        )
+        p2 = await second
+        assert not lim.state.probing
+        assert lim.state.learned_requests_per_minute == pytest.approx(588)
+        first.release()
+        p2.release()
+
+    run(main)
+
+
+def test_one_429_pauses_every_call_then_reopens_gradually() -> None:
+    async def main(clock: Callable[[], float]) -> list[float]:
+        lim = Limiter(RateLimit(requests_per_minute=600), clock=clock, rng=_ZeroRandom())
+        (await lim.acquire(1)).release()
+        t429 = clock()
+        lim.observe(429, {"retry-after": "2"})
+        assert lim.state.paused_for == pytest.approx(2.0)
+        assert lim.state.rate_limited == 1
+        times = []
+
+        async def call() -> None:
+            (await lim.acquire(1)).release()
+            times.append(clock() - t429)
+
+        await asyncio.gather(*(call() for _ in range(4)))
+        return times
+
+    times = run(main)
+    assert times[0] == pytest.approx(2.0)
+    assert times[1] - times[0] == pytest.approx(0.1 / CUT, rel=0.01)  # half speed at first
+    assert times[3] - times[2] < times[1] - times[0]  # and speeding up
+
+
+class _ZeroRandom:
+    def random(self) -> float:
+        return 0.0
+
+
+def test_429_during_wait_moves_the_head_timer() -> None:
+    async def main(clock: Callable[[], float]) -> float:
+        lim = Limiter(RateLimit(requests_per_minute=60), clock=clock, rng=_ZeroRandom())
+        t0 = clock()
+        (await lim.acquire(1)).release()
+        waiter = asyncio.create_task(lim.acquire(1))
+        await asyncio.sleep(0.5)
+        lim.observe(429, {"retry-after-ms": "3000"})
+        (await waiter).release()
+        return clock() - t0
+
+    assert run(main) == pytest.approx(3.5)
+
+
+def test_token_budget_debit_and_settle() -> None:
+    async def main(clock: Callable[[], float]) -> tuple[float, float]:
+        lim = Limiter(RateLimit(tokens_per_minute=6000), clock=clock)  # 100 tokens / s
+        assert lim.wants_tokens
+        t0 = clock()
+        p = await lim.acquire(300)
+        assert lim.state.token_backlog == pytest.approx(300)
+        p.settle(100)  # refund 200
+        p.release()
+        p.settle(100)  # same value again: no change
+        (await lim.acquire(50)).release()
+        t1 = clock() - t0
+        (await lim.acquire(1)).release()
+        return t1, clock() - t0
+
+    t1, t2 = run(main)
+    assert t1 == pytest.approx(1.0)
+    assert t2 == pytest.approx(1.5)
+
+
+def test_state_is_a_frozen_snapshot() -> None:
+    lim = Limiter(RateLimit(requests_per_minute=120, tokens_per_minute=1000, max_concurrency=3))
+    s = lim.state
+    assert isinstance(s, LimiterState)
+    assert (s.in_flight, s.waiting, s.max_concurrency) == (0, 0, 3)
+    assert s.requests_per_minute == pytest.approx(120)
+    assert s.tokens_per_minute == pytest.approx(1000)
+    with pytest.raises(AttributeError):
+        s.in_flight = 5  # type: ignore[misc]
+    assert "rpm=120.0" in repr(lim)
+
+
+def test_estimator_replacement() -> None:
+    lim = Limiter(RateLimit(tokens_per_minute=1000, estimator=lambda body: 77))
+    assert lim.estimate({"messages": []}) == 77
+
+
+def test_estimate_tokens() -> None:
+    msgs = [{"role": "user", "content": "x" * 400}]
+    assert estimate_tokens({"messages": msgs, "max_tokens": 100}) == (400 + 16) // 4 + 100
+    assert estimate_tokens({"messages": msgs}) == (400 + 16) // 4 + DEFAULT_COMPLETION_TOKENS
+    assert estimate_tokens({"messages": msgs, "max_completion_tokens": 5}) == 104 + 5
+    parts = [{"role": "user", "content": [{"type": "text", "text": "y" * 80}]}]
+    assert estimate_tokens({"messages": parts, "max_tokens": 0}) == (80 + 16) // 4
+    anth = {"system": "s" * 40, "messages": parts, "max_tokens": 10}
+    assert estimate_tokens(anth) == (40 + 80 + 16) // 4 + 10
+    assert estimate_tokens({"input": "z" * 40, "max_output_tokens": 1}) == 11
+    assert estimate_tokens({"input": ["a" * 8, "b" * 8]}) == 4 + DEFAULT_COMPLETION_TOKENS
+    with_tools = estimate_tokens(
+        {"messages": msgs, "tools": [{"name": "f" * 400}], "max_tokens": 0}
+    )
+    assert with_tools > 104 + 100
+
+
+# -- a shared store (in-memory fake) -------------------------------------------
+
+
+class _FakeStore:
+    def __init__(self, answers: list[Any]) -> None:
+        self.answers = answers
+        self.calls: list[tuple[Any, ...]] = []
+
+    async def reserve(self, cost: int, rpm: float | None, tpm: float | None) -> Any:
+        self.calls.append(("reserve", cost, rpm, tpm))
+        answer = self.answers.pop(0)
+        if isinstance(answer, Exception):
+            raise answer
+        return answer
+
+    async def refund(self, receipt: Any) -> None:
+        self.calls.append(("refund", receipt))
+
+    async def adjust(self, tokens: int, tpm: float | None) -> None:
+        self.calls.append(("adjust", tokens, tpm))
+
+    async def pause(self, seconds: float) -> None:
+        self.calls.append(("pause", seconds))
+
+
+def test_store_wait_then_start() -> None:
+    async def main(clock: Callable[[], float]) -> None:
+        store = _FakeStore([(0.75, None), (0.0, "r1")])
+        lim = Limiter(RateLimit(requests_per_minute=60, store=store), clock=clock)
+        t0 = clock()
+        p = await lim.acquire(10)
+        assert clock() - t0 == pytest.approx(0.75)
+        assert store.calls[0] == ("reserve", 10, pytest.approx(60.0), None)
+        p.release()
+        observed_pause = store.calls[:]
+        lim.observe(429, {"retry-after": "1"})
+        await asyncio.sleep(0)
+        assert len(store.calls) == len(observed_pause) + 1 and store.calls[-1][0] == "pause"
+
+    run(main)
+
+
+def test_store_fail_open_uses_local_pacing() -> None:
+    async def main(clock: Callable[[], float]) -> list[float]:
+        store = _FakeStore([None])
+        lim = Limiter(RateLimit(requests_per_minute=60, store=store), clock=clock)
+        t0 = clock()
+        times = []
+        for _ in range(3):
+            (await lim.acquire(1)).release()
+            times.append(clock() - t0)
+        assert not lim.state.store_available
+        assert len(store.calls) == 1  # not asked again while marked down
+        return times
+
+    assert run(main) == [pytest.approx(0.0), pytest.approx(1.0), pytest.approx(2.0)]
+
+
+def test_store_fail_closed_raises_to_the_waiter() -> None:
+    async def main(clock: Callable[[], float]) -> None:
+        store = _FakeStore([APIConnectionError("redis down"), (0.0, "ok")])
+        lim = Limiter(RateLimit(requests_per_minute=60, store=store), clock=clock)
+        with pytest.raises(APIConnectionError):
+            await lim.acquire(1)
+        (await lim.acquire(1)).release()  # the next one asks again
+
+    run(main)
+
+
+def test_store_grant_for_cancelled_waiter_is_refunded() -> None:
+    async def main(clock: Callable[[], float]) -> None:
+        gate = asyncio.Event()
+
+        class SlowStore(_FakeStore):
+            async def reserve(self, cost: int, rpm: float | None, tpm: float | None) -> Any:
+                await gate.wait()
+                return await super().reserve(cost, rpm, tpm)
+
+        store = SlowStore([(0.0, "r1"), (0.0, "r2")])
+        lim = Limiter(RateLimit(requests_per_minute=60, store=store), clock=clock)
+        a = asyncio.create_task(lim.acquire(1))
+        await asyncio.sleep(0.1)
+        a.cancel()
+        gate.set()
+        with pytest.raises(asyncio.CancelledError):
+            await a
+        await asyncio.sleep(0.1)
+        assert ("refund", "r1") in store.calls
+        assert lim.state.in_flight == 0 and lim.state.started == 0
+
+    run(main)
+
+
+# -- aiolimiter's semantics, pinned (see docs/rate-limits.md) ------------------
+
+
+def test_aiolimiter_one_per_interval_spaces_without_burst() -> None:
+    async def main(clock: Callable[[], float]) -> list[float]:
+        lim = AsyncLimiter(1, 0.1)
+        t0 = clock()
+        times = []
+        for _ in range(5):
+            await lim.acquire()
+            times.append(round(clock() - t0, 9))
+        return times
+
+    assert run(main) == pytest.approx([0.0, 0.1, 0.2, 0.3, 0.4])
+
+
+def test_aiolimiter_per_minute_bursts_the_whole_budget() -> None:
+    async def main(clock: Callable[[], float]) -> int:
+        lim = AsyncLimiter(600, 60)
+        t0 = clock()
+        n = 0
+        while True:
+            await lim.acquire()
+            if clock() > t0:
+                return n
+            n += 1
+
+    assert run(main) == 600  # all 600 at t=0: why AsyncLimiter(rpm, 60) is not used
+
+
+def test_aiolimiter_serves_small_amounts_before_a_big_one() -> None:
+    async def main(clock: Callable[[], float]) -> list[str]:
+        # binary-exact rates: with 0.1-style steps aiolimiter's float residue
+        # re-arms its timer for "now" forever on a virtual clock
+        lim = AsyncLimiter(8, 1)
+        await lim.acquire(8)  # empty the bucket
+        order: list[str] = []
+
+        async def take(name: str, amount: float) -> None:
+            await lim.acquire(amount)
+            order.append(name)
+
+        big = asyncio.create_task(take("big", 8))
+        await asyncio.sleep(0)
+        small = [asyncio.create_task(take(f"s{i}", 1)) for i in range(3)]
+        await asyncio.gather(big, *small)
+        return order
+
+    # The big waiter came first but the heap is ordered by amount: small
+    # ones overtake it (under steady small traffic it can starve).
+    assert run(main)[0] == "s0"
