@@ -14,7 +14,8 @@ Invariants:
 - Stream data: ``[DONE]`` gives the ``DONE`` sentinel, an error object raises
   the ``APIStatusError`` subclass its type names, an empty payload is skipped
   (``None``), anything else is one ``ChatCompletionChunk``.  An ordinary chunk
-  pays one C-level substring test and one typed decode, nothing more.
+  pays one typed decode and two attribute reads, nothing more: the chunk type
+  has an ``error`` field, so an error object is found by the same decode.
 """
 
 from __future__ import annotations
@@ -239,28 +240,39 @@ def decode_chunk(data: str) -> ChatCompletionChunk | Done | None:
         >>> decode_chunk("[DONE]") is DONE
         True
     """
-    if data == "[DONE]":
-        return DONE
-    if '"error"' in data:
-        # Rare path: confirm with a generic decode so that a chunk whose text is
-        # merely the word "error" still decodes as a chunk.
-        try:
-            obj = _any_decoder.decode(data)
-        except msgspec.DecodeError as exc:
-            raise _invalid("ChatCompletionChunk", data, exc) from exc
-        found = _stream_error(obj)
-        if found is not None:
-            raise error_from_stream_body(_error_body(found))
     try:
-        return _chunk_decoder.decode(data)
+        chunk = _chunk_decoder.decode(data)
     except msgspec.DecodeError as exc:
-        # Off the hot path: an empty payload (skipped) or a padded terminator.
+        # Off the hot path, once per stream at most: "[DONE]" is not JSON, so the
+        # terminator lands here rather than costing every chunk a comparison.
+        # Otherwise: an empty payload (skipped), an error object whose fields
+        # clash with the chunk's types, or garbage.
+        if data == "[DONE]":
+            return DONE
         stripped = data.strip()
         if not stripped:
             return None
         if stripped == "[DONE]":
             return DONE
+        _raise_if_error(data)
         raise _invalid("ChatCompletionChunk", data, exc) from exc
+    # An error object decodes as a chunk too (unknown fields are ignored), so
+    # one attribute read finds {"error": ...}; the flat {"object": "error"}
+    # shape (older vLLM) has no choices, which is rare enough to test further.
+    if chunk.error is not None or (not chunk.choices and chunk.object == "error"):
+        _raise_if_error(data)
+    return chunk
+
+
+def _raise_if_error(data: str) -> None:
+    """Raise the APIStatusError of an in-stream error object; return if it is none."""
+    try:
+        obj = _any_decoder.decode(data)
+    except msgspec.DecodeError:
+        return
+    found = _stream_error(obj)
+    if found is not None:
+        raise error_from_stream_body(_error_body(found))
 
 
 class _Event(Protocol):

@@ -392,6 +392,10 @@ class ChatCompletionChunk(Result, kw_only=True):
     prompt_filter_results: list[dict[str, Any]] | None = None
     obfuscation: str | None = None
     moderation: dict[str, Any] | None = None
+    # An error reported inside the stream (OpenRouter sends it in a chunk-shaped
+    # object).  Typed here so that finding it costs one attribute read;
+    # ``decode_chunk`` raises instead of returning such a chunk.
+    error: Any = None
 
 
 # -- embeddings ----------------------------------------------------------------

@@ -241,6 +241,16 @@ def test_malformed_payload_mentioning_error() -> None:
         wire.decode_chunk('{"error": {"message": "cut')
 
 
+def test_error_object_whose_fields_do_not_fit_a_chunk() -> None:
+    data = '{"error": {"message": "boom", "type": "server_error"}, "created": "yesterday"}'
+    with pytest.raises(InternalServerError, match="boom"):
+        wire.decode_chunk(data)
+    # An empty error object is no error.
+    chunk = wire.decode_chunk('{"error": {}, "choices": [{"delta": {"content": "a"}}]}')
+    assert isinstance(chunk, t.ChatCompletionChunk)
+    assert chunk.choices[0].delta.content == "a"
+
+
 @dataclass
 class _SSE:
     data: str
