@@ -5,7 +5,7 @@ from __future__ import annotations
 import bisect
 import math
 import random
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from email.utils import format_datetime
 
 import pytest
@@ -24,8 +24,8 @@ from rawllm._ratelimit import (
     Pacer,
     RateInfo,
     parse_duration,
-    parse_rfc3339,
     parse_reset,
+    parse_rfc3339,
     pause_after_429,
     read_rate_headers,
 )
@@ -84,7 +84,7 @@ def test_parse_rfc3339_nanoseconds() -> None:
 
 @given(st.datetimes(min_value=datetime(1970, 1, 2), max_value=datetime(2200, 1, 1)))
 def test_parse_rfc3339_any_date(dt: datetime) -> None:
-    aware = dt.replace(tzinfo=timezone.utc)
+    aware = dt.replace(tzinfo=UTC)
     assert parse_rfc3339(aware.isoformat()) == pytest.approx(aware.timestamp(), abs=1e-6)
 
 
@@ -97,11 +97,11 @@ def test_parse_rfc3339_rejects(text: str) -> None:
 
 def test_parse_reset_forms() -> None:
     wall = 1_800_000_000.0
-    later = datetime.fromtimestamp(wall + 42.5, tz=timezone.utc).isoformat().replace("+00:00", "Z")
+    later = datetime.fromtimestamp(wall + 42.5, tz=UTC).isoformat().replace("+00:00", "Z")
     assert parse_reset("6m0s", wall) == 360.0
     assert parse_reset("3", wall) == 3.0
     assert parse_reset(later, wall) == pytest.approx(42.5)
-    earlier = datetime.fromtimestamp(wall - 10, tz=timezone.utc).isoformat()
+    earlier = datetime.fromtimestamp(wall - 10, tz=UTC).isoformat()
     assert parse_reset(earlier, wall) == 0.0
     assert parse_reset("soon", wall) is None
 
@@ -128,7 +128,7 @@ def test_read_anthropic_headers_rfc3339() -> None:
     wall = 1_800_000_000.0
 
     def at(s: float) -> str:
-        return datetime.fromtimestamp(wall + s, tz=timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+        return datetime.fromtimestamp(wall + s, tz=UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
     h = _ci(
         {
@@ -180,7 +180,7 @@ def test_pause_after_429_precedence() -> None:
     assert pause_after_429({"retry-after-ms": "250", "retry-after": "3"}, 0.0, info) == 0.25
     assert pause_after_429({"retry-after": "3"}, 0.0, info) == 3.0
     wall = 1_800_000_000.0
-    date = format_datetime(datetime.fromtimestamp(wall + 7, tz=timezone.utc), usegmt=True)
+    date = format_datetime(datetime.fromtimestamp(wall + 7, tz=UTC), usegmt=True)
     assert pause_after_429({"retry-after": date}, wall, None) == pytest.approx(7.0, abs=1.0)
     # exhausted budget's reset, not the other one's
     assert pause_after_429({}, 0.0, info) == 4.0
@@ -494,6 +494,6 @@ def test_hypothesis_spacing_holds_through_penalties() -> None:
 
 def test_timedelta_helper_sanity() -> None:
     # guards the test helpers above against a broken strftime round trip
-    base = datetime(2026, 1, 1, tzinfo=timezone.utc)
+    base = datetime(2026, 1, 1, tzinfo=UTC)
     text = (base + timedelta(seconds=90)).strftime("%Y-%m-%dT%H:%M:%SZ")
     assert parse_rfc3339(text) == base.timestamp() + 90
