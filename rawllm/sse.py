@@ -253,9 +253,11 @@ class SSEDecoder:
                         more = None
                     # LF is ASCII, so decoding the joined lines equals
                     # decoding each line: U+FFFD never swallows a line end.
-                    events.append(
-                        ServerSentEvent(event, data.decode("utf-8", "replace"), id_, retry)
-                    )
+                    try:
+                        text = data.decode()  # UTF-8; no-argument call is the fastest
+                    except UnicodeDecodeError:
+                        text = data.decode("utf-8", "replace")
+                    events.append(ServerSentEvent(event, text, id_, retry))
                     data = None
                 event = "message"
                 retry = None
