@@ -7,6 +7,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from rawllm._accumulate import ChatCompletionAccumulator, chunk_text
 from rawllm._wire import openai as wire
@@ -342,3 +344,44 @@ def test_top_level_fields_keep_the_first_real_value() -> None:
     assert (resp.id, resp.model, resp.created) == ("c1", "m1", 5)
     # The fingerprint and the tier are the last ones the server reported.
     assert (resp.system_fingerprint, resp.service_tier) == ("fp2", "flex")
+
+
+def test_vllm_stop_reason_is_kept() -> None:
+    resp = fold(
+        [
+            chunk(choices=[{"index": 0, "delta": {"content": "42"}}]),
+            chunk(
+                choices=[{"index": 0, "delta": {}, "finish_reason": "stop", "stop_reason": "###"}]
+            ),
+            chunk(
+                choices=[{"index": 1, "delta": {}, "finish_reason": "stop", "stop_reason": 128009}]
+            ),
+        ]
+    )
+    assert [c.stop_reason for c in resp.choices] == ["###", 128009]
+
+
+@given(
+    calls=st.lists(
+        st.tuples(st.text(min_size=1, max_size=12), st.text(max_size=40)), min_size=1, max_size=4
+    ),
+    cuts=st.lists(st.integers(min_value=0, max_value=40), max_size=12),
+    with_index=st.booleans(),
+)
+def test_any_split_of_arguments_gives_the_same_calls(
+    calls: list[tuple[str, str]], cuts: list[int], with_index: bool
+) -> None:
+    items = []
+    for i, (name, args) in enumerate(calls):
+        head: dict[str, Any] = {"id": f"call_{i}", "type": "function", "function": {"name": name}}
+        if with_index:
+            head["index"] = i
+        items.append(chunk(choices=[{"delta": {"tool_calls": [head]}}]))
+        points = sorted({c for c in cuts if c < len(args)} | {0, len(args)})
+        for a, b in zip(points, points[1:], strict=False):
+            piece: dict[str, Any] = {"function": {"arguments": args[a:b]}}
+            if with_index:
+                piece["index"] = i
+            items.append(chunk(choices=[{"delta": {"tool_calls": [piece]}}]))
+    resp = fold(items)
+    assert calls_of(resp) == [(f"call_{i}", "function", n, a) for i, (n, a) in enumerate(calls)]
