@@ -69,7 +69,7 @@ async def test_every_input_answered_once_with_typed_failures(mock_server: MockSe
         assert r.latency >= 0
         if r.ok:
             assert isinstance(r.response, ChatCompletion)
-            assert f"question {i}" in r.response.choices[0].message.content
+            assert f"question {i}" in (r.response.choices[0].message.content or "")
 
 
 async def test_in_flight_never_exceeds_concurrency() -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import ast
 import json
 from pathlib import Path
+from typing import Any
 
 import msgspec
 import pytest
@@ -36,7 +37,7 @@ BODY = {"model": "m", "messages": [{"role": "user", "content": "hi"}]}
 
 def test_module_is_pure() -> None:
     tree = ast.parse((ROOT / "rawllm" / "_batch_io.py").read_text())
-    names = set()
+    names: set[str] = set()
     for node in ast.walk(tree):
         if isinstance(node, ast.Import):
             names.update(a.name.split(".")[0] for a in node.names)
@@ -134,10 +135,11 @@ def test_endpoint_for_unknown_url() -> None:
 # -- output ------------------------------------------------------------------------
 
 
-def _one(line: bytes) -> dict:
+def _one(line: bytes) -> dict[str, Any]:
     assert line.endswith(b"\n")
     assert line.count(b"\n") == 1
-    return json.loads(line)
+    out: dict[str, Any] = json.loads(line)
+    return out
 
 
 def test_success_line_keeps_body_bytes_and_shape() -> None:
