@@ -128,13 +128,14 @@ class Permit:
         >>> permit.settle(usage_total_tokens)
     """
 
-    __slots__ = ("_cost", "_limiter", "_receipt", "_released")
+    __slots__ = ("_cost", "_limiter", "_receipt", "_released", "_shared")
 
     def __init__(self, limiter: Limiter, cost: int, receipt: tuple[int, float, float]) -> None:
         self._limiter = limiter
         self._cost = cost
         self._receipt = receipt
         self._released = False
+        self._shared: Any = None  # the store's receipt, when a store granted it
 
     def settle(self, actual_tokens: int) -> None:
         """Correct the token estimate from the response's usage (refund or extra debit).
@@ -266,7 +267,6 @@ class Limiter:
         "_rng",
         "_store",
         "_store_down_until",
-        "_store_receipts",
         "_tasks",
         "_waiters",
         "_waker",
@@ -306,7 +306,6 @@ class Limiter:
         self._loop: asyncio.AbstractEventLoop | None = None
         self._reserving = False
         self._store_down_until = -math.inf
-        self._store_receipts: dict[int, Any] = {}
         self._tasks: set[asyncio.Task[Any]] = set()
         self._accepted = 0
         self._accepted_since: float | None = None
@@ -391,7 +390,7 @@ class Limiter:
         return Permit(self, cost, receipt)
 
     def _give_back(self, permit: Permit) -> None:
-        receipt = self._store_receipts.pop(id(permit), None)
+        receipt, permit._shared = permit._shared, None
         if receipt is not None and self._store is not None:
             self._spawn(self._store.refund(receipt))
         self._pacer.unstart(permit._receipt, self._clock())
@@ -472,8 +471,7 @@ class Limiter:
             return
         self._waiters.popleft()
         permit = self._grant(cost, pacer.start(cost, self._clock(), pace=False))
-        if receipt is not None:
-            self._store_receipts[id(permit)] = receipt
+        permit._shared = receipt
         fut.set_result(permit)
         self._wake()
 

@@ -34,6 +34,7 @@ from email.utils import parsedate_to_datetime
 __all__ = [
     "CUT",
     "DEFAULT_PAUSE",
+    "CATCH_UP",
     "LEARNED_HEADROOM",
     "MAX_PAUSE",
     "Pacer",
@@ -60,6 +61,12 @@ MAX_PAUSE = 60.0
 """Longest shared pause: beyond this the server's own 429s are the faster answer."""
 JITTER = 0.1
 """Pauses are stretched by up to 10% (at most 1 s) so that clients don't reopen in step."""
+CATCH_UP = 0.1
+"""A start that comes late by up to ``CATCH_UP`` of an interval (at most ``MAX_CATCH_UP``
+seconds) does not push the schedule back: timer and network lateness do not
+accumulate into lost budget.  Because the slack is below one interval, the
+one-second window bound still holds (see ``Pacer.start``)."""
+MAX_CATCH_UP = 0.01
 UNKNOWN_DOUBLING = 5.0
 """With no known rate, the post-429 rate doubles every this many seconds."""
 UNKNOWN_MAX_RATE = 1000.0
@@ -454,17 +461,25 @@ class Pacer:
         self._seq += 1
         if not pace:
             return (self._seq, 0.0, 0.0)
+        # Lateness catch-up: a start at most s late moves the schedule from its
+        # TAT, not from now (s < one interval T; after idle time nothing is
+        # borrowed).  Every TAT is >= the previous start - s + T and TATs grow
+        # by >= T, so n + 1 consecutive starts span >= n * T - s and a closed
+        # one-second window holds <= floor(r * (1 + s)) + 1 <= ceil(r) + 1
+        # starts (r = rate per second).
         req_step = 0.0
         rate = self.request_rate(now)
         if rate is not None:
             req_step = 1.0 / rate
-            self._req_tat = (self._req_tat if self._req_tat > now else now) + req_step
+            floor = now - min(req_step * CATCH_UP, MAX_CATCH_UP)
+            self._req_tat = (self._req_tat if self._req_tat >= floor else now) + req_step
             self._last_seq = self._seq
         tok_step = 0.0
         trate = self.token_rate(now)
         if trate is not None and cost > 0:
             tok_step = cost / trate
-            self._tok_tat = (self._tok_tat if self._tok_tat > now else now) + tok_step
+            floor = now - min(tok_step * CATCH_UP, MAX_CATCH_UP)
+            self._tok_tat = (self._tok_tat if self._tok_tat >= floor else now) + tok_step
         return (self._seq, req_step, tok_step)
 
     def unstart(self, receipt: tuple[int, float, float], now: float) -> None:
