@@ -129,6 +129,12 @@ class SSEDecoder:
 
         This is what a client sends as ``Last-Event-ID`` when it reconnects;
         ``None`` until an ``id`` field has been accepted and a block ended.
+
+        Example:
+            >>> dec = SSEDecoder()
+            >>> _ = dec.feed(b"id: 42\\ndata: x\\n\\nid: 43\\n")
+            >>> dec.last_event_id
+            '42'
         """
         return self._last_event_id
 
