@@ -184,7 +184,7 @@ class _Run:
         "ahead",
         "calls",
         "client",
-        "default",
+        "creates",
         "endpoint",
         "feeder",
         "pulled",
@@ -205,8 +205,8 @@ class _Run:
         self.client = client
         self.requests = requests
         self.endpoint = endpoint
-        # Resolved once: the common case (every item uses the default) pays nothing per item.
-        self.default: Callable[..., Awaitable[Any]] | None = None
+        # create() methods by endpoint name or url, resolved once each.
+        self.creates: dict[str | None, Callable[..., Awaitable[Any]]] = {}
         self.calls = asyncio.Semaphore(concurrency)
         self.ahead = asyncio.Semaphore(concurrency + buffer)
         self.queue: asyncio.Queue[BatchResult | None] = asyncio.Queue()
@@ -273,12 +273,12 @@ class _Run:
         retries = 0
         try:
             custom_id, url, kwargs = _split(item)
-            if url is None and self.endpoint is None:
-                create = self.default
-                if create is None:
-                    create = self.default = resolve_endpoint(self.client, None)
-            else:
-                create = resolve_endpoint(self.client, url or self.endpoint)
+            name = url or self.endpoint
+            create = self.creates.get(name)
+            if create is None:
+                create = resolve_endpoint(self.client, name)
+                if name is None or name in _ENDPOINTS:  # a bounded set of keys
+                    self.creates[name] = create
             if kwargs.get("stream"):
                 raise InvalidRequestError("stream=True is not supported in a batch")
             response = await create(**kwargs)
