@@ -401,3 +401,19 @@ def test_pipeline_raises_the_in_stream_error() -> None:
     assert not acc.complete
     snap = acc.snapshot()
     assert snap is not None and snap.content[0].text == "Hel"  # type: ignore[union-attr]
+
+
+def test_citations_deltas_are_appended_to_those_the_block_started_with() -> None:
+    first = t.TextCitation(type="char_location", cited_text="a", document_index=0)
+    second = t.TextCitation(type="page_location", cited_text="b", start_page_number=1)
+    events = [
+        start(),
+        block_start(0, t.TextBlock(text="", citations=[first])),
+        delta(0, t.TextDelta(text="x")),
+        delta(0, t.CitationsDelta(citation=second)),
+        block_start(1, t.TextBlock(text="plain")),
+        STOP,
+    ]
+    cited, plain = accumulate(events).result().content
+    assert cited == t.TextBlock(text="x", citations=[first, second])
+    assert plain == t.TextBlock(text="plain", citations=None)
