@@ -26,7 +26,7 @@ from dataclasses import dataclass
 from types import TracebackType
 from typing import Any, Generic, TypeVar
 
-from ._exceptions import APIConnectionError, APITimeoutError
+from ._exceptions import APIConnectionError, APIError, APITimeoutError
 from ._transport import ClientResponse, Headers, Transport, at_eof, close_response
 from .sse import ServerSentEvent, SSEDecoder
 
@@ -80,12 +80,14 @@ class AsyncStream(Generic[T]):
         "_closed",
         "_decoder",
         "_done",
+        "_error",
         "_event_idle",
         "_final",
         "_first_event",
         "_headers",
         "_items",
         "_last_data",
+        "_pending",
         "_permit",
         "_pos",
         "_request_id",
@@ -126,12 +128,10 @@ class AsyncStream(Generic[T]):
         self._started = started
         self._last_data: float | None = None
         self._retries = retries
-        if first_chunk:
-            try:
-                self._ingest(first_chunk)
-            except BaseException:
-                self._abort()
-                raise
+        # Decoded on the first read, not here: an error event in it must surface
+        # while iterating (after the events before it), as for any later chunk.
+        self._pending = first_chunk
+        self._error: APIError | None = None
 
     # -- public surface ------------------------------------------------------
 
@@ -247,17 +247,24 @@ class AsyncStream(Generic[T]):
         decode_data = spec.decode_data
         is_terminal = spec.is_terminal
         done = spec.done
-        for event in self._decoder.feed(chunk):
-            item = decode_data(event.data) if decode_data is not None else spec.decode(event)
-            if item is None:
-                continue
-            if item is done:
-                self._done = True
-                break
-            items.append(item)
-            if is_terminal is not None and is_terminal(item):
-                self._done = True
-                break
+        try:
+            for event in self._decoder.feed(chunk):
+                item = decode_data(event.data) if decode_data is not None else spec.decode(event)
+                if item is None:
+                    continue
+                if item is done:
+                    self._done = True
+                    break
+                items.append(item)
+                if is_terminal is not None and is_terminal(item):
+                    self._done = True
+                    break
+        except APIError as exc:
+            if len(items) == before:
+                raise
+            # Hand out the events that came before the error first, then raise it.
+            self._error = exc
+            self._abort()
         if self._timed and len(items) != before:
             self._last_data = time.monotonic()
 
@@ -269,6 +276,9 @@ class AsyncStream(Generic[T]):
                     self._pos = pos + 1
                     item: T = self._items[pos]
                     return item
+                if self._error is not None:
+                    error, self._error = self._error, None
+                    raise error
                 if self._done:
                     if not self._closed:
                         await self._drain_and_finish()
@@ -277,7 +287,10 @@ class AsyncStream(Generic[T]):
                     raise APIConnectionError("Stream closed before it was read to the end.")
                 resp = self._resp
                 assert resp is not None
-                if self._timed:
+                chunk = self._pending
+                if chunk:
+                    self._pending = b""
+                elif self._timed:
                     chunk = await self._read_timed(resp)
                 else:
                     chunk = await Transport.read_chunk(resp)
