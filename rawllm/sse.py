@@ -21,6 +21,8 @@ Invariants:
   block are discarded, as the spec says.
 * Work is linear in the input: an incomplete line is kept as a list of pieces
   and joined once, when its line end arrives.
+* Fast path: a chunk without CR is cut at LF as it is; a chunk with a CR is
+  first normalised (CRLF and lone CR to LF) and then takes the same path.
 
 One deviation, for safety: a ``retry`` value with more significant digits than
 Python's integer-string limit (``sys.get_int_max_str_digits()``, 4300 by

@@ -1,8 +1,9 @@
 """rawllm.sse against the WHATWG rules: JSON vectors fed at every chunking, plus edge cases.
 
-Each vector in ``vectors/*.json`` is fed whole, one byte at a time, one byte
-at a time with empty chunks in between, and split in two at every offset
-(h11's ``tr()`` idea, generalised); every way must give the same events.
+Each vector in ``vectors/sse_*.json`` (one file per group of rules) is fed
+whole, one byte at a time, one byte at a time with empty chunks in between,
+and split in two at every offset (h11's ``tr()`` idea, generalised); every
+way must give the same events.
 """
 
 from __future__ import annotations
@@ -21,10 +22,10 @@ VECTORS = pathlib.Path(__file__).parent / "vectors"
 
 
 def _load() -> Iterator[Any]:
-    for path in sorted(VECTORS.glob("*.json")):
+    for path in sorted(VECTORS.glob("sse_*.json")):
         group = json.loads(path.read_text("utf-8"))
         for case in group["cases"]:
-            yield pytest.param(case, id=f"{path.stem}:{case['name']}")
+            yield pytest.param(case, id=f"{path.stem.removeprefix('sse_')}:{case['name']}")
 
 
 def _input(case: dict[str, Any]) -> bytes:
@@ -65,7 +66,7 @@ def chunkings(data: bytes) -> Iterator[tuple[str, list[bytes]]]:
 
 
 def test_vectors_present() -> None:
-    names = {p.stem for p in VECTORS.glob("*.json")}
+    names = {p.stem.removeprefix("sse_") for p in VECTORS.glob("sse_*.json")}
     assert {"bom", "data", "fields", "id", "line_endings", "retry", "utf8"} <= names
     assert sum(1 for _ in _load()) >= 100
 
