@@ -493,16 +493,21 @@ class _Progress:
 
 
 class _RichProgress(_Progress):
-    """A live display (rich): bar, counts, rate, tokens and ETA, refreshed by rich's thread."""
+    """A live display (rich): a bar with done/total and ETA, and a line of counters below.
+
+    Rendering happens in rich's refresh thread (a few times a second); ``update()``
+    only moves the bar, and the counters line reads the tally when drawn.
+    """
 
     def __init__(self, tally: Tally, started: float, console: Any) -> None:
         super().__init__(tally, started, None)
+        from rich.console import Group
+        from rich.live import Live
         from rich.progress import (
             BarColumn,
             MofNCompleteColumn,
             Progress,
             TextColumn,
-            TimeElapsedColumn,
             TimeRemainingColumn,
         )
 
@@ -510,40 +515,58 @@ class _RichProgress(_Progress):
             TextColumn("[bold]rawllm batch"),
             BarColumn(),
             MofNCompleteColumn(),
-            TextColumn("{task.fields[stats]}"),
-            TimeElapsedColumn(),
             TextColumn("ETA"),
             TimeRemainingColumn(),
             console=console,
-            transient=False,
         )
-        total = tally.total
-        self._task_id = self._progress.add_task(
-            "batch",
-            total=None if total is None else max(total - tally.skipped - tally.malformed, 0),
-            stats="",
+        self._task_id = self._progress.add_task("batch", total=self._total())
+        self._live = Live(
+            Group(self._progress, _Counters(self)), console=console, refresh_per_second=8
         )
 
-    def start(self) -> None:
-        self._progress.start()
+    def _total(self) -> int | None:
+        t = self.tally
+        return None if t.total is None else max(t.total - t.skipped - t.malformed, 0)
 
-    def update(self) -> None:
+    def counters(self) -> str:
         t = self.tally
         elapsed = time.monotonic() - self.started
         rate = t.done / elapsed if elapsed > 0 else 0.0
-        stats = (
-            f"[red]{t.failed_total} failed[/] {t.retries} retries {t.rate_limited}×429 "
-            f"{rate:.1f}/s {t.prompt_tokens + t.completion_tokens} tok"
+        failed = f"[red]{t.failed_total} failed[/]" if t.failed_total else "0 failed"
+        return (
+            f"{failed} · {t.retries} retries · {t.rate_limited}×429 · {rate:.1f} req/s · "
+            f"{t.prompt_tokens + t.completion_tokens:,} tokens · {_clock(elapsed)} elapsed"
         )
-        total = None if t.total is None else max(t.total - t.skipped - t.malformed, 0)
-        self._progress.update(self._task_id, completed=t.done, total=total, stats=stats)
+
+    def start(self) -> None:
+        self._live.start()
+
+    def update(self) -> None:
+        self._progress.update(self._task_id, completed=self.tally.done, total=self._total())
 
     def log(self, text: str) -> None:
-        self._progress.console.print(text, markup=False, highlight=False)
+        self._live.console.print(text, markup=False, highlight=False)
 
     async def stop(self) -> None:
         self.update()
-        self._progress.stop()
+        self._live.stop()
+
+
+class _Counters:
+    """The counters line under the bar, computed when rich draws it."""
+
+    def __init__(self, owner: _RichProgress) -> None:
+        self._owner = owner
+
+    def __rich__(self) -> Any:
+        from rich.text import Text
+
+        return Text.from_markup(self._owner.counters())
+
+
+def _clock(seconds: float) -> str:
+    s = int(seconds)
+    return f"{s // 3600}:{s % 3600 // 60:02d}:{s % 60:02d}"
 
 
 def _progress_for(args: argparse.Namespace, tally: Tally, started: float) -> _Progress:
