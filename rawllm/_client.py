@@ -277,6 +277,9 @@ class BaseClient:
                 )
             except APIConnectionError as exc:
                 permit.release()
+                if transport.closed:  # closed client: retrying cannot help
+                    exc.retries = retries
+                    raise
                 error: APIError = exc
             else:
                 limiter.observe(status, rheaders)
@@ -336,6 +339,9 @@ class BaseClient:
                 resp = await transport.open(method, url, body, headers, aio_timeout)
             except APIConnectionError as exc:
                 permit.release()
+                if transport.closed:  # closed client: retrying cannot help
+                    exc.retries = retries
+                    raise
                 error: APIError = exc
             else:
                 status = resp.status
