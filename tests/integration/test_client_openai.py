@@ -362,8 +362,14 @@ async def test_async_with_closes_the_pool(mock_server: MockServer) -> None:
         session = client._shared.transport.session
         assert not session.closed
     assert client.is_closed and session.closed
-    with pytest.raises(rawllm.APIConnectionError, match="closed"):
+    loop = asyncio.get_running_loop()
+    t0 = loop.time()
+    with pytest.raises(rawllm.APIConnectionError, match="closed") as info:
         await client.models.list()
+    with pytest.raises(rawllm.APIConnectionError, match="closed"):
+        await client.chat.completions.create(model="m", messages=MSGS, stream=True)
+    assert loop.time() - t0 < 0.2  # raised at once: no retry backoff for a closed client
+    assert info.value.retries == 0
     assert len(mock_server.requests) == 1
 
 
