@@ -20,6 +20,10 @@ Invariants:
 
 from __future__ import annotations
 
+import base64
+import binascii
+import sys
+from array import array
 from collections.abc import Mapping
 from typing import Any, Final, Protocol, TypeVar
 
@@ -39,6 +43,7 @@ __all__ = [
     "decode_embeddings",
     "decode_event",
     "decode_model_list",
+    "embedding_floats",
     "encode",
 ]
 
@@ -173,6 +178,40 @@ def decode_embeddings(body: bytes | str) -> CreateEmbeddingResponse:
         [0.5]
     """
     return _decode(_embeddings_decoder, "CreateEmbeddingResponse", body)
+
+
+def embedding_floats(data: str) -> list[float]:
+    """The floats of a base64 embedding (``encoding_format="base64"``: little-endian float32).
+
+    Base64 is about a quarter of the JSON size of the same vector and decodes
+    at C speed here, which is why the official SDK asks for it by default.
+
+    Args:
+        data: the ``embedding`` string of one ``Embedding``.
+
+    Returns:
+        The vector as Python floats.
+
+    Raises:
+        APIResponseValidationError: the text is not base64 of whole float32 values.
+
+    Example:
+        >>> embedding_floats("AACAPwAAAEAAAEBA")
+        [1.0, 2.0, 3.0]
+    """
+    try:
+        raw = base64.b64decode(data, validate=True)
+    except (binascii.Error, ValueError) as exc:
+        raise APIResponseValidationError(f"embedding is not valid base64: {exc}") from exc
+    if len(raw) % 4:
+        raise APIResponseValidationError(
+            f"embedding is {len(raw)} bytes, not a whole number of float32 values"
+        )
+    values = array("f")
+    values.frombytes(raw)
+    if sys.byteorder == "big":  # pragma: no cover - the wire format is little-endian
+        values.byteswap()
+    return values.tolist()
 
 
 def decode_model_list(body: bytes | str) -> ModelList:

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import base64
 import json
+import struct
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -279,3 +281,17 @@ def test_every_stored_stream_decodes() -> None:
         items: list[Any] = [wire.decode_chunk(d) for d in stream_data(name)]
         assert items[-1] is wire.DONE, name
         assert all(isinstance(i, t.ChatCompletionChunk) for i in items[:-1]), name
+
+
+def test_embedding_floats_from_base64() -> None:
+    resp = wire.decode_embeddings((PAYLOADS / "openai_embeddings_base64.json").read_bytes())
+    data = resp.data[0].embedding
+    assert isinstance(data, str)
+    assert wire.embedding_floats(data) == [1.0, 2.0, 3.0]
+    packed = base64.b64encode(struct.pack("<3f", 0.5, -2.25, 1e-3)).decode()
+    assert wire.embedding_floats(packed) == pytest.approx([0.5, -2.25, 1e-3])
+    assert wire.embedding_floats("") == []
+    with pytest.raises(APIResponseValidationError, match="base64"):
+        wire.embedding_floats("not base64!")
+    with pytest.raises(APIResponseValidationError, match="float32"):
+        wire.embedding_floats(base64.b64encode(b"abcdef").decode())
