@@ -512,13 +512,13 @@ class Limiter:
             self._accepted += 1
             if self._accepted_since is None:
                 self._accepted_since = self._clock()
-            if self._probing:
-                self._end_probe()
             if (
                 headers.get("x-ratelimit-remaining-requests") is None
                 and headers.get("anthropic-ratelimit-requests-remaining") is None
                 and headers.get("x-ratelimit-remaining-tokens") is None
             ):
+                if self._probing:
+                    self._end_probe()
                 return
         now = self._clock()
         wall = self._wall()
@@ -527,8 +527,6 @@ class Limiter:
         if info is not None:
             pacer.learn(info, now)
         if status == 429:
-            if self._probing:
-                self._end_probe()
             pause = pause_after_429(headers, wall, info)
             accepted = None
             if self._accepted_since is not None:
@@ -543,7 +541,9 @@ class Limiter:
                     pass
         if pacer.active:
             self._free = False
-        if self._waiters:
+        if self._probing:  # ended only now, so that what was learned paces the others
+            self._end_probe()
+        elif self._waiters:
             self._wake()
 
     def _end_probe(self) -> None:

@@ -61,12 +61,12 @@ MAX_PAUSE = 60.0
 """Longest shared pause: beyond this the server's own 429s are the faster answer."""
 JITTER = 0.1
 """Pauses are stretched by up to 10% (at most 1 s) so that clients don't reopen in step."""
-CATCH_UP = 0.1
+CATCH_UP = 0.5
 """A start that comes late by up to ``CATCH_UP`` of an interval (at most ``MAX_CATCH_UP``
 seconds) does not push the schedule back: timer and network lateness do not
 accumulate into lost budget.  Because the slack is below one interval, the
 one-second window bound still holds (see ``Pacer.start``)."""
-MAX_CATCH_UP = 0.01
+MAX_CATCH_UP = 0.05
 UNKNOWN_DOUBLING = 5.0
 """With no known rate, the post-429 rate doubles every this many seconds."""
 UNKNOWN_MAX_RATE = 1000.0

@@ -24,7 +24,7 @@ import re
 from typing import Any
 
 from ._exceptions import APIConnectionError
-from ._ratelimit import MAX_CATCH_UP
+from ._ratelimit import CATCH_UP, MAX_CATCH_UP
 
 __all__ = ["RedisStore"]
 
@@ -46,6 +46,7 @@ if op == 'reserve' then
   local interval = tonumber(ARGV[3])
   local per_token = tonumber(ARGV[4])
   local slack = tonumber(ARGV[5])
+  local frac = tonumber(ARGV[6])
   local at = p
   if interval > 0 and r > at then at = r end
   if per_token > 0 and tk > at then at = tk end
@@ -54,13 +55,13 @@ if op == 'reserve' then
   end
   -- lateness up to slack (< one interval) does not push the schedule back
   if interval > 0 then
-    if r < now - math.min(slack, interval / 10) then r = now end
+    if r < now - math.min(slack, interval * frac) then r = now end
     r = r + interval
   end
   local tstep = 0
   if per_token > 0 then
     tstep = math.floor(cost * per_token)
-    if tk < now - math.min(slack, tstep / 10) then tk = now end
+    if tk < now - math.min(slack, tstep * frac) then tk = now end
     tk = tk + tstep
   end
   result = {1, now, r, tstep}
@@ -213,7 +214,9 @@ class RedisStore:
         """
         interval = 0 if rpm is None else max(1, int(60_000_000 / rpm))
         per_token = 0.0 if tpm is None else 60_000_000 / tpm
-        reply = await self._call("reserve", cost, interval, repr(per_token), _SLACK_US)
+        reply = await self._call(
+            "reserve", cost, interval, repr(per_token), _SLACK_US, repr(CATCH_UP)
+        )
         if reply is None:
             return None
         ok, a, b, c = (int(x) for x in reply)
