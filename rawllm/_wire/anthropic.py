@@ -127,7 +127,7 @@ def _unknown_blocks(blocks: Any, path: tuple[Any, ...]) -> list[tuple[tuple[Any,
             if isinstance(block, dict):
                 tag = block.get("type")
                 if isinstance(tag, str) and tag not in _BLOCK_TYPES:
-                    found.append(((*path, i), UnknownContentBlock(type=tag, data=block)))
+                    found.append(((*path, i), UnknownContentBlock(block)))
                     blocks[i] = _PLACEHOLDER_BLOCK
     return found
 

@@ -126,7 +126,7 @@ def _unknown_parts(parts: Any, path: tuple[Any, ...]) -> _Patches:
             if isinstance(part, dict):
                 tag = part.get("type")
                 if isinstance(tag, str) and tag not in _PART_TYPES:
-                    found.append(((*path, i), UnknownContentPart(type=tag, data=part)))
+                    found.append(((*path, i), UnknownContentPart(part)))
                     parts[i] = _PLACEHOLDER_PART
     return found
 
@@ -137,7 +137,7 @@ def _unknown_item(item: Any, path: tuple[Any, ...]) -> tuple[Any, _Patches]:
         return item, []
     tag = item.get("type")
     if isinstance(tag, str) and tag not in _ITEM_TYPES:
-        return _PLACEHOLDER_ITEM, [(path, UnknownOutputItem(type=tag, data=item))]
+        return _PLACEHOLDER_ITEM, [(path, UnknownOutputItem(item))]
     if tag == "message":
         return item, _unknown_parts(item.get("content"), (*path, "content"))
     return item, []

@@ -14,10 +14,10 @@ Invariants:
   ``"type"``.  The tag is not a Struct field, so each class carries it as a
   ``ClassVar`` named ``type``: ``block.type == "text"`` costs nothing to decode.
 - An unknown content block type never fails decoding: ``rawllm._wire.anthropic``
-  turns it into an ``UnknownContentBlock`` keeping ``.type`` and the whole
-  object in ``.data``.  (``UnknownContentBlock`` is part of ``ContentBlock``
-  for type checkers only; the decoding union holds the known blocks, which is
-  what keeps the common path a single decode.)
+  keeps it as an ``UnknownContentBlock``: the block's own dict, with ``.type``
+  and ``.data``, so it encodes back unchanged.  (``UnknownContentBlock`` is
+  part of ``ContentBlock`` for type checkers only; the decoding union holds
+  the known blocks, which is what keeps the common path a single decode.)
 - Citations have one loose Struct, ``TextCitation``: ``type`` is a plain field
   and every location field is optional, so new citation kinds decode too.
 - Enumerations the SDK types as ``Literal`` (``stop_reason``, ``service_tier``,
@@ -332,19 +332,36 @@ class ContainerUploadBlock(
     file_id: str
 
 
-class UnknownContentBlock(BaseModel, kw_only=True, gc=False):
+class UnknownContentBlock(dict[str, Any]):
     """A content block of a type this version of rawllm does not know.
 
-    ``type`` is the block's tag as sent and ``data`` the whole block object, so
-    nothing is lost and it can be passed back to the API as ``data``.
+    It is the block object itself, as sent (a ``dict``), with ``.type`` and
+    ``.data`` for reading it like the typed blocks: nothing is lost, and
+    passing ``msg.content`` back in ``messages`` sends it unchanged.
 
     Example:
-        >>> block.type, block.data["type"]
-        ('mcp_tool_use', 'mcp_tool_use')
+        >>> block.type, block["name"], block.data is block
+        ('mcp_tool_use', 'echo', True)
     """
 
-    type: str
-    data: dict[str, Any] = {}
+    __slots__ = ()
+
+    @property
+    def type(self) -> str:
+        """The object's ``type`` tag as sent."""
+        return str(self.get("type"))
+
+    @property
+    def data(self) -> dict[str, Any]:
+        """The whole object as sent (this dict itself)."""
+        return self
+
+    def to_dict(self) -> dict[str, Any]:
+        """The object as sent (a plain copy)."""
+        return dict(self)
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}({dict.__repr__(self)})"
 
 
 _KnownContentBlock = (

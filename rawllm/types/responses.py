@@ -14,8 +14,8 @@ Invariants:
   ``"type"``.  The tag is not a Struct field, so each class carries it as a
   ``ClassVar`` named ``type``.
 - An output item or content part of an unknown type never fails decoding:
-  ``rawllm._wire.responses`` turns it into ``UnknownOutputItem`` /
-  ``UnknownContentPart`` (``.type`` and the whole object in ``.data``).  They
+  ``rawllm._wire.responses`` keeps it as ``UnknownOutputItem`` /
+  ``UnknownContentPart``: the object's own dict, with ``.type`` and ``.data``.  They
   belong to ``ResponseOutputItem`` / ``ResponseOutputContent`` for type
   checkers only; the decoding unions hold the known types, which keeps the
   common path one decode.
@@ -175,11 +175,27 @@ class ResponseOutputRefusal(BaseModel, kw_only=True, gc=False, tag_field="type",
     refusal: str
 
 
-class UnknownContentPart(BaseModel, kw_only=True, gc=False):
-    """A content part of a type this version of rawllm does not know (whole object in ``data``)."""
+class UnknownContentPart(dict[str, Any]):
+    """A content part of a type this version of rawllm does not know: its own dict, as sent."""
 
-    type: str
-    data: dict[str, Any] = {}
+    __slots__ = ()
+
+    @property
+    def type(self) -> str:
+        """The object's ``type`` tag as sent."""
+        return str(self.get("type"))
+
+    @property
+    def data(self) -> dict[str, Any]:
+        """The whole object as sent (this dict itself)."""
+        return self
+
+    def to_dict(self) -> dict[str, Any]:
+        """The object as sent (a plain copy)."""
+        return dict(self)
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}({dict.__repr__(self)})"
 
 
 _KnownOutputContent = ResponseOutputText | ResponseOutputRefusal
@@ -266,16 +282,35 @@ class ResponseFileSearchToolCall(
     results: list[dict[str, Any]] | None = None
 
 
-class UnknownOutputItem(BaseModel, kw_only=True, gc=False):
-    """An output item of a type this version of rawllm does not know (whole object in ``data``).
+class UnknownOutputItem(dict[str, Any]):
+    """An output item of a type this version of rawllm does not know: its own dict, as sent.
+
+    ``.type`` and ``.data`` read it like the typed items, and passing
+    ``resp.output`` back as ``input`` sends it unchanged.
 
     Example:
-        >>> item.type, item.data["id"]
+        >>> item.type, item["id"]
         ('image_generation_call', 'ig_1')
     """
 
-    type: str
-    data: dict[str, Any] = {}
+    __slots__ = ()
+
+    @property
+    def type(self) -> str:
+        """The object's ``type`` tag as sent."""
+        return str(self.get("type"))
+
+    @property
+    def data(self) -> dict[str, Any]:
+        """The whole object as sent (this dict itself)."""
+        return self
+
+    def to_dict(self) -> dict[str, Any]:
+        """The object as sent (a plain copy)."""
+        return dict(self)
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}({dict.__repr__(self)})"
 
 
 _KnownOutputItem = (

@@ -75,7 +75,7 @@ def test_top_level_results_derive_from_result_and_nested_from_base_model() -> No
 
     for cls in (t.Message, t.MessageTokensCount, *typing.get_args(t.MessageStreamEvent)):
         assert issubclass(cls, Result), cls
-    for cls in (t.Usage, t.TextBlock, t.TextDelta, t.TextCitation, t.UnknownContentBlock):
+    for cls in (t.Usage, t.TextBlock, t.TextDelta, t.TextCitation):
         assert issubclass(cls, BaseModel) and not issubclass(cls, Result), cls
 
 
@@ -234,6 +234,8 @@ def test_server_tools_every_result_block_and_unknown_blocks() -> None:
         "server_name": "example",
         "input": {"x": 1},
     }
+    assert mcp.type == "mcp_tool_use" and mcp.data is mcp and mcp.to_dict() == mcp.data
+    assert repr(mcp).startswith("UnknownContentBlock({'type': 'mcp_tool_use'")
     last = msg.content[-1]
     assert isinstance(last, t.TextBlock) and last.citations is not None
     cite = last.citations[0]
@@ -371,3 +373,14 @@ def test_attribute_paths_match_the_official_sdk(name: str) -> None:
     assert len(paths) > 8
     for path, value in paths.items():
         assert _get(ours, path) == value, path
+
+
+def test_content_passed_back_encodes_as_sent_unknown_blocks_included() -> None:
+    """``messages=[{"role": "assistant", "content": msg.content}]`` resends the blocks."""
+    body = load("anthropic_message_server_tools.json")
+    msg = wire.decode_message(json.dumps(body))
+    resent = json.loads(wire.encode({"content": msg.content}))["content"]
+    assert len(resent) == len(body["content"])
+    for ours, sent in zip(resent, body["content"], strict=True):
+        # None-valued optional fields are not sent back; everything else is
+        assert ours == {k: v for k, v in sent.items() if v is not None}, sent["type"]

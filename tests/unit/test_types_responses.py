@@ -142,7 +142,9 @@ def test_reasoning_function_call_and_other_items() -> None:
     )
     assert json.loads(call.arguments) == {"location": "Paris, Françe", "unit": "celsius"}
     assert isinstance(image, t.UnknownOutputItem)
-    assert image.data["result"] == "iVBORw0KGgo..."
+    assert image.data["result"] == "iVBORw0KGgo..." and image["id"] == "ig_1"
+    assert image.to_dict() == load("responses_response_function_call.json")["output"][2]
+    assert msgspec.json.decode(wire.encode({"input": [image]}))["input"][0] == image
     assert isinstance(search, t.ResponseFunctionWebSearch) and search.action is not None
     assert search.action["query"] == "paris weather"
     assert isinstance(files, t.ResponseFileSearchToolCall) and files.queries == ["weather"]
@@ -406,7 +408,8 @@ def test_unknown_part_in_content_part_event() -> None:
     }
     out = wire.decode_event(ev(data["type"], data))
     assert isinstance(out, t.ResponseContentPartAddedEvent)
-    assert out.part == t.UnknownContentPart(type="reasoning_text", data=data["part"])
+    assert isinstance(out.part, t.UnknownContentPart)
+    assert out.part.type == "reasoning_text" and out.part == data["part"]
 
 
 def test_unknown_item_inside_the_completed_response() -> None:
