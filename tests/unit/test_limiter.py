@@ -233,17 +233,28 @@ def test_probe_holds_others_until_the_first_answer() -> None:
     async def main(clock: Callable[[], float]) -> None:
         lim = Limiter(RateLimit(max_concurrency=100), clock=clock)
         first = await lim.acquire(1)
-        second = asyncio.create_task(lim.acquire(1))
+        times: list[float] = []
+
+        async def later() -> Permit:
+            permit = await lim.acquire(1)
+            times.append(clock())
+            return permit
+
+        others = [asyncio.create_task(later()) for _ in range(3)]
         await asyncio.sleep(1.0)
-        assert not second.done() and lim.state.probing
+        assert not any(t.done() for t in others) and lim.state.probing
         lim.observe(
             200, {"x-ratelimit-limit-requests": "600", "x-ratelimit-remaining-requests": "1"}
         )
-        p2 = await second
+        permits = await asyncio.gather(*others)
         assert not lim.state.probing
         assert lim.state.learned_requests_per_minute == pytest.approx(588)
+        # what the probe learned paces the ones held back: no burst when it ends
+        assert times[1] - times[0] == pytest.approx(60 / 588)
+        assert times[2] - times[1] == pytest.approx(60 / 588)
         first.release()
-        p2.release()
+        for p in permits:
+            p.release()
 
     run(main)
 
