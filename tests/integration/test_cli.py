@@ -362,7 +362,7 @@ def test_timeouts_are_error_lines(tmp_path: Path) -> None:
 
 def test_sigint_then_resume_loses_nothing(tmp_path: Path) -> None:
     inp, out, summary = tmp_path / "in.jsonl", tmp_path / "out.jsonl", tmp_path / "s.json"
-    write_input(inp, 40)
+    write_input(inp, 80)
     proc = spawn(
         "batch",
         str(inp),
@@ -386,16 +386,16 @@ def test_sigint_then_resume_loses_nothing(tmp_path: Path) -> None:
     assert "stopping" in stderr
     assert "rerun the same command to resume" in stderr
     first = read_output(out)
-    assert 4 <= len(first) < 40
+    assert 4 <= len(first) < 80
     data = json.loads(summary.read_text())
     assert data["interrupted"] is True
     assert data["succeeded"] == len(first)  # what was answered was written
-    assert data["not_run"] == 40 - len(first)
+    assert data["not_run"] == 80 - len(first)
 
     proc2 = rawllm("batch", str(inp), "-o", str(out), "--mock", cwd=tmp_path)
     assert proc2.returncode == 0, proc2.stderr
     final = read_output(out)
-    assert_complete(final, 40)
+    assert_complete(final, 80)
     assert final[: len(first)] == first  # nothing rewritten
 
 
@@ -444,7 +444,7 @@ def test_sigkill_then_resume_loses_nothing(tmp_path: Path) -> None:
         str(out),
         "--mock",
         "--mock-latency",
-        "0.1",
+        "0.2",
         "--concurrency",
         "4",
         cwd=tmp_path,
