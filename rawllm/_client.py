@@ -353,7 +353,12 @@ class BaseClient:
                     except APIConnectionError as exc:
                         resp.close()
                         permit.release()
+                        if isinstance(exc, APITimeoutError) and exc.timeout == "first_event":
+                            # Measured from the start of the call: another attempt has no time.
+                            exc.retries = retries
+                            raise
                         error = exc
+                        status = None  # a network failure, not a "200" to judge by status
                     except BaseException:
                         resp.close()
                         permit.release()
