@@ -515,6 +515,11 @@ def test_chat_reads_stdin_and_speaks_anthropic(tmp_path: Path) -> None:
     assert proc.returncode == 0, proc.stderr
     assert "Hello from stdin" in proc.stdout
     assert "first token" in proc.stderr
+    # no prompt argument at all: a piped stdin is the prompt
+    proc = rawllm("chat", "--mock", "-q", cwd=tmp_path, stdin="Piped question")
+    assert proc.returncode == 0, proc.stderr
+    assert "Piped question" in proc.stdout
+    assert proc.stderr == ""  # -q: no stats line
 
 
 def test_mock_command_serves_until_interrupted(tmp_path: Path) -> None:
