@@ -82,22 +82,18 @@ class _Block:
     def build(self) -> ContentBlock:
         block = self.block
         pieces = self.pieces
-        cls = type(block)
-        if cls is TextBlock:
-            assert isinstance(block, TextBlock)
+        if type(block) is TextBlock:
             citations = block.citations
             if self.citations is not None:
                 citations = [*(citations or ()), *self.citations]
             if not pieces and citations is block.citations:
                 return block
             return _replace(block, text=block.text + "".join(pieces), citations=citations)
-        if cls is ToolUseBlock or cls is ServerToolUseBlock:
-            assert isinstance(block, (ToolUseBlock, ServerToolUseBlock))
+        if type(block) is ToolUseBlock or type(block) is ServerToolUseBlock:
             if not pieces:
                 return block
             return _replace(block, input=_parse_input("".join(pieces), block.id))
-        if cls is ThinkingBlock:
-            assert isinstance(block, ThinkingBlock)
+        if type(block) is ThinkingBlock:
             signature = block.signature if self.signature is None else self.signature
             return _replace(block, thinking=block.thinking + "".join(pieces), signature=signature)
         return block
@@ -115,13 +111,8 @@ def _parse_input(text: str, tool_use_id: str) -> dict[str, Any]:
     return value
 
 
-# Which delta feeds the main pieces of which block type.
-_PIECE_DELTA: Final[dict[type, type]] = {
-    TextBlock: TextDelta,
-    ToolUseBlock: InputJSONDelta,
-    ServerToolUseBlock: InputJSONDelta,
-    ThinkingBlock: ThinkingDelta,
-}
+# Blocks whose input streams as input_json_delta pieces.
+_JSON_BLOCKS: Final = frozenset((ToolUseBlock, ServerToolUseBlock))
 
 
 class MessageAccumulator:
@@ -171,7 +162,7 @@ class MessageAccumulator:
                 if type(state.block) is TextBlock:
                     state.pieces.append(delta.text)
             elif type(delta) is InputJSONDelta:
-                if _PIECE_DELTA.get(type(state.block)) is InputJSONDelta:
+                if type(state.block) in _JSON_BLOCKS:
                     state.pieces.append(delta.partial_json)
             elif type(delta) is ThinkingDelta:
                 if type(state.block) is ThinkingBlock:
