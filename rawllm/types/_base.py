@@ -10,7 +10,7 @@ from typing import Any, ClassVar
 
 import msgspec
 
-__all__ = ["BaseModel", "Result", "attach"]
+__all__ = ["BaseModel", "Result", "StreamItem", "attach"]
 
 
 class BaseModel(msgspec.Struct, kw_only=True, omit_defaults=True):
@@ -46,6 +46,19 @@ class Result(BaseModel, kw_only=True, omit_defaults=True, dict=True):
             out: dict[str, Any] = msgspec.json.decode(raw)
             return out
         return super().to_dict()
+
+
+class StreamItem(BaseModel, kw_only=True, omit_defaults=True, gc=False):
+    """Base of stream items (chunks, stream events): untracked by the GC, no ``__dict__``.
+
+    A long stream creates one of these per event and the stream keeps them
+    for ``final()``; GC tracking and a per-item ``__dict__`` cost about
+    0.1-0.4 us per event, so items carry no raw bytes: ``to_dict()`` gives
+    their typed fields, and the request id is on the stream
+    (``stream.request_id``).  ``_request_id`` reads as ``None``.
+    """
+
+    _request_id: ClassVar[str | None] = None
 
 
 def attach(result: Result, raw: bytes | str | None, request_id: str | None) -> None:

@@ -23,7 +23,8 @@ and of the servers that copy it: Azure, vLLM, Ollama, Groq, DeepSeek, OpenRouter
 - Nested Structs are ``gc=False`` (they only ever hold JSON data, which cannot
   form reference cycles); top-level results keep a ``__dict__`` for
   ``_request_id`` and the raw body (see ``_base.Result``), which msgspec does
-  not allow together with ``gc=False``.
+  not allow together with ``gc=False``.  Stream chunks are ``StreamItem``s
+  (``gc=False``, no ``__dict__``): they are created once per event.
 """
 
 from __future__ import annotations
@@ -33,7 +34,7 @@ from typing import Any
 
 import msgspec
 
-from ._base import BaseModel, Result
+from ._base import BaseModel, Result, StreamItem
 
 __all__ = [
     "Annotation",
@@ -369,7 +370,7 @@ class ChunkChoice(BaseModel, kw_only=True, gc=False):
     native_finish_reason: str | None = None
 
 
-class ChatCompletionChunk(Result, kw_only=True):
+class ChatCompletionChunk(StreamItem, kw_only=True):
     """One event of a streamed chat completion.
 
     ``choices`` may be empty: Azure's first chunk (``prompt_filter_results``

@@ -12,7 +12,7 @@ import pytest
 
 import rawllm.types as public_types
 from rawllm.types import openai as t
-from rawllm.types._base import Result, attach
+from rawllm.types._base import Result, StreamItem, attach
 
 PAYLOADS = Path(__file__).parent / "payloads"
 
@@ -342,8 +342,15 @@ def test_to_dict_without_raw_and_nested_to_dict() -> None:
 
 
 def test_top_level_results_derive_from_result_nested_are_untracked() -> None:
-    for cls in (t.ChatCompletion, t.ChatCompletionChunk, t.CreateEmbeddingResponse, t.ModelList):
+    for cls in (t.ChatCompletion, t.CreateEmbeddingResponse, t.ModelList):
         assert issubclass(cls, Result)
+    # Stream chunks are created once per event: untracked, no __dict__.
+    assert issubclass(t.ChatCompletionChunk, StreamItem)
+    chunk = msgspec.json.decode(
+        b'{"choices": [{"delta": {"content": "x"}}]}', type=t.ChatCompletionChunk
+    )
+    assert not gc.is_tracked(chunk)
+    assert chunk._request_id is None
     resp = chat("openai_chat_completion.json")
     # gc=False on nested Structs: they never enter the cyclic collector.
     assert not gc.is_tracked(resp.choices[0])
