@@ -79,7 +79,7 @@ class _Block:
         self.signature: str | None = None
         self.citations: list[TextCitation] | None = None
 
-    def build(self) -> ContentBlock:
+    def build(self, strict: bool) -> ContentBlock:
         block = self.block
         pieces = self.pieces
         if type(block) is TextBlock:
@@ -92,7 +92,12 @@ class _Block:
         if type(block) is ToolUseBlock or type(block) is ServerToolUseBlock:
             if not pieces:
                 return block
-            return _replace(block, input=_parse_input("".join(pieces), block.id))
+            try:
+                return _replace(block, input=_parse_input("".join(pieces), block.id))
+            except APIResponseValidationError:
+                if strict:
+                    raise
+                return block  # a snapshot mid-stream: the input is not complete yet
         if type(block) is ThinkingBlock:
             signature = block.signature if self.signature is None else self.signature
             return _replace(block, thinking=block.thinking + "".join(pieces), signature=signature)
@@ -219,14 +224,17 @@ class MessageAccumulator:
     def snapshot(self) -> Message | None:
         """The message as far as it arrived (complete or not), or None before ``message_start``.
 
-        Raises:
-            APIResponseValidationError: a tool input that arrived whole is not JSON.
+        For diagnostics after a failure: a tool input whose JSON is still
+        incomplete keeps the input its ``content_block_start`` had (``{}``).
         """
+        return self._build(strict=False)
+
+    def _build(self, strict: bool) -> Message | None:
         message = self._message
         if message is None:
             return None
         blocks = self._blocks
-        content = [blocks[i].build() for i in sorted(blocks)]
+        content = [blocks[i].build(strict) for i in sorted(blocks)]
         changes: dict[str, Any] = {"content": content}
         if self._usage is not None:
             changes["usage"] = self._usage
@@ -256,7 +264,7 @@ class MessageAccumulator:
             raise APIConnectionError(
                 "The stream ended before message_stop: the answer is truncated."
             )
-        message = self.snapshot()
+        message = self._build(strict=True)
         if message is None:
             raise APIResponseValidationError("The stream had message_stop but no message_start.")
         return message

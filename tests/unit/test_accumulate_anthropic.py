@@ -362,6 +362,20 @@ def test_snapshot_shows_a_truncated_message_so_far() -> None:
     assert snap.stop_reason is None
 
 
+def test_snapshot_mid_tool_input_keeps_the_start_input() -> None:
+    events = [
+        start(),
+        block_start(0, t.ToolUseBlock(id="t", name="f", input={})),
+        delta(0, t.InputJSONDelta(partial_json='{"city": "Par')),
+    ]
+    acc = accumulate(events)
+    snap = acc.snapshot()
+    assert snap is not None and snap.content[0] == t.ToolUseBlock(id="t", name="f", input={})
+    acc.add(delta(0, t.InputJSONDelta(partial_json='is"}')))
+    acc.add(STOP)
+    assert acc.result().content[0].input == {"city": "Paris"}  # type: ignore[union-attr]
+
+
 def test_message_stop_without_message_start() -> None:
     acc = accumulate([STOP])
     assert acc.complete
