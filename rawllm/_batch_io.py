@@ -496,7 +496,7 @@ def summary_text(tally: Tally, elapsed: float, *, interrupted: bool) -> str:
             "  errors: " + ", ".join(f"{code} x{n}" for code, n in sorted(tally.errors.items()))
         )
     remaining = tally.remaining
-    if interrupted and remaining:
+    if remaining:
         lines.append(f"  not run: {remaining} (rerun the same command to resume)")
     for n, reason in tally.malformed_lines[:10]:
         lines.append(f"  line {n}: {reason}")

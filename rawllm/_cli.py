@@ -714,13 +714,15 @@ def _output_line(result: BatchResult, line_id: str, tally: Tally) -> bytes:
 
 
 class _Stop:
-    """What a Ctrl-C changed: the feeder stops pulling input; the wait gets a deadline."""
+    """Why the feeder stops pulling input: a Ctrl-C (the wait then gets a deadline), or
+    an authentication error (every further request would get the same answer)."""
 
-    __slots__ = ("interrupts", "stopping")
+    __slots__ = ("auth_failed", "interrupts", "stopping")
 
     def __init__(self) -> None:
         self.stopping = False
         self.interrupts = 0
+        self.auth_failed = False
 
 
 def _inputs(
@@ -798,6 +800,7 @@ def _resume_note(scan: ResumeScan, output: str) -> str:
 async def _batch_with(args: argparse.Namespace, base_url: str | None) -> int:
     from ._batch import run_batch
     from ._config import RateLimit
+    from ._exceptions import AuthenticationError
 
     tally = Tally()
 
@@ -862,10 +865,16 @@ async def _batch_with(args: argparse.Namespace, base_url: str | None) -> int:
                             line_id = f"batch_req_{run_id}{seq:08x}"
                             writer.write(_output_line(result, line_id, tally))
                             progress.update()
+                            if isinstance(result.error, AuthenticationError) and not stop.stopping:
+                                stop.auth_failed = stop.stopping = True
+                                progress.log(
+                                    f"rawllm batch: {result.error}: not starting further "
+                                    "requests (check the API key and --base-url)"
+                                )
             except TimeoutError:
                 if not stop.stopping:
                     raise
-            interrupted = stop.stopping
+            interrupted = stop.stopping and not stop.auth_failed
     finally:
         for sig in installed:
             loop.remove_signal_handler(sig)

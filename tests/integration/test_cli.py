@@ -332,6 +332,26 @@ def test_failures_exit_status_and_resume_retries_them(tmp_path: Path) -> None:
     assert data["succeeded"] == 2
 
 
+def test_authentication_error_stops_starting_requests(tmp_path: Path) -> None:
+    inp, out, summary = tmp_path / "in.jsonl", tmp_path / "out.jsonl", tmp_path / "s.json"
+    write_input(inp, 20)
+    args = ["batch", str(inp), "-o", str(out), "--mock", "--summary-json", str(summary)]
+    proc = rawllm(*args, "--mock-faults", "401", "--concurrency", "1", cwd=tmp_path)
+    assert proc.returncode == 1, proc.stderr
+    assert "not starting further requests" in proc.stderr
+    statuses = [line["response"]["status_code"] for line in read_output(out)]
+    # the request started while the 401 was being handed over may still finish
+    assert statuses in ([401], [401, 200])
+    data = json.loads(summary.read_text())
+    assert data["not_run"] == 20 - len(statuses)
+    assert data["interrupted"] is False
+    assert f"not run: {20 - len(statuses)}" in proc.stderr
+
+    proc = rawllm(*args, cwd=tmp_path)  # fixed key: resume runs everything once
+    assert proc.returncode == 0, proc.stderr
+    assert_complete(read_output(out), 20)
+
+
 def test_timeouts_are_error_lines(tmp_path: Path) -> None:
     inp, out = tmp_path / "in.jsonl", tmp_path / "out.jsonl"
     write_input(inp, 3)

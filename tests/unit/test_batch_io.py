@@ -373,4 +373,5 @@ def test_summary_text_mentions_resume_when_interrupted() -> None:
     assert text.startswith("interrupted: 4 succeeded, 1 failed")
     assert "500 x1" in text
     assert "not run: 5" in text
+    t.succeeded = 9
     assert "not run" not in summary_text(t, 3.0, interrupted=False)
