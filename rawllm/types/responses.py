@@ -37,16 +37,23 @@ from ._base import BaseModel, Result
 
 __all__ = [
     "Annotation",
+    "ImageGenerationCall",
     "IncompleteDetails",
     "InputTokensDetails",
+    "McpApprovalRequest",
+    "McpCall",
+    "McpListTools",
     "OutputTokensDetails",
     "Reasoning",
     "ReasoningContent",
     "Response",
+    "ResponseCodeInterpreterToolCall",
     "ResponseCompletedEvent",
+    "ResponseComputerToolCall",
     "ResponseContentPartAddedEvent",
     "ResponseContentPartDoneEvent",
     "ResponseCreatedEvent",
+    "ResponseCustomToolCall",
     "ResponseError",
     "ResponseErrorEvent",
     "ResponseFailedEvent",
@@ -282,6 +289,92 @@ class ResponseFileSearchToolCall(
     results: list[dict[str, Any]] | None = None
 
 
+class ResponseCustomToolCall(
+    BaseModel, kw_only=True, gc=False, tag_field="type", tag="custom_tool_call"
+):
+    """A call of one of your custom (free-form input) tools."""
+
+    type: ClassVar[Literal["custom_tool_call"]] = "custom_tool_call"
+    call_id: str
+    name: str
+    input: str = ""
+    id: str | None = None
+    status: str | None = None
+
+
+class ResponseComputerToolCall(
+    BaseModel, kw_only=True, gc=False, tag_field="type", tag="computer_call"
+):
+    """A computer-use action the model asks for (``action`` as sent)."""
+
+    type: ClassVar[Literal["computer_call"]] = "computer_call"
+    id: str = ""
+    call_id: str = ""
+    action: dict[str, Any] | None = None
+    pending_safety_checks: list[dict[str, Any]] = []
+    status: str | None = None
+
+
+class ResponseCodeInterpreterToolCall(
+    BaseModel, kw_only=True, gc=False, tag_field="type", tag="code_interpreter_call"
+):
+    """Code the built-in code interpreter ran (``outputs`` as sent)."""
+
+    type: ClassVar[Literal["code_interpreter_call"]] = "code_interpreter_call"
+    id: str = ""
+    code: str | None = None
+    container_id: str | None = None
+    outputs: list[dict[str, Any]] | None = None
+    status: str | None = None
+
+
+class ImageGenerationCall(
+    BaseModel, kw_only=True, gc=False, tag_field="type", tag="image_generation_call"
+):
+    """An image the built-in image tool generated (``result``: base64 image)."""
+
+    type: ClassVar[Literal["image_generation_call"]] = "image_generation_call"
+    id: str = ""
+    status: str | None = None
+    result: str | None = None
+
+
+class McpCall(BaseModel, kw_only=True, gc=False, tag_field="type", tag="mcp_call"):
+    """A call of a tool on a remote MCP server, with its output or error."""
+
+    type: ClassVar[Literal["mcp_call"]] = "mcp_call"
+    id: str = ""
+    name: str
+    arguments: str = ""
+    server_label: str = ""
+    output: str | None = None
+    error: str | None = None
+    status: str | None = None
+    approval_request_id: str | None = None
+
+
+class McpListTools(BaseModel, kw_only=True, gc=False, tag_field="type", tag="mcp_list_tools"):
+    """The tools a remote MCP server offers (``tools`` as sent)."""
+
+    type: ClassVar[Literal["mcp_list_tools"]] = "mcp_list_tools"
+    id: str = ""
+    server_label: str = ""
+    tools: list[dict[str, Any]] = []
+    error: str | None = None
+
+
+class McpApprovalRequest(
+    BaseModel, kw_only=True, gc=False, tag_field="type", tag="mcp_approval_request"
+):
+    """The model asks for approval before calling an MCP tool."""
+
+    type: ClassVar[Literal["mcp_approval_request"]] = "mcp_approval_request"
+    id: str = ""
+    name: str
+    arguments: str = ""
+    server_label: str = ""
+
+
 class UnknownOutputItem(dict[str, Any]):
     """An output item of a type this version of rawllm does not know: its own dict, as sent.
 
@@ -290,7 +383,7 @@ class UnknownOutputItem(dict[str, Any]):
 
     Example:
         >>> item.type, item["id"]
-        ('image_generation_call', 'ig_1')
+        ('apply_patch_call', 'apc_1')
     """
 
     __slots__ = ()
@@ -319,6 +412,13 @@ _KnownOutputItem = (
     | ResponseReasoningItem
     | ResponseFunctionWebSearch
     | ResponseFileSearchToolCall
+    | ResponseCustomToolCall
+    | ResponseComputerToolCall
+    | ResponseCodeInterpreterToolCall
+    | ImageGenerationCall
+    | McpCall
+    | McpListTools
+    | McpApprovalRequest
 )
 
 if TYPE_CHECKING:

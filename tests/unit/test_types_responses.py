@@ -125,10 +125,30 @@ def test_reasoning_function_call_and_other_items() -> None:
         "reasoning",
         "function_call",
         "image_generation_call",
+        "future_tool_call",
+        "custom_tool_call",
+        "computer_call",
+        "code_interpreter_call",
+        "mcp_list_tools",
+        "mcp_approval_request",
+        "mcp_call",
         "web_search_call",
         "file_search_call",
     ]
-    reasoning, call, image, search, files = resp.output
+    (
+        reasoning,
+        call,
+        image,
+        future,
+        custom,
+        computer,
+        interpreter,
+        mcp_tools,
+        mcp_approval,
+        mcp_call,
+        search,
+        files,
+    ) = resp.output
     assert isinstance(reasoning, t.ResponseReasoningItem)
     assert reasoning.summary[0].type == "summary_text"
     assert reasoning.summary[0].text.startswith("**Checking the weather**")
@@ -141,10 +161,28 @@ def test_reasoning_function_call_and_other_items() -> None:
         "completed",
     )
     assert json.loads(call.arguments) == {"location": "Paris, Françe", "unit": "celsius"}
-    assert isinstance(image, t.UnknownOutputItem)
-    assert image.data["result"] == "iVBORw0KGgo..." and image["id"] == "ig_1"
-    assert image.to_dict() == load("responses_response_function_call.json")["output"][2]
-    assert msgspec.json.decode(wire.encode({"input": [image]}))["input"][0] == image
+    assert isinstance(image, t.ImageGenerationCall)
+    assert (image.id, image.status, image.result) == ("ig_1", "completed", "iVBORw0KGgo...")
+    assert isinstance(future, t.UnknownOutputItem)
+    assert future.data["payload"] == {"k": [1, 2]} and future["id"] == "ft_1"
+    assert future.to_dict() == load("responses_response_function_call.json")["output"][3]
+    assert msgspec.json.decode(wire.encode({"input": [future]}))["input"][0] == future
+    assert isinstance(custom, t.ResponseCustomToolCall)
+    assert (custom.call_id, custom.name, custom.input) == ("call_c1", "code_exec", "print('hi')")
+    assert isinstance(computer, t.ResponseComputerToolCall) and computer.action is not None
+    assert (computer.call_id, computer.action["x"]) == ("call_cu1", 10)
+    assert isinstance(interpreter, t.ResponseCodeInterpreterToolCall)
+    assert (interpreter.code, interpreter.container_id) == ("1+1", "cntr_1")
+    assert interpreter.outputs == [{"type": "logs", "logs": "2"}]
+    assert isinstance(mcp_tools, t.McpListTools) and mcp_tools.tools[0]["name"] == "ask"
+    assert isinstance(mcp_approval, t.McpApprovalRequest)
+    assert (mcp_approval.name, mcp_approval.server_label) == ("ask", "deepwiki")
+    assert isinstance(mcp_call, t.McpCall)
+    assert (json.loads(mcp_call.arguments), mcp_call.output, mcp_call.error) == (
+        {"q": 1},
+        "42",
+        None,
+    )
     assert isinstance(search, t.ResponseFunctionWebSearch) and search.action is not None
     assert search.action["query"] == "paris weather"
     assert isinstance(files, t.ResponseFileSearchToolCall) and files.queries == ["weather"]
@@ -174,10 +212,10 @@ def test_incomplete_and_refusal() -> None:
 def test_unknown_content_part_inside_a_message_and_output_text_skips_it() -> None:
     body = load("responses_response_message.json")
     body["output"][0]["content"].insert(1, {"type": "output_audio", "transcript": "hi"})
-    body["output"].insert(0, {"type": "computer_call", "id": "cu_1", "action": {"type": "click"}})
+    body["output"].insert(0, {"type": "apply_patch_call", "id": "apc_1", "operation": {}})
     resp = wire.decode_response(json.dumps(body))
     assert isinstance(resp.output[0], t.UnknownOutputItem)
-    assert resp.output[0].type == "computer_call"
+    assert resp.output[0].type == "apply_patch_call"
     message = resp.output[1]
     assert isinstance(message, t.ResponseOutputMessage)
     assert [type(p) for p in message.content] == [
@@ -331,7 +369,7 @@ def test_function_call_and_reasoning_events() -> None:
         for e in events
         if isinstance(e, t.ResponseOutputItemAddedEvent) and isinstance(e.item, t.UnknownOutputItem)
     ]
-    assert len(unknown_item) == 1 and unknown_item[0].item.type == "mcp_list_tools"
+    assert len(unknown_item) == 1 and unknown_item[0].item.type == "future_tool_call"
     assert unknown_item[0].output_index == 2
 
 
@@ -414,7 +452,7 @@ def test_unknown_part_in_content_part_event() -> None:
 
 def test_unknown_item_inside_the_completed_response() -> None:
     data = load("responses_stream_text.json")["events"][-1]["data"]
-    data["response"]["output"].insert(0, {"type": "code_interpreter_call", "id": "ci_1"})
+    data["response"]["output"].insert(0, {"type": "shell_call", "id": "sh_1"})
     out = wire.decode_event(ev(data["type"], data))
     assert isinstance(out, t.ResponseCompletedEvent)
     assert isinstance(out.response.output[0], t.UnknownOutputItem)
