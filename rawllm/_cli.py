@@ -27,6 +27,9 @@ import time
 from collections.abc import Callable, Generator
 from typing import TYPE_CHECKING, Any
 
+import msgspec
+
+from ._batch import InvalidRequestError, run_batch
 from ._batch_io import (
     InputError,
     ResumeScan,
@@ -40,11 +43,21 @@ from ._batch_io import (
     summary_json,
     summary_text,
 )
+from ._config import RateLimit
+from ._exceptions import (
+    APIConnectionError,
+    APIError,
+    APIResponseValidationError,
+    APIStatusError,
+    APITimeoutError,
+    AuthenticationError,
+)
+from ._providers import Anthropic, OpenAI
+from ._version import __version__
 
 if TYPE_CHECKING:
     from ._batch import BatchResult
     from ._client import BaseClient, RetryEvent
-    from ._exceptions import APIError
 
 __all__ = ["build_parser", "main"]
 
@@ -132,8 +145,6 @@ def build_parser(*, mock_options: bool = True) -> argparse.ArgumentParser:
         "Anthropic).",
         epilog="Run 'rawllm COMMAND --help' for a command's options. Docs: docs/cli.md.",
     )
-    from ._version import __version__
-
     parser.add_argument("--version", action="version", version=f"rawllm {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
 
@@ -328,9 +339,6 @@ def _make_client(
     rate_limit: Any = None,
     on_retry: Callable[[RetryEvent], Any] | None = None,
 ) -> BaseClient:
-    from ._exceptions import APIError
-    from ._providers import Anthropic, OpenAI
-
     api_key = MOCK_KEY if args.mock else args.api_key
     if args.max_retries < 0:
         raise _UsageError("--max-retries must be >= 0")
@@ -385,8 +393,6 @@ async def _chat(args: argparse.Namespace) -> int:
 
 
 async def _chat_with(args: argparse.Namespace, prompt: str, base_url: str | None) -> int:
-    from ._exceptions import APIError
-
     anthropic = args.provider == "anthropic"
     model = args.model or DEFAULT_MODELS[args.provider]
     messages: list[dict[str, Any]] = [{"role": "user", "content": prompt}]
@@ -646,9 +652,6 @@ class _Writer:
 
 
 def _error_code(err: APIError) -> str:
-    from ._batch import InvalidRequestError
-    from ._exceptions import APIConnectionError, APIResponseValidationError, APITimeoutError
-
     if isinstance(err, APITimeoutError):
         return "timeout"
     if isinstance(err, APIConnectionError):
@@ -662,10 +665,6 @@ def _error_code(err: APIError) -> str:
 
 def _output_line(result: BatchResult, line_id: str, tally: Tally) -> bytes:
     """The output line for one result; counts it in ``tally``."""
-    import msgspec
-
-    from ._exceptions import APIStatusError
-
     custom_id = result.custom_id or f"index-{result.index}"
     tally.retries += result.retries
     err = result.error
@@ -798,9 +797,6 @@ def _resume_note(scan: ResumeScan, output: str) -> str:
 
 
 async def _batch_with(args: argparse.Namespace, base_url: str | None) -> int:
-    from ._batch import run_batch
-    from ._config import RateLimit
-    from ._exceptions import AuthenticationError
 
     tally = Tally()
 
