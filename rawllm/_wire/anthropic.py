@@ -19,7 +19,7 @@ Invariants:
   therefore never break a stream, and known ones pay nothing for it.
   Measured (CPython 3.11, msgspec 0.22, one ``text_delta`` event): 0.33 us
   through the union decode, 0.53 us when decoding a ``type`` head first and
-  then the per-type Struct, 2-5 us for the rare unknown type on the slow path;
+  then the per-type Struct, 1-5 us for the rare unknown type on the slow path;
   ``ping`` is skipped by its event name without decoding (0.06 us).
 - An invalid body or event raises ``APIResponseValidationError`` with the text
   in ``.body``; an error event raises the ``APIStatusError`` subclass that
