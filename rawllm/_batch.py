@@ -272,6 +272,8 @@ class _Run:
         error: APIError | None = None
         retries = 0
         try:
+            if isinstance(item, Mapping):  # known even when the rest of the item is bad
+                custom_id = _cid(item.get("custom_id"))
             custom_id, url, kwargs = _split(item)
             name = url or self.endpoint
             create = self.creates.get(name)

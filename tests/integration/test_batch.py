@@ -133,6 +133,7 @@ async def test_batch_api_lines_pick_the_endpoint_per_item(mock_server: MockServe
             "body": {"model": "gpt-4.1", "input": "hi"},
         },
         {"custom_id": "bad-url", "url": "/v1/images", "body": {}},
+        {"custom_id": "bad-body", "url": "/v1/embeddings", "body": "text"},
         {"custom_id": "anthropic-only", "url": "/v1/messages", "body": {}},
     ]
     async with openai(mock_server) as client:
@@ -141,6 +142,7 @@ async def test_batch_api_lines_pick_the_endpoint_per_item(mock_server: MockServe
     assert isinstance(results["emb"].response, CreateEmbeddingResponse)
     assert type(results["resp"].response).__name__ == "Response"
     assert isinstance(results["bad-url"].error, InvalidRequestError)
+    assert isinstance(results["bad-body"].error, InvalidRequestError)  # custom_id kept
     assert isinstance(results["anthropic-only"].error, InvalidRequestError)
     assert "no 'messages' endpoint" in str(results["anthropic-only"].error)
 
