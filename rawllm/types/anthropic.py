@@ -23,7 +23,9 @@ Invariants:
 - Enumerations the SDK types as ``Literal`` (``stop_reason``, ``service_tier``,
   tool names) are plain ``str``: the API adds values.
 - Unknown fields are ignored; ``Result.to_dict()`` still returns them from the
-  kept body bytes.  Nested Structs are ``gc=False`` (JSON data cannot form cycles).
+  kept body bytes.  Stream events are ``StreamItem``s (no ``__dict__``, not
+  GC-tracked: cheaper per event), so their ``to_dict()`` gives typed fields.
+  Nested Structs are ``gc=False`` (JSON data cannot form cycles).
 - Two small departures from the SDK's types: ``Container.expires_at`` is the
   RFC 3339 string as sent (not a ``datetime``), and a server tool result's
   ``content`` is typed only for web search (the others are plain dicts).
@@ -33,7 +35,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any, ClassVar, Literal
 
-from ._base import BaseModel, Result
+from ._base import BaseModel, Result, StreamItem
 
 __all__ = [
     "BashCodeExecutionToolResultBlock",
@@ -476,14 +478,16 @@ class MessageDelta(BaseModel, kw_only=True, gc=False):
 # -- stream events ---------------------------------------------------------------------
 
 
-class RawMessageStartEvent(Result, kw_only=True, tag_field="type", tag="message_start"):
+class RawMessageStartEvent(StreamItem, kw_only=True, tag_field="type", tag="message_start"):
     """First event: the message with empty ``content`` and the input usage."""
 
     type: ClassVar[Literal["message_start"]] = "message_start"
     message: Message
 
 
-class RawContentBlockStartEvent(Result, kw_only=True, tag_field="type", tag="content_block_start"):
+class RawContentBlockStartEvent(
+    StreamItem, kw_only=True, tag_field="type", tag="content_block_start"
+):
     """A content block begins at ``index`` (text empty, tool ``input`` ``{}``)."""
 
     type: ClassVar[Literal["content_block_start"]] = "content_block_start"
@@ -491,7 +495,9 @@ class RawContentBlockStartEvent(Result, kw_only=True, tag_field="type", tag="con
     content_block: ContentBlock
 
 
-class RawContentBlockDeltaEvent(Result, kw_only=True, tag_field="type", tag="content_block_delta"):
+class RawContentBlockDeltaEvent(
+    StreamItem, kw_only=True, tag_field="type", tag="content_block_delta"
+):
     """A delta for the block at ``index``.
 
     Example:
@@ -504,14 +510,16 @@ class RawContentBlockDeltaEvent(Result, kw_only=True, tag_field="type", tag="con
     delta: RawContentBlockDelta
 
 
-class RawContentBlockStopEvent(Result, kw_only=True, tag_field="type", tag="content_block_stop"):
+class RawContentBlockStopEvent(
+    StreamItem, kw_only=True, tag_field="type", tag="content_block_stop"
+):
     """The block at ``index`` is complete."""
 
     type: ClassVar[Literal["content_block_stop"]] = "content_block_stop"
     index: int
 
 
-class RawMessageDeltaEvent(Result, kw_only=True, tag_field="type", tag="message_delta"):
+class RawMessageDeltaEvent(StreamItem, kw_only=True, tag_field="type", tag="message_delta"):
     """Stop reason and cumulative usage, near the end of the stream."""
 
     type: ClassVar[Literal["message_delta"]] = "message_delta"
@@ -519,7 +527,7 @@ class RawMessageDeltaEvent(Result, kw_only=True, tag_field="type", tag="message_
     usage: MessageDeltaUsage
 
 
-class RawMessageStopEvent(Result, kw_only=True, tag_field="type", tag="message_stop"):
+class RawMessageStopEvent(StreamItem, kw_only=True, tag_field="type", tag="message_stop"):
     """Last event of a complete stream."""
 
     type: ClassVar[Literal["message_stop"]] = "message_stop"

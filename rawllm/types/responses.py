@@ -26,14 +26,15 @@ Invariants:
   matching ``APIStatusError`` instead.
 - Enumerations the SDK types as ``Literal`` (``status``, ``role``,
   ``service_tier``) are plain ``str``.  Unknown fields are ignored;
-  ``Result.to_dict()`` still returns them.  Nested Structs are ``gc=False``.
+  ``Result.to_dict()`` still returns them.  Stream events are ``StreamItem``s
+  (no ``__dict__``, not GC-tracked: cheaper per event).  Nested Structs are ``gc=False``.
 """
 
 from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any, ClassVar, Literal
 
-from ._base import BaseModel, Result
+from ._base import BaseModel, Result, StreamItem
 
 __all__ = [
     "Annotation",
@@ -488,7 +489,7 @@ class Response(Result, kw_only=True):
 # -- stream events -----------------------------------------------------------------------------
 
 
-class ResponseCreatedEvent(Result, kw_only=True, tag_field="type", tag="response.created"):
+class ResponseCreatedEvent(StreamItem, kw_only=True, tag_field="type", tag="response.created"):
     """First event: the response, ``status`` ``in_progress`` (or ``queued``)."""
 
     type: ClassVar[Literal["response.created"]] = "response.created"
@@ -496,7 +497,7 @@ class ResponseCreatedEvent(Result, kw_only=True, tag_field="type", tag="response
     sequence_number: int | None = None
 
 
-class ResponseQueuedEvent(Result, kw_only=True, tag_field="type", tag="response.queued"):
+class ResponseQueuedEvent(StreamItem, kw_only=True, tag_field="type", tag="response.queued"):
     """The response is queued (background mode)."""
 
     type: ClassVar[Literal["response.queued"]] = "response.queued"
@@ -504,7 +505,9 @@ class ResponseQueuedEvent(Result, kw_only=True, tag_field="type", tag="response.
     sequence_number: int | None = None
 
 
-class ResponseInProgressEvent(Result, kw_only=True, tag_field="type", tag="response.in_progress"):
+class ResponseInProgressEvent(
+    StreamItem, kw_only=True, tag_field="type", tag="response.in_progress"
+):
     """The response is being generated."""
 
     type: ClassVar[Literal["response.in_progress"]] = "response.in_progress"
@@ -512,7 +515,7 @@ class ResponseInProgressEvent(Result, kw_only=True, tag_field="type", tag="respo
     sequence_number: int | None = None
 
 
-class ResponseCompletedEvent(Result, kw_only=True, tag_field="type", tag="response.completed"):
+class ResponseCompletedEvent(StreamItem, kw_only=True, tag_field="type", tag="response.completed"):
     """Last event of a complete stream: the whole response."""
 
     type: ClassVar[Literal["response.completed"]] = "response.completed"
@@ -520,7 +523,9 @@ class ResponseCompletedEvent(Result, kw_only=True, tag_field="type", tag="respon
     sequence_number: int | None = None
 
 
-class ResponseIncompleteEvent(Result, kw_only=True, tag_field="type", tag="response.incomplete"):
+class ResponseIncompleteEvent(
+    StreamItem, kw_only=True, tag_field="type", tag="response.incomplete"
+):
     """Last event of a stream cut short by the model (``max_output_tokens``, content filter).
 
     It ends the stream: ``final()`` is this (incomplete) response; read
@@ -532,7 +537,7 @@ class ResponseIncompleteEvent(Result, kw_only=True, tag_field="type", tag="respo
     sequence_number: int | None = None
 
 
-class ResponseFailedEvent(Result, kw_only=True, tag_field="type", tag="response.failed"):
+class ResponseFailedEvent(StreamItem, kw_only=True, tag_field="type", tag="response.failed"):
     """The response failed; never yielded (the stream raises from ``response.error``)."""
 
     type: ClassVar[Literal["response.failed"]] = "response.failed"
@@ -540,7 +545,7 @@ class ResponseFailedEvent(Result, kw_only=True, tag_field="type", tag="response.
     sequence_number: int | None = None
 
 
-class ResponseErrorEvent(Result, kw_only=True, tag_field="type", tag="error"):
+class ResponseErrorEvent(StreamItem, kw_only=True, tag_field="type", tag="error"):
     """An error in the stream; never yielded (the stream raises the matching error)."""
 
     type: ClassVar[Literal["error"]] = "error"
@@ -551,7 +556,7 @@ class ResponseErrorEvent(Result, kw_only=True, tag_field="type", tag="error"):
 
 
 class ResponseOutputItemAddedEvent(
-    Result, kw_only=True, tag_field="type", tag="response.output_item.added"
+    StreamItem, kw_only=True, tag_field="type", tag="response.output_item.added"
 ):
     """An output item begins at ``output_index``."""
 
@@ -562,7 +567,7 @@ class ResponseOutputItemAddedEvent(
 
 
 class ResponseOutputItemDoneEvent(
-    Result, kw_only=True, tag_field="type", tag="response.output_item.done"
+    StreamItem, kw_only=True, tag_field="type", tag="response.output_item.done"
 ):
     """The output item at ``output_index`` is complete."""
 
@@ -573,7 +578,7 @@ class ResponseOutputItemDoneEvent(
 
 
 class ResponseContentPartAddedEvent(
-    Result, kw_only=True, tag_field="type", tag="response.content_part.added"
+    StreamItem, kw_only=True, tag_field="type", tag="response.content_part.added"
 ):
     """A content part begins in a message item."""
 
@@ -586,7 +591,7 @@ class ResponseContentPartAddedEvent(
 
 
 class ResponseContentPartDoneEvent(
-    Result, kw_only=True, tag_field="type", tag="response.content_part.done"
+    StreamItem, kw_only=True, tag_field="type", tag="response.content_part.done"
 ):
     """A content part is complete."""
 
@@ -599,7 +604,7 @@ class ResponseContentPartDoneEvent(
 
 
 class ResponseTextDeltaEvent(
-    Result, kw_only=True, tag_field="type", tag="response.output_text.delta"
+    StreamItem, kw_only=True, tag_field="type", tag="response.output_text.delta"
 ):
     """More output text.
 
@@ -618,7 +623,7 @@ class ResponseTextDeltaEvent(
 
 
 class ResponseTextDoneEvent(
-    Result, kw_only=True, tag_field="type", tag="response.output_text.done"
+    StreamItem, kw_only=True, tag_field="type", tag="response.output_text.done"
 ):
     """The full text of an output text part."""
 
@@ -632,7 +637,7 @@ class ResponseTextDoneEvent(
 
 
 class ResponseOutputTextAnnotationAddedEvent(
-    Result, kw_only=True, tag_field="type", tag="response.output_text.annotation.added"
+    StreamItem, kw_only=True, tag_field="type", tag="response.output_text.annotation.added"
 ):
     """An annotation was added to an output text part."""
 
@@ -648,7 +653,7 @@ class ResponseOutputTextAnnotationAddedEvent(
 
 
 class ResponseRefusalDeltaEvent(
-    Result, kw_only=True, tag_field="type", tag="response.refusal.delta"
+    StreamItem, kw_only=True, tag_field="type", tag="response.refusal.delta"
 ):
     """More refusal text."""
 
@@ -660,7 +665,9 @@ class ResponseRefusalDeltaEvent(
     sequence_number: int | None = None
 
 
-class ResponseRefusalDoneEvent(Result, kw_only=True, tag_field="type", tag="response.refusal.done"):
+class ResponseRefusalDoneEvent(
+    StreamItem, kw_only=True, tag_field="type", tag="response.refusal.done"
+):
     """The full refusal text."""
 
     type: ClassVar[Literal["response.refusal.done"]] = "response.refusal.done"
@@ -672,7 +679,7 @@ class ResponseRefusalDoneEvent(Result, kw_only=True, tag_field="type", tag="resp
 
 
 class ResponseFunctionCallArgumentsDeltaEvent(
-    Result, kw_only=True, tag_field="type", tag="response.function_call_arguments.delta"
+    StreamItem, kw_only=True, tag_field="type", tag="response.function_call_arguments.delta"
 ):
     """A piece of a function call's arguments JSON."""
 
@@ -686,7 +693,7 @@ class ResponseFunctionCallArgumentsDeltaEvent(
 
 
 class ResponseFunctionCallArgumentsDoneEvent(
-    Result, kw_only=True, tag_field="type", tag="response.function_call_arguments.done"
+    StreamItem, kw_only=True, tag_field="type", tag="response.function_call_arguments.done"
 ):
     """A function call's complete arguments JSON."""
 
@@ -701,7 +708,7 @@ class ResponseFunctionCallArgumentsDoneEvent(
 
 
 class ResponseReasoningSummaryPartAddedEvent(
-    Result, kw_only=True, tag_field="type", tag="response.reasoning_summary_part.added"
+    StreamItem, kw_only=True, tag_field="type", tag="response.reasoning_summary_part.added"
 ):
     """A reasoning summary part begins."""
 
@@ -716,7 +723,7 @@ class ResponseReasoningSummaryPartAddedEvent(
 
 
 class ResponseReasoningSummaryPartDoneEvent(
-    Result, kw_only=True, tag_field="type", tag="response.reasoning_summary_part.done"
+    StreamItem, kw_only=True, tag_field="type", tag="response.reasoning_summary_part.done"
 ):
     """A reasoning summary part is complete."""
 
@@ -731,7 +738,7 @@ class ResponseReasoningSummaryPartDoneEvent(
 
 
 class ResponseReasoningSummaryTextDeltaEvent(
-    Result, kw_only=True, tag_field="type", tag="response.reasoning_summary_text.delta"
+    StreamItem, kw_only=True, tag_field="type", tag="response.reasoning_summary_text.delta"
 ):
     """More reasoning summary text."""
 
@@ -746,7 +753,7 @@ class ResponseReasoningSummaryTextDeltaEvent(
 
 
 class ResponseReasoningSummaryTextDoneEvent(
-    Result, kw_only=True, tag_field="type", tag="response.reasoning_summary_text.done"
+    StreamItem, kw_only=True, tag_field="type", tag="response.reasoning_summary_text.done"
 ):
     """The full text of a reasoning summary part."""
 
@@ -761,7 +768,7 @@ class ResponseReasoningSummaryTextDoneEvent(
 
 
 class ResponseReasoningTextDeltaEvent(
-    Result, kw_only=True, tag_field="type", tag="response.reasoning_text.delta"
+    StreamItem, kw_only=True, tag_field="type", tag="response.reasoning_text.delta"
 ):
     """More reasoning text (models that return it)."""
 
@@ -774,7 +781,7 @@ class ResponseReasoningTextDeltaEvent(
 
 
 class ResponseReasoningTextDoneEvent(
-    Result, kw_only=True, tag_field="type", tag="response.reasoning_text.done"
+    StreamItem, kw_only=True, tag_field="type", tag="response.reasoning_text.done"
 ):
     """The full reasoning text of a part."""
 

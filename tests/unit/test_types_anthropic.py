@@ -70,11 +70,14 @@ def test_sdk_aliases_point_at_the_raw_event_classes() -> None:
     }
 
 
-def test_top_level_results_derive_from_result_and_nested_from_base_model() -> None:
-    from rawllm.types._base import BaseModel, Result
+def test_results_stream_items_and_nested_bases() -> None:
+    from rawllm.types._base import BaseModel, Result, StreamItem
 
-    for cls in (t.Message, t.MessageTokensCount, *typing.get_args(t.MessageStreamEvent)):
-        assert issubclass(cls, Result), cls
+    assert issubclass(t.Message, Result) and issubclass(t.MessageTokensCount, Result)
+    for event_cls in typing.get_args(t.MessageStreamEvent):
+        # one per event: no __dict__, not GC-tracked
+        assert issubclass(event_cls, StreamItem) and not issubclass(event_cls, Result)
+        assert event_cls.__struct_config__.gc is False
     for cls in (t.Usage, t.TextBlock, t.TextDelta, t.TextCitation):
         assert issubclass(cls, BaseModel) and not issubclass(cls, Result), cls
 

@@ -14,7 +14,7 @@ import rawllm
 from rawllm._wire import responses as wire
 from rawllm.sse import ServerSentEvent, SSEDecoder
 from rawllm.types import responses as t
-from rawllm.types._base import BaseModel, Result, attach
+from rawllm.types._base import BaseModel, Result, StreamItem, attach
 
 PAYLOADS = Path(__file__).parent / "payloads"
 STREAMS = [
@@ -63,8 +63,10 @@ def test_type_attribute_is_the_wire_tag(cls: Any) -> None:
 
 
 def test_results_and_nested_bases() -> None:
-    for cls in (t.Response, *typing.get_args(t.ResponseStreamEvent)):
-        assert issubclass(cls, Result), cls
+    assert issubclass(t.Response, Result)
+    for cls in (*typing.get_args(t.ResponseStreamEvent), t.ResponseFailedEvent):
+        assert issubclass(cls, StreamItem) and not issubclass(cls, Result), cls
+        assert cls.__struct_config__.gc is False
     for cls in (t.ResponseUsage, t.ResponseOutputMessage, t.ResponseOutputText, t.Annotation):
         assert issubclass(cls, BaseModel) and not issubclass(cls, Result), cls
 
