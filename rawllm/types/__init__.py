@@ -2,6 +2,23 @@
 
 from __future__ import annotations
 
+from . import anthropic, openai, responses
+from .anthropic import (
+    ContentBlock,
+    Message,
+    MessageStreamEvent,
+    MessageTokensCount,
+    RawContentBlockDeltaEvent,
+    RawContentBlockStartEvent,
+    RawContentBlockStopEvent,
+    RawMessageDeltaEvent,
+    RawMessageStartEvent,
+    RawMessageStopEvent,
+    RedactedThinkingBlock,
+    TextBlock,
+    ThinkingBlock,
+    ToolUseBlock,
+)
 from .openai import (
     Annotation,
     AnnotationURLCitation,
@@ -33,6 +50,14 @@ from .openai import (
     TopLogprob,
     Usage,
 )
+from .responses import (
+    Response,
+    ResponseFunctionToolCall,
+    ResponseOutputMessage,
+    ResponseReasoningItem,
+    ResponseStreamEvent,
+    ResponseUsage,
+)
 
 __all__ = [
     "Annotation",
@@ -53,15 +78,38 @@ __all__ = [
     "ChunkChoice",
     "CompletionTokensDetails",
     "CompletionUsage",
+    "ContentBlock",
     "CreateEmbeddingResponse",
     "Custom",
     "Embedding",
     "EmbeddingUsage",
     "Function",
     "FunctionCall",
+    "Message",
+    "MessageStreamEvent",
+    "MessageTokensCount",
     "Model",
     "ModelList",
     "PromptTokensDetails",
+    "RawContentBlockDeltaEvent",
+    "RawContentBlockStartEvent",
+    "RawContentBlockStopEvent",
+    "RawMessageDeltaEvent",
+    "RawMessageStartEvent",
+    "RawMessageStopEvent",
+    "RedactedThinkingBlock",
+    "Response",
+    "ResponseFunctionToolCall",
+    "ResponseOutputMessage",
+    "ResponseReasoningItem",
+    "ResponseStreamEvent",
+    "ResponseUsage",
+    "TextBlock",
+    "ThinkingBlock",
+    "ToolUseBlock",
     "TopLogprob",
     "Usage",
+    "anthropic",
+    "openai",
+    "responses",
 ]
