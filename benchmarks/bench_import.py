@@ -1,0 +1,82 @@
+"""Import time: ``import rawllm`` against its four dependencies and the SDKs.
+
+Each measurement is a fresh interpreter (pinned to the client core) that
+times only the ``import`` statement with ``time.perf_counter``, so the
+interpreter's own start-up is excluded and nothing is cached in memory
+between runs (the OS file cache is warm after the first run, as it is for a
+user).  litellm is timed in its own virtual environment.
+"""
+
+from __future__ import annotations
+
+import statistics
+import subprocess
+from typing import Any
+
+from benchmarks import _harness as h
+
+TARGETS: dict[str, list[str]] = {
+    "rawllm": ["rawllm"],
+    "rawllm dependencies": ["aiohttp", "msgspec", "backoff", "aiolimiter"],
+    "openai": ["openai"],
+    "anthropic": ["anthropic"],
+    "litellm": ["litellm"],
+}
+
+_SNIPPET = (
+    "import os, time; os.environ.setdefault('LITELLM_LOCAL_MODEL_COST_MAP', 'True')\n"
+    "t = time.perf_counter()\n"
+    "import {mods}\n"
+    "print(time.perf_counter() - t)"
+)
+
+
+def time_import(python: str, modules: list[str], cpus: list[int] | None) -> float:
+    code = _SNIPPET.format(mods=", ".join(modules))
+    proc = subprocess.run(
+        h.pinned([python, "-c", code], cpus),
+        capture_output=True,
+        text=True,
+        cwd=h.ROOT,
+        env=h.child_env(),
+        timeout=120,
+    )
+    if proc.returncode != 0:
+        raise RuntimeError((proc.stderr.strip().splitlines() or ["failed"])[-1])
+    return float(proc.stdout.strip().splitlines()[-1])
+
+
+def run(quick: bool = False, repetitions: int | None = None) -> dict[str, Any]:
+    reps = repetitions or (5 if quick else 9)
+    _, cpus = h.cpu_layout()
+    out: dict[str, Any] = {"repetitions": reps, "results": {}, "skipped": {}}
+    pythons: dict[str, str] = {}
+    for name in TARGETS:
+        py, reason = h.contender_python("litellm" if name == "litellm" else "x")
+        if py is None:
+            out["skipped"][name] = reason
+        else:
+            pythons[name] = py
+    samples: dict[str, list[float]] = {n: [] for n in pythons}
+    # one throwaway round warms the OS file cache, then interleaved rounds
+    for r in range(reps + 1):
+        for name in h.rotated(list(pythons), r):
+            if name in out["skipped"]:
+                continue
+            try:
+                t = time_import(pythons[name], TARGETS[name], cpus)
+            except Exception as exc:
+                out["skipped"][name] = str(exc)[:300]
+                continue
+            if r:
+                samples[name].append(t)
+    for name, s in samples.items():
+        if s and name not in out["skipped"]:
+            out["results"][name] = {"seconds": h.summarize(s), "modules": TARGETS[name]}
+    deps = out["results"].get("rawllm dependencies")
+    mine = out["results"].get("rawllm")
+    if deps and mine:
+        out["rawllm_vs_dependencies"] = (
+            statistics.median(mine["seconds"]["samples"]) / deps["seconds"]["median"]
+        )
+    return out

@@ -1,0 +1,137 @@
+"""Child process: run one contender's scenarios and print one JSON line.
+
+Usage: ``python -m benchmarks.contenders NAME SPEC_JSON``.  The parent
+(`benchmarks._harness`) starts a fresh process per contender and repetition,
+pinned to the client core.  Everything measured here is this process's own
+cost: CPU from ``time.process_time()`` (user + system, all threads), wall from
+``time.perf_counter()``, memory from the resident set size.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import gc
+import importlib
+import json
+import os
+import resource
+import sys
+import time
+import traceback
+from typing import Any
+
+from benchmarks.contenders import MODULES
+
+_PAGE = os.sysconf("SC_PAGE_SIZE") if hasattr(os, "sysconf") else 4096
+
+
+def rss_bytes() -> int:
+    """Current resident set size (Linux /proc; elsewhere the peak, which is the best we have)."""
+    try:
+        with open("/proc/self/statm", "rb") as f:
+            return int(f.read().split()[1]) * _PAGE
+    except OSError:
+        return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+
+
+async def _drive(fn: Any, concurrency: int, count: int) -> int:
+    """Run ``count`` calls of ``fn`` with ``concurrency`` workers; return items consumed."""
+    remaining = count
+    items = 0
+
+    async def worker() -> None:
+        nonlocal remaining, items
+        while remaining > 0:
+            remaining -= 1
+            got = await fn()  # not `items += await fn()`: that reads items before awaiting
+            items += got
+
+    await asyncio.gather(*(worker() for _ in range(min(concurrency, count))))
+    return items
+
+
+async def run_throughput(client: Any, sc: dict[str, Any]) -> dict[str, Any]:
+    fn = getattr(client, sc["op"])
+    await _drive(fn, sc["concurrency"], sc["warmup"])
+    gc.collect()
+    c0 = time.process_time()
+    w0 = time.perf_counter()
+    items = await _drive(fn, sc["concurrency"], sc["requests"])
+    wall = time.perf_counter() - w0
+    cpu = time.process_time() - c0
+    return {"cpu_s": cpu, "wall_s": wall, "requests": sc["requests"], "items": items}
+
+
+async def run_memory(client: Any, sc: dict[str, Any]) -> dict[str, Any]:
+    """Peak RSS growth while ``inflight`` calls wait on a slow server, per call.
+
+    The server holds each answer for ``latency`` seconds, so every call is in
+    flight at once; RSS is sampled every 5 ms and the peak taken.
+    """
+    fn = getattr(client, sc["op"])
+    await _drive(fn, sc["warmup"], sc["warmup"])
+    gc.collect()
+    base = rss_bytes()
+    peak = base
+    n = sc["inflight"]
+    w0 = time.perf_counter()
+    tasks = [asyncio.ensure_future(fn()) for _ in range(n)]
+    done = asyncio.gather(*tasks)
+    while not done.done():
+        peak = max(peak, rss_bytes())
+        await asyncio.sleep(0.005)
+    await done
+    wall = time.perf_counter() - w0
+    return {
+        "rss_base": base,
+        "rss_peak": peak,
+        "inflight": n,
+        "wall_s": wall,
+        "bytes_per_request": (peak - base) / n,
+    }
+
+
+async def main_async(name: str, spec: dict[str, Any]) -> dict[str, Any]:
+    out: dict[str, Any] = {"contender": name, "results": {}}
+    try:
+        mod = importlib.import_module("benchmarks.contenders." + MODULES[name])
+    except Exception as exc:  # not installed, or not runnable in this tree
+        out["skipped"] = f"{type(exc).__name__}: {exc}"
+        return out
+    out["versions"] = mod.versions()
+    client = mod.Client(spec["root"], spec["pool"])
+    await client.start()
+    try:
+        for sc in spec["scenarios"]:
+            api = "messages" if sc["op"].startswith("messages") else "chat"
+            if api not in mod.APIS:
+                if not sc.get("alt_op"):
+                    continue
+                sc = {**sc, "op": sc["alt_op"]}  # memory: messages for a messages-only SDK
+            try:
+                if sc["kind"] == "memory":
+                    res = await run_memory(client, sc)
+                else:
+                    res = await run_throughput(client, sc)
+            except Exception as exc:
+                tb = traceback.format_exc(limit=3)
+                print(tb, file=sys.stderr)
+                res = {"error": f"{type(exc).__name__}: {exc}"[:300]}
+            out["results"][sc["id"]] = res
+    finally:
+        await client.aclose()
+    return out
+
+
+def main() -> None:
+    name, spec_json = sys.argv[1], sys.argv[2]
+    spec = json.loads(spec_json)
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if soft < 4096 <= hard or (soft < 4096 and hard == resource.RLIM_INFINITY):
+        resource.setrlimit(resource.RLIMIT_NOFILE, (4096, hard))
+    out = asyncio.run(main_async(name, spec))
+    print(json.dumps(out), flush=True)
+
+
+if __name__ == "__main__":
+    main()
