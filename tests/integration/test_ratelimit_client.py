@@ -1,0 +1,178 @@
+"""The client's rate limiting against MockServer in strict-provider mode (127.0.0.1)."""
+
+from __future__ import annotations
+
+import asyncio
+import bisect
+import math
+import time
+
+import pytest
+
+import rawllm
+from rawllm.testing import MockServer
+
+MSG = [{"role": "user", "content": "hello there"}]
+
+
+def _max_in_closed_window(times: list[float], width: float = 1.0) -> int:
+    times = sorted(times)
+    return max(bisect.bisect_right(times, t + width) - i for i, t in enumerate(times))
+
+
+async def _run(client: rawllm.OpenAI, n: int) -> tuple[int, float]:
+    failures = 0
+    t0 = time.monotonic()
+
+    async def one() -> None:
+        nonlocal failures
+        try:
+            await client.chat.completions.create(model="m", messages=MSG, max_tokens=16)
+        except rawllm.APIError:
+            failures += 1
+
+    await asyncio.gather(*(one() for _ in range(n)))
+    return failures, time.monotonic() - t0
+
+
+async def test_no_429_when_limits_are_set_right() -> None:
+    rpm, n = 3000.0, 120  # 50 / s, about 2.4 s
+    async with MockServer(rpm=rpm) as server:
+        limit = rawllm.RateLimit(requests_per_minute=rpm, max_concurrency=32)
+        async with rawllm.OpenAI(
+            api_key="sk-test", base_url=server.openai_base_url, rate_limit=limit
+        ) as client:
+            failures, elapsed = await _run(client, n)
+            assert failures == 0
+            assert server.rate_limited == 0
+            arrivals = [r.time for r in server.requests]
+            assert len(arrivals) == n
+            assert _max_in_closed_window(arrivals) <= math.ceil(rpm / 60) + 1 + 1  # +1: network
+            assert elapsed >= (n - 1) * 60 / rpm * 0.95
+            assert client.limiter.state.in_flight == 0
+
+
+async def test_no_429_when_nothing_is_configured_but_the_probe_learns() -> None:
+    rpm, n = 3000.0, 120
+    async with MockServer(rpm=rpm) as server:
+        limit = rawllm.RateLimit(max_concurrency=64)
+        async with rawllm.OpenAI(
+            api_key="sk-test", base_url=server.openai_base_url, rate_limit=limit
+        ) as client:
+            failures, _ = await _run(client, n)
+            assert failures == 0
+            assert server.rate_limited == 0
+            assert client.limiter.state.learned_requests_per_minute == pytest.approx(rpm * 0.98)
+
+
+async def test_anthropic_headers_are_learned() -> None:
+    rpm, n = 3000.0, 60
+    async with MockServer(rpm=rpm) as server:
+        async with rawllm.Anthropic(
+            api_key="sk-ant-test",
+            base_url=server.anthropic_base_url,
+            rate_limit=rawllm.RateLimit(max_concurrency=16),
+        ) as client:
+
+            async def one() -> None:
+                await client.messages.create(model="m", max_tokens=16, messages=MSG)
+
+            await asyncio.gather(*(one() for _ in range(n)))
+            assert server.rate_limited == 0
+            assert client.limiter.state.learned_requests_per_minute == pytest.approx(rpm * 0.98)
+
+
+async def test_recovery_when_limits_are_set_wrong() -> None:
+    # Configured at 4x the provider's budget, tokens binding as well: the
+    # headers correct it after the first answers and nothing fails.
+    rpm, tpm, n = 1200.0, 60_000.0, 120  # 20 / s; tokens allow ~33 / s
+    async with MockServer(rpm=rpm, tpm=tpm) as server:
+        limit = rawllm.RateLimit(
+            requests_per_minute=rpm * 4, tokens_per_minute=tpm * 4, max_concurrency=8
+        )
+        async with rawllm.OpenAI(
+            api_key="sk-test", base_url=server.openai_base_url, rate_limit=limit, max_retries=5
+        ) as client:
+            failures, elapsed = await _run(client, n)
+            state = client.limiter.state
+            assert failures == 0
+            assert server.rate_limited <= 0.05 * n
+            assert state.requests_per_minute is not None
+            assert state.requests_per_minute <= rpm
+            assert elapsed >= (n - 1) * 60 / rpm * 0.95
+
+
+async def test_one_429_pauses_every_call() -> None:
+    async with MockServer(faults="429:retry-after=1") as server:
+        async with rawllm.OpenAI(
+            api_key="sk-test", base_url=server.openai_base_url, max_retries=2
+        ) as client:
+            first = asyncio.create_task(
+                client.chat.completions.create(model="m", messages=MSG, max_tokens=4)
+            )
+            for _ in range(500):
+                if server.status_counts[429]:
+                    break
+                await asyncio.sleep(0.01)
+            t429 = server.requests[0].time
+            # calls made after the 429 wait for the shared gate, not only the one refused
+            others = [
+                asyncio.create_task(
+                    client.chat.completions.create(model="m", messages=MSG, max_tokens=4)
+                )
+                for _ in range(5)
+            ]
+            await asyncio.gather(first, *others)
+            later = [r.time for r in server.requests[1:]]
+            assert len(later) == 6
+            assert min(later) >= t429 + 0.99
+            assert client.limiter.state.rate_limited == 1
+            assert server.status_counts[429] == 1
+
+
+async def test_a_stream_holds_its_slot_until_closed() -> None:
+    async with MockServer(tokens=5) as server:
+        async with rawllm.OpenAI(
+            api_key="sk-test",
+            base_url=server.openai_base_url,
+            rate_limit=rawllm.RateLimit(max_concurrency=1),
+        ) as client:
+            await client.chat.completions.create(model="m", messages=MSG)  # ends the probe
+            stream = await client.chat.completions.create(model="m", messages=MSG, stream=True)
+            async with stream:
+                other = asyncio.create_task(client.chat.completions.create(model="m", messages=MSG))
+                seen = 0
+                async for _ in stream:
+                    await asyncio.sleep(0.02)
+                    assert not other.done()
+                    state = client.limiter.state
+                    assert (state.in_flight, state.waiting) == (1, 1)
+                    seen += 1
+                assert seen >= 3
+            await asyncio.wait_for(other, 5)  # the slot came free when the stream ended
+            assert client.limiter.state.in_flight == 0
+
+
+async def test_cancelled_callers_consume_no_budget() -> None:
+    rpm = 600.0  # one start per 0.1 s
+    async with MockServer(rpm=rpm) as server:
+        async with rawllm.OpenAI(
+            api_key="sk-test",
+            base_url=server.openai_base_url,
+            rate_limit=rawllm.RateLimit(requests_per_minute=rpm),
+        ) as client:
+            tasks = [
+                asyncio.create_task(
+                    client.chat.completions.create(model="m", messages=MSG, max_tokens=4)
+                )
+                for _ in range(10)
+            ]
+            await asyncio.sleep(0.05)
+            for t in tasks[1:]:
+                t.cancel()
+            await asyncio.gather(*tasks, return_exceptions=True)
+            t0 = time.monotonic()
+            await client.chat.completions.create(model="m", messages=MSG, max_tokens=4)
+            # the next call waits at most one interval, not ten
+            assert time.monotonic() - t0 < 0.15
+            assert client.limiter.state.started == 2
