@@ -93,7 +93,7 @@ def dist_size(dist: metadata.Distribution) -> int:
 def _source_tree_size(name: str) -> int:
     """Size of an editable package's .py files and their freshly compiled .pyc."""
     module = __import__(name.replace("-", "_"))
-    root = Path(module.__file__).parent
+    root = Path(str(module.__file__)).parent
     total = 0
     with tempfile.TemporaryDirectory() as tmp:
         for i, p in enumerate(sorted(root.rglob("*"))):

@@ -46,7 +46,7 @@ class Client:
 
     async def messages(self) -> int:
         msg = await self._client.messages.create(**MESSAGES_PARAMS)
-        self.sink = msg.content[0].text  # type: ignore[union-attr]
+        self.sink = getattr(msg.content[0], "text", None)
         return 1
 
     async def messages_stream(self) -> int:

@@ -14,7 +14,7 @@ from typing import Any
 os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")  # no network at import
 os.environ.setdefault("LITELLM_TELEMETRY", "False")
 
-import litellm  # noqa: E402
+import litellm  # type: ignore[import-not-found]  # noqa: E402
 
 from benchmarks.contenders import API_KEY, CHAT_PARAMS, MESSAGES_PARAMS  # noqa: E402
 

@@ -6,7 +6,7 @@ from typing import Any
 
 import openai
 
-from benchmarks.contenders import openai_httpx
+from benchmarks.contenders import API_KEY, openai_httpx
 from benchmarks.contenders.openai_httpx import limits, versions
 
 NAME = "openai_aiohttp"
@@ -23,7 +23,7 @@ def _check() -> None:
         from openai._vendor import httpx_aiohttp  # noqa: F401
     except ImportError:
         try:
-            import httpx_aiohttp  # type: ignore[import-not-found]  # noqa: F401
+            import httpx_aiohttp  # type: ignore[import-not-found,no-redef]  # noqa: F401
         except ImportError as exc:
             raise ImportError("openai[aiohttp] extra not installed") from exc
 
@@ -35,7 +35,7 @@ class Client(openai_httpx.Client):
     async def start(self) -> None:
         http: Any = openai.DefaultAioHttpClient(limits=limits(self._pool))
         self._client = openai.AsyncOpenAI(
-            api_key=openai_httpx.API_KEY,
+            api_key=API_KEY,
             base_url=self._root + "/v1",
             http_client=http,
             timeout=600.0,

@@ -1,0 +1,211 @@
+"""Run rawllm's benchmark suite: ``python -m benchmarks`` (also ``rawllm bench``).
+
+Sections: ``client`` (end to end against the SDKs and the floor, each in its
+own process), ``import``, ``size``, ``decode``, ``sse`` (``bench_sse``) and
+``goodput`` (``bench_goodput``, when present).
+
+Examples::
+
+    python -m benchmarks                      # full run, about 10 minutes; prints tables
+    python -m benchmarks --quick              # about a minute
+    python -m benchmarks --json results.json  # also keep the raw figures
+    python -m benchmarks --only chat_c64      # one client scenario (or a section name)
+    python -m benchmarks --versions           # versions of everything measured
+    python -m benchmarks --report             # full run, then docs/benchmarks.{md,png}
+    python -m benchmarks --report results.json  # re-render the docs from stored figures
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import json
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+from benchmarks import _harness as h
+from benchmarks import report
+from benchmarks.contenders import CONTENDERS
+
+SECTIONS = ("client", "import", "size", "decode", "sse", "goodput")
+DOCS = h.ROOT / "docs"
+
+
+def _optional(module: str) -> Callable[[bool], dict[str, Any]] | str:
+    """``module.run`` if the module exists, else the reason it does not."""
+    try:
+        mod = importlib.import_module(module)
+    except ImportError as exc:
+        return f"{type(exc).__name__}: {exc}"
+    fn = getattr(mod, "run", None)
+    return fn if callable(fn) else f"{module} has no run(quick)"
+
+
+def versions() -> dict[str, Any]:
+    """Versions of the interpreter, the packages here, and each contender's process."""
+    out: dict[str, Any] = {"python": sys.version.split()[0], "packages": report.package_versions()}
+    contenders: dict[str, Any] = {}
+    for name in CONTENDERS:
+        py, reason = h.contender_python(name)
+        if py is None:
+            contenders[name] = {"skipped": reason}
+            continue
+        code = (
+            "import json, importlib; from benchmarks.contenders import MODULES; "
+            f"m = importlib.import_module('benchmarks.contenders.' + MODULES[{name!r}]); "
+            "print(json.dumps(m.versions()))"
+        )
+        proc = subprocess.run(
+            [py, "-c", code], capture_output=True, text=True, cwd=h.ROOT, env=h.child_env()
+        )
+        if proc.returncode == 0:
+            contenders[name] = json.loads(proc.stdout.strip().splitlines()[-1])
+        else:
+            tail = (proc.stderr.strip().splitlines() or ["failed"])[-1]
+            contenders[name] = {"skipped": tail[:200]}
+    out["contenders"] = contenders
+    return out
+
+
+def run_all(
+    quick: bool,
+    only: str | None = None,
+    contenders: list[str] | None = None,
+    repetitions: int = 3,
+    command: str = "",
+) -> dict[str, Any]:
+    """Run the sections (``only``: a section name or a client scenario id substring)."""
+    sections = [only] if only in SECTIONS else list(SECTIONS)
+    client_only = None if only is None or only in SECTIONS else only
+    if client_only is not None:
+        sections = ["client"]
+    results: dict[str, Any] = {
+        "meta": {
+            "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
+            "command": command,
+            "quick": quick,
+            "machine": report.machine_info(),
+            "versions": report.package_versions(),
+        }
+    }
+    names = contenders
+    if "client" in sections and not quick and (names is None or "litellm" in names):
+        if h.contender_python("litellm")[0] is None:
+            h.progress(f"creating the litellm venv in {h.LITELLM_VENV} ...")
+            err = h.setup_litellm()
+            if err:
+                h.progress(err)
+    t_all = time.perf_counter()
+    for section in sections:
+        t0 = time.perf_counter()
+        h.progress(f"{section} ...")
+        if section == "client":
+            from benchmarks import bench_client
+
+            results["client"] = bench_client.run(
+                quick=quick, contenders=names, only=client_only, repetitions=repetitions
+            )
+        elif section == "import":
+            from benchmarks import bench_import
+
+            results["import"] = bench_import.run(quick=quick)
+        elif section == "size":
+            from benchmarks import bench_size
+
+            results["size"] = bench_size.run(quick=quick)
+        elif section == "decode":
+            from benchmarks import bench_decode
+
+            results["decode"] = bench_decode.run(quick=quick)
+        else:  # sse, goodput: modules owned by their issues, picked up when present
+            fn = _optional(f"benchmarks.bench_{section}")
+            if isinstance(fn, str):
+                if section == "sse" or "no run(" in fn:  # a missing goodput is simply not there
+                    results[section] = {"skipped": fn}
+                h.progress(f"{section} skipped: {fn}")
+                continue
+            try:
+                results[section] = fn(quick)
+            except Exception as exc:  # one broken section must not lose the others
+                results[section] = {"skipped": f"{type(exc).__name__}: {exc}"[:300]}
+        h.progress(f"{section} done in {time.perf_counter() - t0:.0f} s")
+    results["meta"]["seconds"] = round(time.perf_counter() - t_all, 1)
+    return results
+
+
+def tables(results: dict[str, Any]) -> str:
+    """The report's tables without the prose (for the terminal)."""
+    text = report.render(results, png_name=None)
+    start = text.find("## Targets")
+    return text[start:] if start >= 0 else text
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of ``python -m benchmarks`` and ``rawllm bench``.
+
+    Args:
+        argv: command-line arguments (without the program name).
+
+    Returns:
+        The exit status: 0, or 2 for bad arguments.
+
+    Example:
+        >>> main(["--quick", "--json", "quick.json"])  # doctest: +SKIP
+        0
+    """
+    parser = argparse.ArgumentParser(
+        prog="python -m benchmarks",
+        description="rawllm against the vendor SDKs and the raw aiohttp floor.",
+    )
+    parser.add_argument("--quick", action="store_true", help="about a minute instead of ten")
+    parser.add_argument(
+        "--json", metavar="PATH", help="write the raw figures to PATH ('-': stdout)"
+    )
+    parser.add_argument("--versions", action="store_true", help="print versions and exit")
+    parser.add_argument(
+        "--only", metavar="SCENARIO", help=f"a section ({', '.join(SECTIONS)}) or client scenario"
+    )
+    parser.add_argument(
+        "--contenders", metavar="A,B", help=f"client contenders (default: all of {CONTENDERS})"
+    )
+    parser.add_argument("--repetitions", type=int, default=3, metavar="N", help="default 3")
+    parser.add_argument(
+        "--report",
+        nargs="?",
+        const="",
+        metavar="RESULTS.json",
+        help="write docs/benchmarks.md and .png from RESULTS.json, or from a fresh run",
+    )
+    args = parser.parse_args(argv)
+
+    if args.versions:
+        print(json.dumps(versions(), indent=2))
+        return 0
+    if args.report:
+        results = json.loads(Path(args.report).read_text())
+    else:
+        names = args.contenders.split(",") if args.contenders else None
+        if names and (bad := [n for n in names if n not in CONTENDERS]):
+            parser.error(f"unknown contender(s) {bad}; choose from {CONTENDERS}")
+        cmd = "python -m benchmarks " + " ".join(argv if argv is not None else sys.argv[1:])
+        results = run_all(args.quick, args.only, names, args.repetitions, cmd.strip())
+    if args.json:
+        text = json.dumps(results, indent=1)
+        if args.json == "-":
+            print(text)
+        else:
+            Path(args.json).write_text(text + "\n")
+    if args.report is not None:
+        md, png = report.write_docs(results, DOCS)
+        h.progress(f"wrote {md}" + (f" and {png}" if png else ""))
+    if args.json != "-":
+        print(tables(results))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

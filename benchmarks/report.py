@@ -1,0 +1,479 @@
+"""Render benchmark results: markdown tables, a PNG chart, and docs/benchmarks.md.
+
+Everything here reads the JSON that ``python -m benchmarks --json`` writes, so
+the docs can be regenerated from a stored run (``--report results.json``) and
+no figure is ever typed by hand.
+"""
+
+from __future__ import annotations
+
+import os
+import platform
+import sys
+from collections.abc import Iterator
+from importlib import metadata
+from pathlib import Path
+from typing import Any
+
+# Targets of issue 8: rawllm / reference, at most.
+TARGETS = {
+    "request": (1.0, "floor", "non-stream CPU per request"),
+    "event": (1.15, "floor", "CPU per stream event"),
+    "memory": (1.2, "floor", "memory per in-flight request"),
+    "import": (1.15, "rawllm dependencies", "`import rawllm` time"),
+    "size": (1.1, "rawllm dependencies", "installed size with dependencies"),
+}
+
+BENCH_PACKAGES = (
+    "rawllm", "aiohttp", "msgspec", "backoff", "aiolimiter", "multidict", "yarl",
+    "openai", "anthropic", "httpx", "httpx2", "httpcore", "httpx-sse", "pydantic",
+    "pydantic-core", "anyio", "jiter", "matplotlib",
+)  # fmt: skip
+
+
+# ------------------------------------------------------------------- machine
+
+
+def machine_info() -> dict[str, Any]:
+    """CPU model, cores, OS and Python of this machine."""
+    cpu = platform.processor() or platform.machine()
+    try:
+        with open("/proc/cpuinfo") as f:
+            for line in f:
+                if line.startswith("model name"):
+                    cpu = line.split(":", 1)[1].strip()
+                    break
+    except OSError:
+        pass
+    try:
+        usable = len(os.sched_getaffinity(0))
+    except AttributeError:
+        usable = os.cpu_count() or 0
+    return {
+        "cpu": cpu,
+        "cores": os.cpu_count(),
+        "usable_cores": usable,
+        "os": f"{platform.system()} {platform.release()}",
+        "python": f"{platform.python_implementation()} {platform.python_version()}",
+        "executable": sys.executable,
+    }
+
+
+def package_versions() -> dict[str, str]:
+    out = {}
+    for name in BENCH_PACKAGES:
+        try:
+            out[name] = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            pass
+    return out
+
+
+# -------------------------------------------------------------------- tables
+
+
+def _fmt(x: float) -> str:
+    if x >= 100:
+        return f"{x:,.0f}"
+    if x >= 10:
+        return f"{x:.1f}"
+    return f"{x:.2f}"
+
+
+def _ratio(x: float | None, ref: float | None) -> str:
+    if x is None or not ref:
+        return "-"
+    return f"{x / ref:.2f}x"
+
+
+def _table(header: list[str], rows: list[list[str]]) -> list[str]:
+    out = ["| " + " | ".join(header) + " |", "|" + "|".join("---" for _ in header) + "|"]
+    out += ["| " + " | ".join(r) + " |" for r in rows]
+    return out
+
+
+def sdk_for(api: str) -> str:
+    return "anthropic" if api == "messages" else "openai"
+
+
+def client_tables(client: dict[str, Any]) -> Iterator[str]:
+    for sc in client["scenarios"].values():
+        cons = sc["contenders"]
+        if not cons:
+            continue
+        sdk = sdk_for(sc["api"])
+        yield f"### {sc['title']}"
+        yield ""
+        if sc["kind"] == "memory":
+            key, unit, extra = "kib", "KiB per request", None
+            yield (
+                f"{sc['requests']:,} calls in flight at once (the server answers after "
+                f"{sc.get('server_latency_s', 0):g} s); peak RSS growth over the level after "
+                f"warm-up, divided by {sc['requests']:,}. anthropic runs Anthropic messages, "
+                "the others chat completions."
+            )
+            yield ""
+            sdk = "openai"
+        else:
+            key, unit, extra = "cpu_us", f"CPU µs per {sc['unit']}", f"{sc['unit']}s/s (wall)"
+        floor = cons.get("floor", {}).get(key, {}).get("median")
+        ref = cons.get(sdk, {}).get(key, {}).get("median")
+        rows = []
+        for name, d in sorted(cons.items(), key=lambda kv: kv[1][key]["median"]):
+            s = d[key]
+            row = [
+                f"**{name}**" if name == "rawllm" else name,
+                _fmt(s["median"]),
+                f"{_fmt(s['min'])}-{_fmt(s['max'])}",
+                _ratio(s["median"], floor),
+                _ratio(s["median"], ref),
+            ]
+            if extra:
+                row.append(f"{d['per_s']['median']:,.0f}")
+            rows.append(row)
+        header = ["contender", unit, "min-max", "vs floor", f"vs {sdk}"]
+        if extra:
+            header.append(extra)
+        yield from _table(header, rows)
+        yield ""
+
+
+def import_table(imp: dict[str, Any]) -> Iterator[str]:
+    res = imp["results"]
+    ref = res.get("rawllm dependencies", {}).get("seconds", {}).get("median")
+    rows = []
+    for name, d in sorted(res.items(), key=lambda kv: kv[1]["seconds"]["median"]):
+        s = d["seconds"]
+        rows.append([
+            name, ", ".join(d["modules"]), f"{s['median'] * 1000:,.0f}",
+            f"{s['min'] * 1000:,.0f}-{s['max'] * 1000:,.0f}", _ratio(s["median"], ref),
+        ])  # fmt: skip
+    yield from _table(["import", "modules", "ms (median)", "min-max", "vs dependencies"], rows)
+
+
+def size_table(size: dict[str, Any]) -> Iterator[str]:
+    res = size["results"]
+    ref = res.get("rawllm dependencies", {}).get("bytes")
+    rows = []
+    for name, d in sorted(res.items(), key=lambda kv: kv[1]["bytes"]):
+        rows.append([
+            name, f"{d['bytes'] / 2**20:.2f}", str(len(d["distributions"])),
+            _ratio(d["bytes"], ref),
+        ])  # fmt: skip
+    yield from _table(["installed", "MiB", "distributions", "vs dependencies"], rows)
+
+
+def decode_table(dec: dict[str, Any]) -> Iterator[str]:
+    for payload, res in dec["results"].items():
+        yield f"**{payload}** ({dec['items'][payload]} per pass)"
+        yield ""
+        rows = [
+            [name, _fmt(r["us_per_item"]), f"{r['vs_rawllm']:.1f}x" if "vs_rawllm" in r else "-"]
+            for name, r in sorted(res.items(), key=lambda kv: kv[1]["us_per_item"])
+        ]
+        yield from _table(["decoder", "µs per item", "vs rawllm"], rows)
+        yield ""
+
+
+def sse_table(sse: dict[str, Any]) -> Iterator[str]:
+    rows = []
+    for size, res in sse["results"].items():
+        for name, r in res.items():
+            rows.append([
+                f"{int(size):,} B", name, f"{r['events_per_s']:,.0f}", f"{r['mb_per_s']:.1f}",
+                f"{r['rawllm_speedup']:.2f}x",
+            ])  # fmt: skip
+    yield from _table(["pieces", "decoder", "events/s", "MB/s", "rawllm is faster by"], rows)
+
+
+def generic_table(data: dict[str, Any]) -> Iterator[str]:
+    """A table for results of unknown shape (``{"results": {name: {field: value}}}``)."""
+    res = data.get("results", data)
+    if not isinstance(res, dict) or not all(isinstance(v, dict) for v in res.values()):
+        yield f"```\n{res}\n```"
+        return
+    fields: list[str] = []
+    for v in res.values():
+        fields += [k for k in v if k not in fields and not isinstance(v[k], (dict, list))]
+    rows = [
+        [name, *(_fmt(v[f]) if isinstance(v.get(f), float) else str(v.get(f, "-")) for f in fields)]
+        for name, v in res.items()
+    ]
+    yield from _table(["", *fields], rows)
+
+
+# ------------------------------------------------------------------- targets
+
+
+def target_rows(results: dict[str, Any]) -> list[list[str]]:
+    """One row per target of the issue: what was measured and whether it is met."""
+    rows = []
+    client = results.get("client", {})
+    for sid, sc in client.get("scenarios", {}).items():
+        cons = sc["contenders"]
+        kind = "memory" if sc["kind"] == "memory" else sc["unit"]
+        key = "kib" if kind == "memory" else "cpu_us"
+        limit, ref_name, what = TARGETS[kind]
+        mine, ref = cons.get("rawllm"), cons.get(ref_name)
+        if mine and ref:
+            ratio = mine[key]["median"] / ref[key]["median"]
+            rows.append(
+                [
+                    f"{what} ({sid})",
+                    f"<= {limit:.2f}x {ref_name}",
+                    f"{ratio:.2f}x",
+                    "met" if ratio <= limit else f"missed by {(ratio / limit - 1) * 100:.0f}%",
+                ]
+            )
+    for section, kind in (("import", "import"), ("size", "size")):
+        ratio = results.get(section, {}).get("rawllm_vs_dependencies")
+        if ratio is not None:
+            limit, ref_name, what = TARGETS[kind]
+            rows.append(
+                [
+                    what,
+                    f"<= {limit:.2f}x {ref_name}",
+                    f"{ratio:.2f}x",
+                    "met" if ratio <= limit else f"missed by {(ratio / limit - 1) * 100:.0f}%",
+                ]
+            )
+    return rows
+
+
+# --------------------------------------------------------------------- chart
+
+
+def chart(results: dict[str, Any], path: Path) -> bool:
+    """Bar chart of CPU per request / event relative to the floor, log scale.
+
+    Returns:
+        False when matplotlib is missing or there is nothing to draw.
+    """
+    try:
+        import matplotlib
+
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+    except ImportError:
+        return False
+    scs = {
+        sid: sc
+        for sid, sc in results.get("client", {}).get("scenarios", {}).items()
+        if sc["kind"] != "memory" and "floor" in sc["contenders"]
+    }
+    if not scs:
+        return False
+    names: list[str] = []
+    for sc in scs.values():
+        names += [n for n in sc["contenders"] if n not in names]
+    order = ["floor", "rawllm", "httpx", "openai_aiohttp", "openai", "anthropic", "litellm"]
+    names.sort(key=lambda n: order.index(n) if n in order else len(order))
+    fig, ax = plt.subplots(figsize=(11, 4.8), dpi=110)
+    width = 0.8 / len(names)
+    for i, name in enumerate(names):
+        xs, ys = [], []
+        for j, sc in enumerate(scs.values()):
+            d = sc["contenders"].get(name)
+            if d:
+                xs.append(j + (i - (len(names) - 1) / 2) * width)
+                ys.append(d["cpu_us"]["median"] / sc["contenders"]["floor"]["cpu_us"]["median"])
+        ax.bar(xs, ys, width, label=name)
+    ax.set_yscale("log")
+    ax.axhline(1.0, color="black", linewidth=0.8)
+    ax.set_xticks(range(len(scs)))
+    ax.set_xticklabels([sid.replace("_", "\n", 1) for sid in scs], fontsize=8)
+    ax.set_ylabel("client CPU per request / event\n(x the aiohttp + msgspec floor, log)")
+    ax.set_title("Client CPU cost relative to hand-written aiohttp + msgspec (lower is better)")
+    ax.legend(fontsize=8, ncol=4)
+    fig.tight_layout()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path)
+    plt.close(fig)
+    return True
+
+
+# ------------------------------------------------------------------ document
+
+
+CAVEAT = """\
+Benchmarks are hard to do well and easy to read wrongly. These measure one
+thing: how much **client CPU** a Python process spends per call (and per
+stream event) to talk to a local server that answers instantly from
+pre-rendered bytes. A real provider takes hundreds of milliseconds per call,
+so in a single call the client's cost is noise; it matters when one process
+drives hundreds or thousands of calls at once, where the client's CPU becomes
+the ceiling on throughput and the source of latency jitter. The figures depend
+on the machine, the Python version and every package version (all listed
+below); the ratios between contenders, measured in the same run, travel better
+than the absolute numbers. Run `python -m benchmarks` on your own machine
+before believing any of it."""
+
+METHOD = """\
+* The server (`python -m rawllm.testing`) is its own process pinned to one core
+  (`taskset`); every contender runs in a **fresh process** pinned to another,
+  one contender at a time, so no two contenders share a process, an event loop
+  or a core.
+* Every contender uses one pooled client with the **same pool limits**
+  ({pool} connections, all kept alive), sends the same request and reads the
+  same fields of the answer. Each scenario **warms up** (connections open,
+  lazy imports done) before it is timed.
+* Contenders are **interleaved**: each of the {reps} repetitions runs every
+  contender once, in a rotated order. Tables show the **median** and the
+  min-max of the repetitions.
+* CPU is `time.process_time()` in the client process (user + system, all
+  threads). Per stream event = the whole streamed call's CPU divided by the
+  SSE `data` events the server sends per stream ({events}).
+* The floor is hand-written `aiohttp` + `msgspec`: one session, msgspec
+  Structs holding only the fields read, a minimal SSE splitter that is not
+  spec-exact, no retries, limits, timeouts or error mapping. It is what a
+  careful user writes by hand, and the cost rawllm has to justify.
+* `httpx` is raw httpx + httpx-sse with `response.json()` / `json.loads`.
+  `litellm` runs in its own virtual environment (it pins `openai<3`) and uses
+  its own connection pool. `openai_aiohttp` is the openai SDK with
+  `DefaultAioHttpClient` (`openai[aiohttp]`)."""
+
+WHY = """\
+Why rawllm is close to the floor and the SDKs are not, as far as the profiles
+and the decode microbenchmark below show:
+
+* **Decoding.** rawllm decodes response bytes straight into msgspec Structs in
+  one pass ({rawllm_chunk} µs per chat chunk). The SDKs run `json.loads` and
+  then build pydantic models with `construct_type` for every body and every
+  stream event ({openai_chunk} µs per chunk for openai, {anthropic_event} µs
+  per event for anthropic).
+* **HTTP.** rawllm talks to aiohttp directly (C HTTP parser, one session, no
+  cookie jar, headers prepared once). The SDKs go through httpx / httpcore and
+  anyio, a pure-Python HTTP/1.1 stack with several layers of objects per
+  request; even with the aiohttp transport the httpx request/response objects
+  stay in the path.
+* **SSE.** rawllm's decoder is WHATWG-exact and splits lines at the byte level;
+  see the SSE table.
+* **What rawllm adds over the floor** (retry loop, timeouts, error mapping,
+  request ids, `to_dict()`) is paid for by skipping what aiohttp does by
+  default that an API client does not need."""
+
+
+def render(results: dict[str, Any], png_name: str | None = "benchmarks.png") -> str:
+    """The whole of docs/benchmarks.md from a results dict."""
+    meta = results.get("meta", {})
+    m = meta.get("machine", {})
+    client = results.get("client", {})
+    lines = ["# Benchmarks", "", CAVEAT, ""]
+    lines += [
+        "Regenerate this page (figures, table and chart) with one command from a source "
+        "checkout with the `[bench]` extra installed:",
+        "",
+        "```",
+        "python -m benchmarks --report            # full run (about 10 minutes), then write",
+        "python -m benchmarks --json results.json # keep the raw figures",
+        "python -m benchmarks --report results.json  # re-render from them",
+        "rawllm bench                             # the quick run (about a minute)",
+        "```",
+        "",
+        f"This page was generated from the run of {meta.get('date', '?')}"
+        f" (command: `{meta.get('command', '?')}`, "
+        f"{'quick' if meta.get('quick') else 'full'} run).",
+        "",
+        "## Machine and versions",
+        "",
+        f"* CPU: {m.get('cpu', '?')}, {m.get('cores', '?')} cores "
+        f"({m.get('usable_cores', '?')} usable); server pinned to "
+        f"{client.get('pinning', {}).get('server')}, client to "
+        f"{client.get('pinning', {}).get('client')}",
+        f"* OS: {m.get('os', '?')}; Python: {m.get('python', '?')}",
+        "* Packages: " + ", ".join(f"{k} {v}" for k, v in sorted(meta.get("versions", {}).items())),
+    ]
+    for name, vs in sorted(client.get("versions", {}).items()):
+        lines.append(f"  * {name}: " + ", ".join(f"{k} {v}" for k, v in vs.items()))
+    lines.append("")
+
+    trows = target_rows(results)
+    if trows:
+        lines += ["## Targets", ""]
+        lines += _table(["target", "goal", "measured (median)", "verdict"], trows)
+        lines.append("")
+
+    dec = results.get("decode", {}).get("results", {})
+
+    def _d(payload: str, name: str) -> str:
+        v = dec.get(payload, {}).get(name, {}).get("us_per_item")
+        return _fmt(v) if v is not None else "?"
+
+    lines += ["## Why the winner wins", ""]
+    lines.append(
+        WHY.format(
+            rawllm_chunk=_d("chat chunk", "rawllm"),
+            openai_chunk=_d("chat chunk", "openai"),
+            anthropic_event=_d("messages event", "anthropic"),
+        )
+    )
+    lines.append("")
+    lines += ["## Method", ""]
+    lines.append(
+        METHOD.format(
+            pool=client.get("pool", "?"),
+            reps=client.get("repetitions", "?"),
+            events=", ".join(f"{k} {v}" for k, v in client.get("events_per_stream", {}).items())
+            or "?",
+        )
+    )
+    lines.append("")
+    if png_name and results.get("chart"):
+        lines += [f"![client CPU relative to the floor]({png_name})", ""]
+    if client.get("scenarios"):
+        lines += ["## End to end: client CPU per call", ""]
+        lines += list(client_tables(client))
+        for title, d in (
+            ("Skipped", client.get("skipped")),
+            ("Errors", client.get("errors")),
+            ("Left out of the memory scenario", client.get("memory_excluded")),
+        ):
+            if d:
+                lines.append(f"{title}:")
+                lines.append("")
+                lines += [f"* {k}: {v}" for k, v in d.items()]
+                lines.append("")
+    if "import" in results:
+        reps = results["import"].get("repetitions")
+        lines += ["## Import time", "",
+                  "A fresh interpreter per measurement; only the `import` statement is timed "
+                  f"(median of {reps}, interleaved).", ""]  # fmt: skip
+        lines += list(import_table(results["import"]))
+        lines.append("")
+    if "size" in results:
+        lines += ["## Installed size", "",
+                  "Files listed in each distribution's RECORD, over the closure of its "
+                  "requirements (no extras); rawllm installed as editable is measured from its "
+                  "package directory (.py plus compiled .pyc).", ""]  # fmt: skip
+        lines += list(size_table(results["size"]))
+        lines.append("")
+    if dec:
+        lines += ["## Decoding microbenchmark", "",
+                  "The same bytes decoded into each library's own types; the SDK rows are what "
+                  "the SDK runs by default (`json.loads` + `construct_type`), the validated rows "
+                  "what it runs with strict response validation.", ""]  # fmt: skip
+        lines += list(decode_table(results["decode"]))
+    sse = results.get("sse")
+    if sse and "results" in sse:
+        lines += ["## SSE decoder microbenchmark (`benchmarks/bench_sse.py`)", ""]
+        lines += list(sse_table(sse))
+        lines.append("")
+    elif sse:
+        lines += ["## SSE decoder microbenchmark", "", f"Skipped: {sse.get('skipped')}", ""]
+    gp = results.get("goodput")
+    if gp and "skipped" in gp:
+        lines += ["## Goodput under rate limits", "", f"Skipped: {gp['skipped']}", ""]
+    elif gp:
+        lines += ["## Goodput under rate limits (`benchmarks/bench_goodput.py`)", ""]
+        lines += list(generic_table(gp))
+        lines.append("")
+    return "\n".join(lines).rstrip() + "\n"
+
+
+def write_docs(results: dict[str, Any], docs_dir: Path) -> tuple[Path, Path | None]:
+    """Write docs/benchmarks.md and docs/benchmarks.png; returns their paths."""
+    png = docs_dir / "benchmarks.png"
+    results["chart"] = chart(results, png)
+    md = docs_dir / "benchmarks.md"
+    md.write_text(render(results, png.name), encoding="utf-8")
+    return md, png if results["chart"] else None
