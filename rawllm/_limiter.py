@@ -130,7 +130,9 @@ class Permit:
 
     __slots__ = ("_cost", "_limiter", "_receipt", "_released", "_shared")
 
-    def __init__(self, limiter: Limiter, cost: int, receipt: tuple[int, float, float]) -> None:
+    def __init__(
+        self, limiter: Limiter, cost: int, receipt: tuple[int, float, float, float]
+    ) -> None:
         self._limiter = limiter
         self._cost = cost
         self._receipt = receipt
@@ -145,7 +147,7 @@ class Permit:
         """
         if actual_tokens < 0 or actual_tokens == self._cost:
             return
-        self._limiter._settle(self._cost, actual_tokens)
+        self._limiter._settle(self._cost, actual_tokens, self._receipt[3])
         self._cost = actual_tokens
 
     def release(self) -> None:
@@ -385,7 +387,7 @@ class Limiter:
             return False
         return self._max is None or self._in_flight < self._max
 
-    def _grant(self, cost: int, receipt: tuple[int, float, float]) -> Permit:
+    def _grant(self, cost: int, receipt: tuple[int, float, float, float]) -> Permit:
         self._in_flight += 1
         return Permit(self, cost, receipt)
 
@@ -485,9 +487,9 @@ class Limiter:
         if not task.cancelled() and task.exception() is not None:
             logger.warning("rawllm: rate-limit store call failed: %r", task.exception())
 
-    def _settle(self, estimate: int, actual: int) -> None:
+    def _settle(self, estimate: int, actual: int, started: float) -> None:
         now = self._clock()
-        self._pacer.settle(estimate, actual, now)
+        self._pacer.settle(estimate, actual, now, started)
         store = self._store
         if store is not None and now >= self._store_down_until:
             trate = self._pacer.token_rate(now)

@@ -449,18 +449,18 @@ class Pacer:
         d = at - now
         return d if d > 0.0 else 0.0
 
-    def start(self, cost: int, now: float, pace: bool = True) -> tuple[int, float, float]:
+    def start(self, cost: int, now: float, pace: bool = True) -> tuple[int, float, float, float]:
         """Commit one request start of ``cost`` tokens at ``now`` (caller checked ``delay``).
 
         ``pace=False`` only counts it (a shared store did the pacing).
 
         Returns:
-            ``(seq, request_step, token_step)``, the receipt for ``unstart``.
+            ``(seq, request_step, token_step, now)``, the receipt for ``unstart``.
         """
         self.starts += 1
         self._seq += 1
         if not pace:
-            return (self._seq, 0.0, 0.0)
+            return (self._seq, 0.0, 0.0, now)
         # Lateness catch-up: a start at most s late moves the schedule from its
         # TAT, not from now (s < one interval T; after idle time nothing is
         # borrowed).  Every TAT is >= the previous start - s + T and TATs grow
@@ -480,15 +480,15 @@ class Pacer:
             tok_step = cost / trate
             floor = now - min(tok_step * CATCH_UP, MAX_CATCH_UP)
             self._tok_tat = (self._tok_tat if self._tok_tat >= floor else now) + tok_step
-        return (self._seq, req_step, tok_step)
+        return (self._seq, req_step, tok_step, now)
 
-    def unstart(self, receipt: tuple[int, float, float], now: float) -> None:
+    def unstart(self, receipt: tuple[int, float, float, float], now: float) -> None:
         """Take back a start whose caller was cancelled before it could send.
 
         The request step is returned only if no later start was paced after
         it (taking it back then could put two starts closer than one interval).
         """
-        seq, req_step, tok_step = receipt
+        seq, req_step, tok_step, _ = receipt
         self.starts -= 1
         if seq == self._last_seq and req_step:
             self._req_tat -= req_step
@@ -496,17 +496,21 @@ class Pacer:
         if tok_step:
             self._tok_tat = max(self._tok_tat - tok_step, now)
 
-    def settle(self, estimate: int, actual: int, now: float) -> None:
+    def settle(self, estimate: int, actual: int, now: float, started: float | None = None) -> None:
         """Correct the token budget once the real usage is known.
 
         A refund never moves the budget before ``now`` (no credit is banked,
-        so it cannot turn into a burst); an extra debit is paid from now on.
+        so it cannot turn into a burst).  An extra debit is booked as if it
+        had been paid when the request started (``started``, default now):
+        the budget refilled meanwhile, and charging it from now would lose
+        that time for every request that went out underestimated.
         """
         trate = self.token_rate(now)
         if trate is None or actual == estimate:
             return
         delta = (actual - estimate) / trate
-        base = self._tok_tat if self._tok_tat > now else now
+        since = now if started is None or started > now else started
+        base = self._tok_tat if self._tok_tat > since else since
         if delta > 0:
             self._tok_tat = base + delta
         else:

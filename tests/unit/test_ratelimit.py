@@ -305,6 +305,17 @@ def test_token_refund_never_banks_credit() -> None:
     assert p.delay(10.0) == pytest.approx(1.0)  # not less: no credit was banked
 
 
+def test_extra_debit_is_booked_from_the_start() -> None:
+    p = Pacer(tokens_per_minute=6000)  # 100 tokens / s
+    r = p.start(0, 0.0)  # estimated at nothing (no budget known yet, say)
+    p.settle(0, 150, 1.0, started=r[3])  # answered a second later: 150 used
+    assert p.delay(1.0) == pytest.approx(0.5)  # 1.5 s from the start, not from now
+    q = Pacer(tokens_per_minute=6000)
+    q.start(0, 0.0)
+    q.settle(0, 50, 1.0, started=0.0)  # the budget refilled meanwhile: no wait
+    assert q.delay(1.0) == 0.0
+
+
 def test_big_request_is_not_held_back_by_its_size() -> None:
     # Starting depends only on the budget's state, never on the size asked
     # for: a huge request can't be starved by a stream of small ones.
