@@ -106,6 +106,7 @@ class RedisStore:
             budget only (and warns once per outage); False raises
             ``APIConnectionError`` from the call.
         timeout: seconds for connecting to and answering from Redis.
+        max_connections: connections to Redis per process (calls queue for one).
         client: an existing ``redis.asyncio.Redis`` to use instead of ``url``
             (not closed by ``aclose()``).
 
@@ -123,6 +124,7 @@ class RedisStore:
         "_warned",
         "fail_open",
         "key",
+        "max_connections",
         "timeout",
         "url",
     )
@@ -134,12 +136,14 @@ class RedisStore:
         key: str = "rawllm:ratelimit",
         fail_open: bool = True,
         timeout: float = 1.0,
+        max_connections: int = 16,
         client: Any = None,
     ) -> None:
         self.url = url
         self.key = key
         self.fail_open = fail_open
         self.timeout = timeout
+        self.max_connections = max_connections
         self._client = client
         self._owned = client is None
         self._script: Any = None
@@ -161,9 +165,17 @@ class RedisStore:
                     raise ImportError(
                         "rawllm.RedisStore needs the redis package: pip install 'rawllm[redis]'"
                     ) from exc
-                self._client = aioredis.Redis.from_url(
-                    self.url, socket_timeout=self.timeout, socket_connect_timeout=self.timeout
+                # A blocking pool: calls queue for a connection instead of
+                # failing with MaxConnectionsError (redis-py's default pool
+                # raises, which would read as "Redis is down").
+                pool = aioredis.BlockingConnectionPool.from_url(
+                    self.url,
+                    max_connections=self.max_connections,
+                    timeout=max(1.0, 5 * self.timeout),
+                    socket_timeout=self.timeout,
+                    socket_connect_timeout=self.timeout,
                 )
+                self._client = aioredis.Redis.from_pool(pool)  # the client owns the pool
             self._script = self._client.register_script(_LUA)
             self._loop = loop
         return self._script

@@ -165,6 +165,19 @@ async def test_limiter_with_store_and_shared_429(redis_url: str) -> None:
         await b_store.aclose()
 
 
+async def test_many_concurrent_calls_queue_for_connections(redis_url: str) -> None:
+    # redis-py's default pool raises MaxConnectionsError past its limit, which
+    # must not be mistaken for "Redis is down" (and fail open).
+    from rawllm import RedisStore
+
+    store = RedisStore(redis_url, key="t:many", max_connections=4)
+    try:
+        answers = await asyncio.gather(*(store.reserve(1, None, None) for _ in range(300)))
+        assert all(a is not None and a[0] == 0.0 for a in answers)
+    finally:
+        await store.aclose()
+
+
 async def test_fail_open_and_fail_closed(caplog: pytest.LogCaptureFixture) -> None:
     if _missing() is not None and not REQUIRE:
         pytest.skip(_missing() or "")
