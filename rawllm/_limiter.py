@@ -524,7 +524,7 @@ class Limiter:
                 return
         now = self._clock()
         wall = self._wall()
-        info = read_rate_headers(headers, wall)
+        info = read_rate_headers(headers, wall, status == 429)
         pacer = self._pacer
         if info is not None:
             pacer.learn(info, now)

@@ -253,16 +253,21 @@ def _min(a: float | None, b: float | None) -> float | None:
     return min(a, b)
 
 
-def read_rate_headers(headers: Mapping[str, str], wall: float) -> RateInfo | None:
+def read_rate_headers(
+    headers: Mapping[str, str], wall: float, all_resets: bool = True
+) -> RateInfo | None:
     """Read ``x-ratelimit-*`` (OpenAI style) and ``anthropic-ratelimit-*`` headers.
 
     Args:
         headers: a case-insensitive mapping (aiohttp's CIMultiDictProxy) or a
             dict with lower-case names.
         wall: current epoch seconds, for RFC 3339 resets.
+        all_resets: False parses a reset only where its budget is exhausted
+            (all that ``Pacer.learn`` uses; the cheap path for 2xx answers).
 
     Returns:
         A RateInfo, or None when the response carried no rate-limit headers.
+        OpenAI-style headers win; Anthropic's are read only when those are absent.
 
     Example:
         >>> read_rate_headers({"x-ratelimit-remaining-requests": "0",
@@ -271,16 +276,20 @@ def read_rate_headers(headers: Mapping[str, str], wall: float) -> RateInfo | Non
     """
     lr = _num(headers, "x-ratelimit-limit-requests")
     rr = _num(headers, "x-ratelimit-remaining-requests")
-    sr = _reset(headers, "x-ratelimit-reset-requests", wall)
     lt = _num(headers, "x-ratelimit-limit-tokens")
     rt = _num(headers, "x-ratelimit-remaining-tokens")
-    st = _reset(headers, "x-ratelimit-reset-tokens", wall)
-    if headers.get("anthropic-ratelimit-requests-limit") is not None or (
-        headers.get("anthropic-ratelimit-requests-remaining") is not None
-    ):
-        lr = _min(lr, _num(headers, "anthropic-ratelimit-requests-limit"))
-        rr = _min(rr, _num(headers, "anthropic-ratelimit-requests-remaining"))
-        sr = _reset(headers, "anthropic-ratelimit-requests-reset", wall) if sr is None else sr
+    sr = st = None
+    if lr is not None or rr is not None or lt is not None or rt is not None:
+        if all_resets or (rr is not None and rr < 1):
+            sr = _reset(headers, "x-ratelimit-reset-requests", wall)
+        if all_resets or (rt is not None and rt < 1):
+            st = _reset(headers, "x-ratelimit-reset-tokens", wall)
+        return RateInfo(lr, rr, sr, lt, rt, st)
+    prefix = "anthropic-ratelimit-requests"
+    lr = _num(headers, prefix + "-limit")
+    rr = _num(headers, prefix + "-remaining")
+    if all_resets or (rr is not None and rr < 1):
+        sr = _reset(headers, prefix + "-reset", wall)
     for kind in ("tokens", "input-tokens", "output-tokens"):
         prefix = "anthropic-ratelimit-" + kind
         remaining = _num(headers, prefix + "-remaining")
@@ -290,7 +299,8 @@ def read_rate_headers(headers: Mapping[str, str], wall: float) -> RateInfo | Non
         lt = _min(lt, limit)
         if remaining is not None and (rt is None or remaining < rt):
             rt = remaining
-            st = _reset(headers, prefix + "-reset", wall)
+            if all_resets or remaining < 1:
+                st = _reset(headers, prefix + "-reset", wall)
         elif remaining == 0:
             # another kind is also exhausted: wait for the later reset
             st = _max_none(st, _reset(headers, prefix + "-reset", wall))

@@ -165,6 +165,18 @@ def test_read_anthropic_two_exhausted_token_kinds_waits_for_later_reset() -> Non
     assert info.reset_tokens == pytest.approx(9.0)
 
 
+def test_read_headers_cheap_path_parses_only_exhausted_resets() -> None:
+    h = {
+        "x-ratelimit-limit-requests": "600",
+        "x-ratelimit-remaining-requests": "0",
+        "x-ratelimit-reset-requests": "2s",
+        "x-ratelimit-remaining-tokens": "500",
+        "x-ratelimit-reset-tokens": "9s",
+    }
+    assert read_rate_headers(h, 0.0, all_resets=False) == RateInfo(600, 0, 2.0, None, 500, None)
+    assert read_rate_headers(h, 0.0).reset_tokens == 9.0  # type: ignore[union-attr]
+
+
 def test_read_headers_none_and_garbage() -> None:
     assert read_rate_headers({"content-type": "application/json"}, 0.0) is None
     info = read_rate_headers({"x-ratelimit-remaining-requests": "lots"}, 0.0)
