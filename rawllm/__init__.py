@@ -35,6 +35,7 @@ from ._streaming import AsyncStream
 from ._version import __version__
 
 if TYPE_CHECKING:
+    from ._batch import BatchResult, InvalidRequestError
     from ._redis_store import RedisStore
 
 __all__ = [
@@ -48,8 +49,10 @@ __all__ = [
     "AsyncStream",
     "AuthenticationError",
     "BadRequestError",
+    "BatchResult",
     "ConflictError",
     "InternalServerError",
+    "InvalidRequestError",
     "NotFoundError",
     "NotGiven",
     "OpenAI",
@@ -68,9 +71,14 @@ __all__ = [
 
 
 def __getattr__(name: str) -> Any:
-    # RedisStore lives behind the [redis] extra: import it only when asked for.
+    # Imported on first use, to keep `import rawllm` fast: RedisStore lives
+    # behind the [redis] extra, the batch types are needed only for bulk runs.
     if name == "RedisStore":
         from ._redis_store import RedisStore
 
         return RedisStore
+    if name in ("BatchResult", "InvalidRequestError"):
+        from . import _batch
+
+        return getattr(_batch, name)
     raise AttributeError(f"module 'rawllm' has no attribute {name!r}")

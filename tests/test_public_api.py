@@ -28,6 +28,7 @@ CORE_MODULES = [
     "types/anthropic.py",
     "types/responses.py",
     "testing/_faults.py",
+    "_batch_io.py",
 ]
 FORBIDDEN = {"aiohttp", "asyncio", "yarl", "multidict"}
 # The core takes `now` and an RNG as arguments; it never reads them itself.
