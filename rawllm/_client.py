@@ -281,6 +281,9 @@ class BaseClient:
                     exc.retries = retries
                     raise
                 error: APIError = exc
+            except BaseException:  # cancellation: give the slot back
+                permit.release()
+                raise
             else:
                 limiter.observe(status, rheaders)
                 if status < 300:
@@ -343,6 +346,9 @@ class BaseClient:
                     exc.retries = retries
                     raise
                 error: APIError = exc
+            except BaseException:  # cancellation: give the slot back
+                permit.release()
+                raise
             else:
                 status = resp.status
                 rheaders = resp.headers
