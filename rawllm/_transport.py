@@ -44,12 +44,15 @@ ClientResponse = aiohttp.ClientResponse
 Headers = CIMultiDictProxy[str]
 
 # Everything the boundary catches: aiohttp's own errors (WSMessageTypeError is a
-# TypeError, not a ClientError), timeouts, and socket errors.
+# TypeError, not a ClientError), timeouts, and socket errors.  aiohttp also raises
+# bare RuntimeErrors: "Session is closed" (a borrowed session its owner closed)
+# and "Connection closed." (reading a body after the session dropped the connection).
 AIOHTTP_ERRORS: tuple[type[BaseException], ...] = (
     aiohttp.ClientError,
     ce.WSMessageTypeError,
     TimeoutError,
     OSError,
+    RuntimeError,
 )
 
 
