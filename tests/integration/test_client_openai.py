@@ -421,3 +421,17 @@ async def test_connections_are_reused(mock_server: MockServer) -> None:
         assert connector is not None
         idle = sum(len(v) for v in connector._conns.values())  # type: ignore[attr-defined]
         assert idle == 1
+
+
+async def test_borrowed_session_closed_by_its_owner(mock_server: MockServer) -> None:
+    session = aiohttp.ClientSession()
+    client = client_for(mock_server, session=session, max_retries=0)
+    await client.models.list()
+    await session.close()
+    # aiohttp says "Session is closed" with a bare RuntimeError: it must not escape.
+    with pytest.raises(rawllm.APIConnectionError):
+        await client.models.list()
+    with pytest.raises(rawllm.APIConnectionError):
+        await client.chat.completions.create(model="m", messages=MSGS, stream=True)
+    await client.close()
+    assert len(mock_server.requests) == 1
