@@ -88,7 +88,8 @@ async def test_1000_requests_with_cancellations_leak_nothing(mock_server: MockSe
 
     async with client_for(mock_server, rate_limit=limit) as client:
         for wave in range(0, 1000, 100):
-            await asyncio.gather(*(run(i) for i in range(wave, wave + 100)))
+            # A leaked concurrency slot would hang the next wave: fail instead of hanging.
+            await asyncio.wait_for(asyncio.gather(*(run(i) for i in range(wave, wave + 100))), 30)
             assert await settle(client) == 0, f"connections checked out after wave {wave}"
         state = client.limiter.state
         assert (state.in_flight, state.waiting) == (0, 0)
