@@ -57,7 +57,7 @@ def gaps(server: MockServer, key: str) -> list[float]:
         ("reset", 2),
         ("408:retry-after-ms=1,409:retry-after-ms=1", 3),
         ("502:retry-after-ms=1,504:retry-after-ms=1", 3),
-        ("400:x-should-retry=true", 2),
+        ("400:x-should-retry=true:retry-after-ms=1", 2),
     ],
 )
 async def test_retried_until_success(mock_server: MockServer, script: str, attempts: int) -> None:
@@ -131,11 +131,16 @@ async def test_same_body_bytes_on_every_attempt(mock_server: MockServer) -> None
     script = f"500:{FAST},reset,503:{FAST}"
     body = {**BODY, "temperature": 0.3, "metadata": {"a": "é", "b": [1, 2.5, None]}}
     async with client_for(mock_server, max_retries=3) as client:
-        await client.chat.completions.create(**body, extra_headers=faults(script, "b"))
-        stream = await client.chat.completions.create(
-            **body, stream=True, extra_headers=faults(script, "bs")
+
+        async def streamed() -> None:
+            stream = await client.chat.completions.create(
+                **body, stream=True, extra_headers=faults(script, "bs")
+            )
+            await stream.until_done()
+
+        await asyncio.gather(
+            client.chat.completions.create(**body, extra_headers=faults(script, "b")), streamed()
         )
-        await stream.until_done()
     for key, n in (("b", 4), ("bs", 4)):
         bodies = [r.body for r in seen(mock_server, key)]
         assert len(bodies) == n and len(set(bodies)) == 1 and bodies[0]
