@@ -75,7 +75,7 @@ def run_all(
     quick: bool,
     only: str | None = None,
     contenders: list[str] | None = None,
-    repetitions: int = 3,
+    repetitions: int | None = None,
     command: str = "",
 ) -> dict[str, Any]:
     """Run the sections (``only``: a section name or a client scenario id substring)."""
@@ -172,7 +172,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument(
         "--contenders", metavar="A,B", help=f"client contenders (default: all of {CONTENDERS})"
     )
-    parser.add_argument("--repetitions", type=int, default=3, metavar="N", help="default 3")
+    parser.add_argument(
+        "--repetitions", type=int, metavar="N", help="client rounds (default: 3 quick, 5 full)"
+    )
     parser.add_argument(
         "--report",
         nargs="?",

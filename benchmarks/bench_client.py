@@ -9,11 +9,12 @@ Scenarios:
   CPU per stream event, i.e. the whole call's CPU divided by the number of SSE
   ``data`` events the server sends per stream (counted once, the same divisor
   for every contender whatever it skips);
-* memory per in-flight request: 1,000 calls held open by a server that answers
-  after 2 s; the growth of the client's resident set size (peak while all are
-  in flight, minus the level after warm-up) divided by 1,000.  RSS rather than
-  tracemalloc because tracemalloc misses memory that C extensions take outside
-  Python's allocator (aiohttp's parser, buffers) and slows every allocation.
+* memory per in-flight request: 1,000 calls started at once against a server
+  that holds every answer for a minute; once the client process is idle (all
+  sent, all waiting) its resident set size minus the level after warm-up,
+  divided by 1,000; then the calls are cancelled.  RSS rather than tracemalloc
+  because tracemalloc misses memory that C extensions take outside Python's
+  allocator (aiohttp's parser, buffers) and slows every allocation.
 
 Wall throughput is recorded too, but the server shares the machine, so CPU is
 the figure to compare.
@@ -36,7 +37,10 @@ from benchmarks.contenders import (
 
 POOL = 1000  # connections, all kept alive, for every contender
 CHUNKS = 200  # text deltas per streamed answer
-LATENCY = 2.0  # seconds the memory scenario's server holds each answer
+LATENCY = 60.0  # seconds the memory scenario's server holds each answer (calls are cancelled)
+# the slowest contender runs fewer timed calls per repetition (same warm-up), to keep the
+# full run near 10 minutes; per-call figures do not depend on the count
+SCALE = {"litellm": 0.5}
 QUICK_CONTENDERS = ("floor", "rawllm", "openai", "anthropic")
 # httpx's pool scans every connection per request: 1,000 in flight costs it ~90 s of CPU
 MEMORY_EXCLUDED = {"httpx": "1,000 in flight take httpcore's pool ~90 s of CPU per run"}
@@ -62,13 +66,13 @@ class Scenario:
     def api(self) -> str:
         return "messages" if self.op.startswith("messages") else "chat"
 
-    def spec(self) -> dict[str, Any]:
+    def spec(self, scale: float = 1.0) -> dict[str, Any]:
         d: dict[str, Any] = {
             "id": self.id,
             "kind": self.kind,
             "op": self.op,
             "concurrency": self.concurrency,
-            "requests": self.requests,
+            "requests": self.requests if self.kind == "memory" else int(self.requests * scale),
             "warmup": self.warmup,
         }
         if self.kind == "memory":
@@ -79,45 +83,29 @@ class Scenario:
 
 def scenarios(quick: bool) -> list[Scenario]:
     """Throughput scenarios; sizes give the floor about 0.1-0.3 s of CPU per repetition."""
-    q = quick
+    # (suffix, op suffix, concurrency, (quick, full) timed calls, (quick, full) warm-up)
+    shapes = (
+        ("c1", "", 1, (100, 250), (30, 50)),
+        ("c64", "", 64, (320, 640), (128, 192)),
+        ("c256", "", 256, (512, 768), (256, 512)),
+        ("stream_c16", "_stream", 16, (24, 32), (16, 16)),
+    )
     out = []
     for api, label in (("chat", "chat completions"), ("messages", "Anthropic messages")):
-        out += [
-            Scenario(
-                f"{api}_c1",
-                f"{label}, non-stream, concurrency 1",
-                api,
-                1,
-                100 if q else 400,
-                30 if q else 100,
-            ),
-            Scenario(
-                f"{api}_c64",
-                f"{label}, non-stream, concurrency 64",
-                api,
-                64,
-                320 if q else 1024,
-                128 if q else 256,
-            ),
-            Scenario(
-                f"{api}_c256",
-                f"{label}, non-stream, concurrency 256",
-                api,
-                256,
-                512 if q else 1024,
-                256 if q else 512,
-            ),
-            Scenario(
-                f"{api}_stream_c16",
-                f"{label}, streamed ({CHUNKS} deltas), concurrency 16",
-                f"{api}_stream",
-                16,
-                24 if q else 48,
-                16,
-            ),
-        ]
-    if q:  # about a minute: concurrency 256 is in the full run only
-        out = [s for s in out if not s.id.endswith("_c256")]
+        for suffix, op, conc, calls, warm in shapes:
+            if quick and conc == 256:  # about a minute: concurrency 256 in the full run only
+                continue
+            kind = f"streamed ({CHUNKS} deltas)" if op else "non-stream"
+            out.append(
+                Scenario(
+                    f"{api}_{suffix}",
+                    f"{label}, {kind}, concurrency {conc}",
+                    api + op,
+                    conc,
+                    calls[0] if quick else calls[1],
+                    warm[0] if quick else warm[1],
+                )
+            )
     return out
 
 
@@ -161,7 +149,7 @@ def run(
     quick: bool = False,
     contenders: list[str] | None = None,
     only: str | None = None,
-    repetitions: int = 3,
+    repetitions: int | None = None,
     memory: bool | None = None,
 ) -> dict[str, Any]:
     """Run the client scenarios; returns a JSON-able dict (see ``benchmarks.report``).
@@ -170,10 +158,13 @@ def run(
         quick: smaller counts, four contenders, no concurrency 256, no memory.
         contenders: names from ``benchmarks.contenders.CONTENDERS``.
         only: run only scenarios whose id contains this string.
-        repetitions: rounds over all contenders (interleaved), at least 3 for the docs.
+        repetitions: rounds over all contenders (interleaved; default 3 quick, 5 full);
+            the memory scenario, whose spread is small, runs at most 3.
         memory: run the memory scenario (default: not when quick).
     """
     names = list(contenders or (QUICK_CONTENDERS if quick else CONTENDERS))
+    if repetitions is None:
+        repetitions = 3 if quick else 5
     server_cpus, client_cpus = h.cpu_layout()
     scs = [s for s in scenarios(quick) if only is None or only in s.id]
     mem = memory_scenario()
@@ -218,26 +209,35 @@ def run(
             d["tput"].append(ops / res["wall_s"])
 
     def rounds(
-        srv_kw: dict[str, Any], group: list[Scenario], label: str, skip: dict[str, str]
+        srv: h.Server,
+        group: list[Scenario],
+        reps: int,
+        label: str,
+        skip: dict[str, str],
+        warm_root: str,
     ) -> None:
-        with h.Server(cpus=server_cpus, **srv_kw) as srv:
-            per_stream.update(events_per_stream(srv.url))
-            spec = {"root": srv.url, "pool": POOL, "scenarios": [s.spec() for s in group]}
-            for r in range(repetitions):
-                for name in h.rotated(names, r):
-                    if name in out["skipped"] or name in skip:
-                        continue
-                    t0 = time.perf_counter()
-                    collect(h.run_child(name, spec, client_cpus), group)
-                    h.progress(
-                        f"{label} {r + 1}/{repetitions} {name}: {time.perf_counter() - t0:.1f} s"
-                    )
+        for r in range(reps):
+            for name in h.rotated(names, r):
+                if name in out["skipped"] or name in skip:
+                    continue
+                spec = {
+                    "root": srv.url,
+                    "warm_root": warm_root,
+                    "pool": POOL,
+                    "scenarios": [s.spec(SCALE.get(name, 1.0)) for s in group],
+                }
+                t0 = time.perf_counter()
+                collect(h.run_child(name, spec, client_cpus), group)
+                h.progress(f"{label} {r + 1}/{reps} {name}: {time.perf_counter() - t0:.1f} s")
 
-    if scs:
-        rounds({"chunks": CHUNKS}, scs, "client", {})
-    if do_memory:
-        rounds({"chunks": CHUNKS, "latency": LATENCY}, [mem], "memory", MEMORY_EXCLUDED)
-        out["memory_excluded"] = {n: r for n, r in MEMORY_EXCLUDED.items() if n in names}
+    with h.Server(chunks=CHUNKS, cpus=server_cpus) as fast:
+        per_stream.update(events_per_stream(fast.url))
+        if scs:
+            rounds(fast, scs, repetitions, "client", {}, fast.url)
+        if do_memory:
+            with h.Server(chunks=CHUNKS, latency=LATENCY, cpus=server_cpus) as slow:
+                rounds(slow, [mem], min(repetitions, 3), "memory", MEMORY_EXCLUDED, fast.url)
+            out["memory_excluded"] = {n: r for n, r in MEMORY_EXCLUDED.items() if n in names}
     out["events_per_stream"] = per_stream
 
     for sc in [*scs, mem] if do_memory else scs:

@@ -1,7 +1,8 @@
 """Import time: ``import rawllm`` against its four dependencies and the SDKs.
 
 Each measurement is a fresh interpreter (pinned to the client core) that
-times only the ``import`` statement with ``time.perf_counter``, so the
+times only the ``import`` statement, in CPU time (``time.process_time``, the
+figure compared: robust on a shared machine) and wall time, so the
 interpreter's own start-up is excluded and nothing is cached in memory
 between runs (the OS file cache is warm after the first run, as it is for a
 user).  litellm is timed in its own virtual environment.
@@ -25,13 +26,14 @@ TARGETS: dict[str, list[str]] = {
 
 _SNIPPET = (
     "import os, time; os.environ.setdefault('LITELLM_LOCAL_MODEL_COST_MAP', 'True')\n"
-    "t = time.perf_counter()\n"
+    "c, t = time.process_time(), time.perf_counter()\n"
     "import {mods}\n"
-    "print(time.perf_counter() - t)"
+    "print(time.process_time() - c, time.perf_counter() - t)"
 )
 
 
-def time_import(python: str, modules: list[str], cpus: list[int] | None) -> float:
+def time_import(python: str, modules: list[str], cpus: list[int] | None) -> tuple[float, float]:
+    """(CPU seconds, wall seconds) of one import in a fresh interpreter."""
     code = _SNIPPET.format(mods=", ".join(modules))
     proc = subprocess.run(
         h.pinned([python, "-c", code], cpus),
@@ -43,7 +45,8 @@ def time_import(python: str, modules: list[str], cpus: list[int] | None) -> floa
     )
     if proc.returncode != 0:
         raise RuntimeError((proc.stderr.strip().splitlines() or ["failed"])[-1])
-    return float(proc.stdout.strip().splitlines()[-1])
+    cpu, wall = proc.stdout.strip().splitlines()[-1].split()
+    return float(cpu), float(wall)
 
 
 def run(quick: bool = False, repetitions: int | None = None) -> dict[str, Any]:
@@ -66,21 +69,27 @@ def run(quick: bool = False, repetitions: int | None = None) -> dict[str, Any]:
         else:
             pythons[name] = py
     samples: dict[str, list[float]] = {n: [] for n in pythons}
+    walls: dict[str, list[float]] = {n: [] for n in pythons}
     # one throwaway round warms the OS file cache, then interleaved rounds
     for r in range(reps + 1):
         for name in h.rotated(list(pythons), r):
             if name in out["skipped"]:
                 continue
             try:
-                t = time_import(pythons[name], TARGETS[name], cpus)
+                t, w = time_import(pythons[name], TARGETS[name], cpus)
             except Exception as exc:
                 out["skipped"][name] = str(exc)[:300]
                 continue
             if r:
                 samples[name].append(t)
+                walls[name].append(w)
     for name, s in samples.items():
         if s and name not in out["skipped"]:
-            out["results"][name] = {"seconds": h.summarize(s), "modules": TARGETS[name]}
+            out["results"][name] = {
+                "seconds": h.summarize(s),
+                "wall_seconds": h.summarize(walls[name]),
+                "modules": TARGETS[name],
+            }
     deps = out["results"].get("rawllm dependencies")
     mine = out["results"].get("rawllm")
     if deps and mine:

@@ -107,10 +107,11 @@ def client_tables(client: dict[str, Any]) -> Iterator[str]:
         if sc["kind"] == "memory":
             key, unit, extra = "kib", "KiB per request", None
             yield (
-                f"{sc['requests']:,} calls in flight at once (the server answers after "
-                f"{sc.get('server_latency_s', 0):g} s); peak RSS growth over the level after "
-                f"warm-up, divided by {sc['requests']:,}. anthropic runs Anthropic messages, "
-                "the others chat completions."
+                f"{sc['requests']:,} calls started at once against a server that holds each "
+                f"answer for {sc.get('server_latency_s', 0):g} s; once the client is idle (all "
+                "sent, all waiting), its RSS over the level after warm-up, divided by "
+                f"{sc['requests']:,}. anthropic runs Anthropic messages, the others chat "
+                "completions. Repetitions: up to 3 (the spread is small)."
             )
             yield ""
             sdk = "openai"
@@ -147,8 +148,11 @@ def import_table(imp: dict[str, Any]) -> Iterator[str]:
         rows.append([
             name, ", ".join(d["modules"]), f"{s['median'] * 1000:,.0f}",
             f"{s['min'] * 1000:,.0f}-{s['max'] * 1000:,.0f}", _ratio(s["median"], ref),
+            f"{d['wall_seconds']['median'] * 1000:,.0f}" if "wall_seconds" in d else "-",
         ])  # fmt: skip
-    yield from _table(["import", "modules", "ms (median)", "min-max", "vs dependencies"], rows)
+    yield from _table(
+        ["import", "modules", "CPU ms (median)", "min-max", "vs dependencies", "wall ms"], rows
+    )
 
 
 def size_table(size: dict[str, Any]) -> Iterator[str]:
@@ -436,8 +440,9 @@ def render(results: dict[str, Any], png_name: str | None = "benchmarks.png") -> 
     if "import" in results:
         reps = results["import"].get("repetitions")
         lines += ["## Import time", "",
-                  "A fresh interpreter per measurement; only the `import` statement is timed "
-                  f"(median of {reps}, interleaved).", ""]  # fmt: skip
+                  "A fresh interpreter per measurement; only the `import` statement is timed, "
+                  f"in CPU time (compared) and wall time (median of {reps}, interleaved).",
+                  ""]  # fmt: skip
         lines += list(import_table(results["import"]))
         lines.append("")
     if "size" in results:

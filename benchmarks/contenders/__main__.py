@@ -62,32 +62,47 @@ async def run_throughput(client: Any, sc: dict[str, Any]) -> dict[str, Any]:
     return {"cpu_s": cpu, "wall_s": wall, "requests": sc["requests"], "items": items}
 
 
-async def run_memory(client: Any, sc: dict[str, Any]) -> dict[str, Any]:
-    """Peak RSS growth while ``inflight`` calls wait on a slow server, per call.
+async def run_memory(client: Any, sc: dict[str, Any], warm: Any) -> dict[str, Any]:
+    """RSS growth per call while ``inflight`` calls wait on a server that never answers in time.
 
-    The server holds each answer for ``latency`` seconds, so every call is in
-    flight at once; RSS is sampled every 5 ms and the peak taken.
+    A second client of the same kind warms up against the fast server (imports,
+    caches), then this client starts ``inflight`` calls against a server that
+    holds each answer for a long time.  Once the process goes idle (no CPU spent
+    for 0.3 s: every call is sent and waiting) the RSS is read, and the calls
+    are cancelled.
     """
     fn = getattr(client, sc["op"])
-    await _drive(fn, sc["warmup"], sc["warmup"])
+    await warm.start()
+    await _drive(getattr(warm, sc["op"]), sc["warmup"], sc["warmup"])
+    await warm.aclose()
     gc.collect()
     base = rss_bytes()
-    peak = base
     n = sc["inflight"]
     w0 = time.perf_counter()
     tasks = [asyncio.ensure_future(fn()) for _ in range(n)]
-    done = asyncio.gather(*tasks)
-    while not done.done():
-        peak = max(peak, rss_bytes())
-        await asyncio.sleep(0.005)
-    await done
+    last_cpu, idle_since = time.process_time(), time.perf_counter()
+    while time.perf_counter() - w0 < 120:
+        await asyncio.sleep(0.05)
+        cpu = time.process_time()
+        if cpu - last_cpu > 0.005:  # still sending
+            idle_since = time.perf_counter()
+        last_cpu = cpu
+        if time.perf_counter() - idle_since >= 0.3:
+            break
+    rss = rss_bytes()
     wall = time.perf_counter() - w0
+    pending = sum(1 for t in tasks if not t.done())
+    for t in tasks:
+        t.cancel()
+    await asyncio.gather(*tasks, return_exceptions=True)
+    if pending != n:
+        raise RuntimeError(f"only {pending} of {n} calls were in flight when measured")
     return {
         "rss_base": base,
-        "rss_peak": peak,
+        "rss_inflight": rss,
         "inflight": n,
         "wall_s": wall,
-        "bytes_per_request": (peak - base) / n,
+        "bytes_per_request": (rss - base) / n,
     }
 
 
@@ -110,7 +125,7 @@ async def main_async(name: str, spec: dict[str, Any]) -> dict[str, Any]:
                 sc = {**sc, "op": sc["alt_op"]}  # memory: messages for a messages-only SDK
             try:
                 if sc["kind"] == "memory":
-                    res = await run_memory(client, sc)
+                    res = await run_memory(client, sc, mod.Client(spec["warm_root"], spec["pool"]))
                 else:
                     res = await run_throughput(client, sc)
             except Exception as exc:
