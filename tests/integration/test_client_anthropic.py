@@ -236,3 +236,30 @@ async def test_wrong_key_is_an_authentication_error() -> None:
         )
         async with right:
             assert (await right.messages.count_tokens(model="c", messages=MSGS)).input_tokens == 3
+
+
+async def test_with_options_keeps_the_anthropic_auth(mock_server: MockServer) -> None:
+    async with client_for(mock_server, max_retries=2) as client:
+        copy = client.with_options(max_retries=0)
+        with pytest.raises(rawllm.InternalServerError):
+            await copy.messages.count_tokens(
+                model="c", messages=MSGS, extra_headers=faults("500,ok", "w")
+            )
+        assert copy._shared is client._shared
+    [seen] = mock_server.requests
+    assert_anthropic_headers(seen.headers)
+
+
+async def test_auth_token_is_sent_as_bearer(mock_server: MockServer) -> None:
+    token = "sk-ant-oat-token-0123456789"
+    client = rawllm.Anthropic(auth_token=token, base_url=mock_server.anthropic_base_url)
+    async with client:
+        await client.messages.count_tokens(model="c", messages=MSGS)
+        with pytest.raises(rawllm.BadRequestError) as info:
+            await client.messages.count_tokens(
+                model="c", messages=MSGS, extra_headers=faults("400", "t")
+            )
+    assert token not in str(info.value) + repr(info.value) + repr(client)
+    headers = mock_server.requests[0].headers
+    assert headers["Authorization"] == f"Bearer {token}"
+    assert "x-api-key" not in headers and headers["anthropic-version"] == "2023-06-01"
