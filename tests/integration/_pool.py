@@ -24,7 +24,7 @@ def _connector(client: rawllm.OpenAI | rawllm.Anthropic) -> aiohttp.BaseConnecto
 
 def checked_out(client: rawllm.OpenAI | rawllm.Anthropic) -> int:
     """Connections currently checked out of ``client``'s pool (aiohttp internals)."""
-    return len(_connector(client)._acquired)  # type: ignore[attr-defined]
+    return len(_connector(client)._acquired)
 
 
 async def settle(client: rawllm.OpenAI | rawllm.Anthropic, *, collect: bool = False) -> int:

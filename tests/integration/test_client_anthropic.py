@@ -36,7 +36,7 @@ def assert_anthropic_headers(headers: Any) -> None:
 
 
 async def test_message_end_to_end(mock_server: MockServer) -> None:
-    body = {"model": "claude-sonnet-4-5", "max_tokens": 100, "messages": MSGS}
+    body: dict[str, Any] = {"model": "claude-sonnet-4-5", "max_tokens": 100, "messages": MSGS}
     plan = plan_reply(body, "messages")
     async with client_for(mock_server) as client:
         msg = await client.messages.create(**body, temperature=None, system="Be brief.")
@@ -56,7 +56,7 @@ async def test_message_end_to_end(mock_server: MockServer) -> None:
 
 
 async def test_max_tokens_truncates(mock_server: MockServer) -> None:
-    body = {"model": "claude-x", "max_tokens": 3, "messages": MSGS}
+    body: dict[str, Any] = {"model": "claude-x", "max_tokens": 3, "messages": MSGS}
     async with client_for(mock_server) as client:
         msg = await client.messages.create(**body)
     assert msg.content[0].text == reply_text(body, "messages") == "hello claude friend"
@@ -64,7 +64,7 @@ async def test_max_tokens_truncates(mock_server: MockServer) -> None:
 
 
 async def test_message_stream_end_to_end(mock_server: MockServer) -> None:
-    body = {"model": "claude-x", "max_tokens": 100, "messages": MSGS}
+    body: dict[str, Any] = {"model": "claude-x", "max_tokens": 100, "messages": MSGS}
     async with client_for(mock_server) as client:
         plain = await client.messages.create(**body)
         stream = await client.messages.create(**body, stream=True)
@@ -84,7 +84,7 @@ async def test_message_stream_end_to_end(mock_server: MockServer) -> None:
 
 
 async def test_message_stream_items_are_typed(mock_server: MockServer) -> None:
-    body = {"model": "claude-x", "max_tokens": 100, "messages": MSGS}
+    body: dict[str, Any] = {"model": "claude-x", "max_tokens": 100, "messages": MSGS}
     async with client_for(mock_server) as client:
         async with await client.messages.create(**body, stream=True) as stream:
             events = [e async for e in stream]
@@ -95,7 +95,7 @@ async def test_message_stream_items_are_typed(mock_server: MockServer) -> None:
 
 
 async def test_thinking_stream_final(mock_server: MockServer) -> None:
-    body = {
+    body: dict[str, Any] = {
         "model": "claude-x",
         "max_tokens": 100,
         "messages": MSGS,

@@ -168,7 +168,7 @@ async def test_server_waits_are_honoured(mock_server: MockServer) -> None:
     async def one(key: str, script: str) -> int:
         async with client_for(mock_server, max_retries=1) as client:
             resp = await client.chat.completions.create(**BODY, extra_headers=faults(script, key))
-            return resp._retries
+            return int(resp._retries)
 
     retries = await asyncio.gather(*(one(key, script) for key, (script, _) in cases.items()))
     assert retries == [1] * len(cases)

@@ -210,7 +210,7 @@ async def test_stream_read_to_the_end_reuses_the_connection(mock_server: MockSer
             await stream.until_done()
         connector = client._shared.transport.session.connector
         assert connector is not None
-        assert sum(len(v) for v in connector._conns.values()) == 1  # type: ignore[attr-defined]
+        assert sum(len(v) for v in connector._conns.values()) == 1
     assert len(mock_server.requests) == 3
 
 
