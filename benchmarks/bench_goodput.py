@@ -273,7 +273,6 @@ def run_one(contender: str, args: argparse.Namespace, redis_url: str | None) -> 
         "ideal": round(ideal, 2),
         "vs_ideal": round(elapsed / ideal, 3),
         "answered_429": r429,
-        "pct_429": round(100 * r429 / n, 2),
         "failed": failed,
     }
 
@@ -323,14 +322,16 @@ def main(argv: list[str] | None = None) -> None:
         print(json.dumps({"n": args.n, "rpm": args.rpm, "tpm": args.tpm, "results": rows}))
         return
     print(f"\n{args.n} requests, {args.rpm:.0f} RPM, {args.tpm:.0f} TPM, latency {LATENCY}s")
-    print(f"{'contender':18} {'seconds':>8} {'ideal':>7} {'vs ideal':>9} {'429s':>6} {'failed':>7}")
+    print(
+        f"{'contender':18} {'seconds':>8} {'ideal':>7} {'vs ideal':>9} {'429 answers':>12} {'failed':>7}"
+    )
     for r in rows:
         if "skipped" in r:
             print(f"{r['contender']:18} skipped: {r['skipped']}")
             continue
         print(
             f"{r['contender']:18} {r['seconds']:8.2f} {r['ideal']:7.2f} {r['vs_ideal']:9.3f} "
-            f"{r['answered_429']:6d} {r['failed']:7d}"
+            f"{r['answered_429']:12d} {r['failed']:7d}"
         )
 
 
