@@ -322,9 +322,8 @@ def main(argv: list[str] | None = None) -> None:
         print(json.dumps({"n": args.n, "rpm": args.rpm, "tpm": args.tpm, "results": rows}))
         return
     print(f"\n{args.n} requests, {args.rpm:.0f} RPM, {args.tpm:.0f} TPM, latency {LATENCY}s")
-    print(
-        f"{'contender':18} {'seconds':>8} {'ideal':>7} {'vs ideal':>9} {'429 answers':>12} {'failed':>7}"
-    )
+    head = ("contender", "seconds", "ideal", "vs ideal", "429 answers", "failed")
+    print("{:18} {:>8} {:>7} {:>9} {:>12} {:>7}".format(*head))
     for r in rows:
         if "skipped" in r:
             print(f"{r['contender']:18} skipped: {r['skipped']}")
