@@ -78,24 +78,26 @@ async def test_read_timeout_is_retried(mock_server: MockServer) -> None:
 async def test_total_deadline_whatever_max_retries(mock_server: MockServer) -> None:
     """Timeout(total=2) against a stalling server: about 2 s, not (retries + 1) x read."""
 
-    async def one(max_retries: int) -> tuple[float, rawllm.APITimeoutError]:
+    async def one(max_retries: int, stream: bool) -> tuple[float, rawllm.APITimeoutError]:
         client = client_for(mock_server, max_retries=max_retries, timeout=Timeout(read=10, total=2))
+        key = f"t{max_retries}{stream}"
         async with client:
             t0 = now()
             with pytest.raises(rawllm.APITimeoutError) as info:
                 await client.chat.completions.create(
-                    **BODY,
-                    extra_headers=faults("stall,stall,stall,stall,stall,stall", f"t{max_retries}"),
+                    **{**BODY, "stream": stream},
+                    extra_headers=faults(",".join(["stall"] * 6), key),
                 )
             elapsed = now() - t0
             assert await settle(client) == 0
         return elapsed, info.value
 
-    results = await asyncio.gather(one(0), one(5))
-    for (elapsed, err), max_retries in zip(results, (0, 5), strict=True):
-        assert 1.5 <= elapsed <= 4.0, (max_retries, elapsed)
+    cases = [(0, False), (5, False), (5, True)]
+    results = await asyncio.gather(*(one(n, stream) for n, stream in cases))
+    for (elapsed, err), (max_retries, stream) in zip(results, cases, strict=True):
+        assert 1.5 <= elapsed <= 4.0, (max_retries, stream, elapsed)
         assert err.timeout == "total"
-        assert len(seen(mock_server, f"t{max_retries}")) == 1
+        assert len(seen(mock_server, f"t{max_retries}{stream}")) == 1
 
 
 async def test_total_deadline_per_call_as_a_number(mock_server: MockServer) -> None:
