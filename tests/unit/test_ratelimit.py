@@ -532,3 +532,29 @@ def test_timedelta_helper_sanity() -> None:
     base = datetime(2026, 1, 1, tzinfo=UTC)
     text = (base + timedelta(seconds=90)).strftime("%Y-%m-%dT%H:%M:%SZ")
     assert parse_rfc3339(text) == base.timestamp() + 90
+
+
+def test_edge_cases_of_parsing_and_accounting() -> None:
+    # a garbage retry-after-ms falls back to Retry-After
+    assert pause_after_429({"retry-after-ms": "soon", "retry-after": "2"}, 0.0, None) == 2.0
+    # two exhausted Anthropic token kinds, the first reset unreadable: the other one counts
+    h = {
+        "anthropic-ratelimit-input-tokens-remaining": "0",
+        "anthropic-ratelimit-input-tokens-reset": "garbage",
+        "anthropic-ratelimit-output-tokens-remaining": "0",
+        "anthropic-ratelimit-output-tokens-reset": "1970-01-01T00:00:04Z",
+    }
+    assert read_rate_headers(h, 0.0).reset_tokens == 4.0  # type: ignore[union-attr]
+    h["anthropic-ratelimit-output-tokens-reset"] = "garbage"
+    h["anthropic-ratelimit-input-tokens-reset"] = "1970-01-01T00:00:03Z"
+    assert read_rate_headers(h, 0.0).reset_tokens == 3.0  # type: ignore[union-attr]
+    # unstart gives tokens back too (never before now)
+    p = Pacer(tokens_per_minute=6000)
+    r = p.start(300, 0.0)
+    p.unstart(r, 0.0)
+    assert p.delay(0.0) == 0.0
+    # without a token budget, settle changes nothing
+    q = Pacer(requests_per_minute=60)
+    q.start(10, 0.0)
+    q.settle(10, 10_000, 0.0)
+    assert q.delay(0.0) == pytest.approx(1.0)
