@@ -1657,11 +1657,11 @@ class MockServer:
         resp.content_length = len(payload)
         await resp.prepare(request)
         if kind == "reset-after-headers":
-            await resp.drain()
+            await resp.write(b"")  # flushes the buffered headers (drain() is deprecated)
             return self._reset(request)
         if kind == "cut@":
             await resp.write(payload[: step.events])
-            await resp.drain()
+            await resp.write(b"")  # flushes the buffered headers (drain() is deprecated)
             return self._reset(request)
         if await self._stall(step.seconds):  # stall@: headers now, body later
             return self._reset(request)
@@ -1695,7 +1695,7 @@ class MockServer:
         resp = web.StreamResponse(headers=headers)
         await resp.prepare(request)
         if kind == "reset-after-headers":
-            await resp.drain()
+            await resp.write(b"")  # flushes the buffered headers (drain() is deprecated)
             return self._reset(request)
         # N past the end still fails before the terminator (the last frame).
         stop_at = min(step.events, len(frames) - 1) if kind in ("cut@", "error@", "stall@") else -1
@@ -1703,7 +1703,7 @@ class MockServer:
         for i, frame in enumerate(frames):
             if i == stop_at:
                 if kind == "cut@":
-                    await resp.drain()
+                    await resp.write(b"")  # flushes the buffered headers (drain() is deprecated)
                     return self._reset(request)
                 if kind == "error@":
                     await resp.write(_stream_error(api, step.error_type, i))

@@ -11,10 +11,6 @@ import rawllm
 from rawllm.testing import MockServer, plan_reply, reply_text
 from rawllm.types.anthropic import RawMessageStopEvent
 
-# MockServer (not rawllm) calls aiohttp's deprecated StreamResponse.drain() on its cut /
-# reset paths; under -W error that would turn the fault into a server-side crash.
-pytestmark = pytest.mark.filterwarnings("ignore:drain method is deprecated:DeprecationWarning")
-
 API_KEY = "sk-ant-test-0123456789abcdef"
 MSGS = [{"role": "user", "content": "hello claude friend"}]
 

@@ -11,10 +11,6 @@ import rawllm
 from rawllm.testing import MockServer, plan_reply, reply_text
 from rawllm.types.responses import Response
 
-# MockServer (not rawllm) calls aiohttp's deprecated StreamResponse.drain() on its cut /
-# reset paths; under -W error that would turn the fault into a server-side crash.
-pytestmark = pytest.mark.filterwarnings("ignore:drain method is deprecated:DeprecationWarning")
-
 API_KEY = "sk-test-responses-0123456789"
 BODY: dict[str, Any] = {"model": "gpt-4.1", "input": "what is the answer", "instructions": "terse"}
 

@@ -19,10 +19,6 @@ import rawllm
 from rawllm import RetryEvent
 from rawllm.testing import MockServer, RecordedRequest, reply_text
 
-# MockServer (not rawllm) calls aiohttp's deprecated StreamResponse.drain() on its cut /
-# reset paths; under -W error that would turn the fault into a server-side crash.
-pytestmark = pytest.mark.filterwarnings("ignore:drain method is deprecated:DeprecationWarning")
-
 API_KEY = "sk-test-retries-0123456789abc"
 MSGS = [{"role": "user", "content": "try again"}]
 BODY: dict[str, Any] = {"model": "gpt-4o-mini", "messages": MSGS}

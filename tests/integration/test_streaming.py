@@ -11,10 +11,6 @@ from _pool import checked_out, settle
 import rawllm
 from rawllm.testing import MockServer, plan_reply, reply_text
 
-# MockServer (not rawllm) calls aiohttp's deprecated StreamResponse.drain() on its cut /
-# reset paths; under -W error that would turn the fault into a server-side crash.
-pytestmark = pytest.mark.filterwarnings("ignore:drain method is deprecated:DeprecationWarning")
-
 API_KEY = "sk-test-streaming-0123456789"
 MSGS = [{"role": "user", "content": "stream me some words"}]
 BODY: dict[str, Any] = {"model": "gpt-4o-mini", "messages": MSGS}

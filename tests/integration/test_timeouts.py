@@ -18,10 +18,6 @@ from aiohttp import web
 import rawllm
 from rawllm.testing import MockServer, RecordedRequest, reply_text
 
-# MockServer (not rawllm) calls aiohttp's deprecated StreamResponse.drain() on its cut /
-# reset paths; under -W error that would turn the fault into a server-side crash.
-pytestmark = pytest.mark.filterwarnings("ignore:drain method is deprecated:DeprecationWarning")
-
 API_KEY = "sk-test-timeouts-0123456789"
 MSGS = [{"role": "user", "content": "take your time"}]
 BODY: dict[str, Any] = {"model": "gpt-4o-mini", "messages": MSGS}
