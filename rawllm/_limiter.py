@@ -116,6 +116,7 @@ class _NoopPermit:
 
 
 _NOOP = _NoopPermit()
+_UNPACED = (0, 0.0, 0.0, -math.inf)  # receipt of a start nothing paced
 
 
 class Permit:
@@ -263,6 +264,7 @@ class Limiter:
         "_in_flight",
         "_loop",
         "_max",
+        "_paced",
         "_pacer",
         "_probing",
         "_reserving",
@@ -298,6 +300,7 @@ class Limiter:
             if config.estimator is not None:
                 self._estimator = config.estimator
         self._pacer = Pacer(rpm, tpm)
+        self._paced = self._pacer.active
         # No limits configured but a RateLimit given: the first call probes
         # the server's limit headers before the others go.
         self._probing = config is not None and rpm is None and tpm is None and config.store is None
@@ -357,6 +360,10 @@ class Limiter:
         if loop is not self._loop:
             self._bind(loop)
         if not self._waiters and self._store is None and self._slot_free():
+            if not self._paced:  # slots only: no clock, no accounting
+                self._pacer.starts += 1
+                self._in_flight += 1
+                return Permit(self, tokens, _UNPACED)
             now = self._clock()
             if self._pacer.delay(now) <= 0.0:
                 return self._grant(tokens, self._pacer.start(tokens, now))
@@ -543,6 +550,7 @@ class Limiter:
                     pass
         if pacer.active:
             self._free = False
+            self._paced = True
         if self._probing:  # ended only now, so that what was learned paces the others
             self._end_probe()
         elif self._waiters:
