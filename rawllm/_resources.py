@@ -8,20 +8,27 @@ are not sent, and ``extra_headers`` / ``extra_query`` / ``extra_body`` /
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+import functools
+from collections.abc import Callable, Iterable, Mapping
+from types import ModuleType
 from typing import TYPE_CHECKING, Any, Literal, overload
 
+from ._accumulate import ChatCompletionAccumulator, chunk_text
 from ._config import NOT_GIVEN, NotGiven, Timeout
 from ._streaming import AsyncStream, StreamSpec
-from ._wire import anthropic as _anthropic
 from ._wire import openai as _openai
-from ._wire import responses as _responses
-from .types.anthropic import Message, MessageStreamEvent, MessageTokensCount
-from .types.openai import ChatCompletion, ChatCompletionChunk, CreateEmbeddingResponse, ModelList
-from .types.responses import Response, ResponseStreamEvent
+from ._wire.openai import build_params as _body
 
 if TYPE_CHECKING:
     from ._client import BaseClient
+    from .types.anthropic import Message, MessageStreamEvent, MessageTokensCount
+    from .types.openai import (
+        ChatCompletion,
+        ChatCompletionChunk,
+        CreateEmbeddingResponse,
+        ModelList,
+    )
+    from .types.responses import Response, ResponseStreamEvent
 
 __all__ = [
     "AsyncChat",
@@ -35,74 +42,80 @@ __all__ = [
 TimeoutArg = Timeout | float | None | NotGiven
 
 
-def _chat_text(chunk: ChatCompletionChunk) -> str | None:
-    choices = chunk.choices
-    if choices:
-        delta = choices[0].delta
-        if delta is not None:
-            return delta.content
-    return None
-
-
 def _accumulate_chat(items: list[Any]) -> ChatCompletion:
-    from ._accumulate import ChatCompletionAccumulator
-
     acc = ChatCompletionAccumulator()
     for item in items:
         acc.add(item)
     return acc.result()
 
 
-def _accumulate_message(items: list[Any]) -> Message:
-    from ._accumulate_events import MessageAccumulator
-
-    acc = MessageAccumulator()
-    for item in items:
-        acc.add(item)
-    return acc.result()
-
-
-def _accumulate_response(items: list[Any]) -> Response:
-    from ._accumulate_events import ResponseAccumulator
-
-    acc = ResponseAccumulator()
-    for item in items:
-        acc.add(item)
-    return acc.result()
-
-
 CHAT_STREAM = StreamSpec(
-    decode=lambda event: _openai.decode_chunk(event.data),
+    decode=_openai.decode_event,
     decode_data=_openai.decode_chunk,
     accumulate=_accumulate_chat,
-    text_of=_chat_text,
+    text_of=chunk_text,
     terminator="data: [DONE]",
     done=_openai.DONE,
 )
 
-MESSAGE_STREAM = StreamSpec(
-    decode=_anthropic.decode_event,
-    accumulate=_accumulate_message,
-    text_of=_anthropic.text_delta,
-    terminator="message_stop",
-    is_terminal=_anthropic.is_terminal,
-)
 
-RESPONSE_STREAM = StreamSpec(
-    decode=_responses.decode_event,
-    accumulate=_accumulate_response,
-    text_of=_responses.text_delta,
-    terminator="response.completed",
-    is_terminal=_responses.is_terminal,
-)
+# The Anthropic and Responses layers are imported on first use: an OpenAI
+# chat user never pays their import time (their Struct and decoder set-up
+# is a third of rawllm's own import cost).
+@functools.cache
+def _anthropic_wire() -> ModuleType:
+    from ._wire import anthropic
+
+    return anthropic
 
 
-def _body(params: dict[str, Any], extra_body: Mapping[str, Any] | None) -> dict[str, Any]:
-    """Drop unset values; ``extra_body`` is merged last (it wins)."""
-    body = {k: v for k, v in params.items() if v is not None and v is not NOT_GIVEN}
-    if extra_body:
-        body.update(extra_body)
-    return body
+@functools.cache
+def _responses_wire() -> ModuleType:
+    from ._wire import responses
+
+    return responses
+
+
+@functools.cache
+def _message_stream() -> StreamSpec:
+    from ._accumulate_events import MessageAccumulator
+
+    wire = _anthropic_wire()
+
+    def accumulate(items: list[Any]) -> Any:
+        acc = MessageAccumulator()
+        for item in items:
+            acc.add(item)
+        return acc.result()
+
+    return StreamSpec(
+        decode=wire.decode_event,
+        accumulate=accumulate,
+        text_of=wire.text_delta,
+        terminator="message_stop",
+        is_terminal=wire.is_terminal,
+    )
+
+
+@functools.cache
+def _response_stream() -> StreamSpec:
+    from ._accumulate_events import ResponseAccumulator
+
+    wire = _responses_wire()
+
+    def accumulate(items: list[Any]) -> Any:
+        acc = ResponseAccumulator()
+        for item in items:
+            acc.add(item)
+        return acc.result()
+
+    return StreamSpec(
+        decode=wire.decode_event,
+        accumulate=accumulate,
+        text_of=wire.text_delta,
+        terminator="response.completed",
+        is_terminal=wire.is_terminal,
+    )
 
 
 class _Resource:
@@ -344,6 +357,7 @@ class AsyncResponses(_Resource):
             >>> resp.output_text
         """
         max_retries = params.pop("max_retries", NOT_GIVEN)
+        wire = _responses_wire()
         client = self._client
         if stream:
             params["stream"] = True
@@ -351,8 +365,8 @@ class AsyncResponses(_Resource):
             return await client._stream(
                 "POST",
                 "/responses",
-                _responses.encode(body),
-                RESPONSE_STREAM,
+                wire.encode(body),
+                _response_stream(),
                 tokens=self._tokens(body),
                 extra_headers=extra_headers,
                 extra_query=extra_query,
@@ -362,11 +376,12 @@ class AsyncResponses(_Resource):
         if stream is False:
             params["stream"] = False
         body = _body(params, extra_body)
+        decode: Callable[[bytes], Response] = wire.decode_response
         return await client._request(
             "POST",
             "/responses",
-            _responses.encode(body),
-            _responses.decode_response,
+            wire.encode(body),
+            decode,
             tokens=self._tokens(body),
             extra_headers=extra_headers,
             extra_query=extra_query,
@@ -432,6 +447,7 @@ class AsyncMessages(_Resource):
         """
         params["max_tokens"] = max_tokens
         max_retries = params.pop("max_retries", NOT_GIVEN)
+        wire = _anthropic_wire()
         params["messages"] = messages
         params["model"] = model
         client = self._client
@@ -441,8 +457,8 @@ class AsyncMessages(_Resource):
             return await client._stream(
                 "POST",
                 "/v1/messages",
-                _anthropic.encode(body),
-                MESSAGE_STREAM,
+                wire.encode(body),
+                _message_stream(),
                 tokens=self._tokens(body),
                 extra_headers=extra_headers,
                 extra_query=extra_query,
@@ -452,11 +468,12 @@ class AsyncMessages(_Resource):
         if stream is False:
             params["stream"] = False
         body = _body(params, extra_body)
+        decode: Callable[[bytes], Message] = wire.decode_message
         return await client._request(
             "POST",
             "/v1/messages",
-            _anthropic.encode(body),
-            _anthropic.decode_message,
+            wire.encode(body),
+            decode,
             tokens=self._tokens(body),
             extra_headers=extra_headers,
             extra_query=extra_query,
@@ -481,14 +498,16 @@ class AsyncMessages(_Resource):
             >>> (await client.messages.count_tokens(model=..., messages=...)).input_tokens
         """
         max_retries = params.pop("max_retries", NOT_GIVEN)
+        wire = _anthropic_wire()
         params["messages"] = messages
         params["model"] = model
         body = _body(params, extra_body)
+        decode: Callable[[bytes], MessageTokensCount] = wire.decode_count_tokens
         return await self._client._request(
             "POST",
             "/v1/messages/count_tokens",
-            _anthropic.encode(body),
-            _anthropic.decode_count_tokens,
+            wire.encode(body),
+            decode,
             extra_headers=extra_headers,
             extra_query=extra_query,
             timeout=timeout,

@@ -2,23 +2,10 @@
 
 from __future__ import annotations
 
-from . import anthropic, openai, responses
-from .anthropic import (
-    ContentBlock,
-    Message,
-    MessageStreamEvent,
-    MessageTokensCount,
-    RawContentBlockDeltaEvent,
-    RawContentBlockStartEvent,
-    RawContentBlockStopEvent,
-    RawMessageDeltaEvent,
-    RawMessageStartEvent,
-    RawMessageStopEvent,
-    RedactedThinkingBlock,
-    TextBlock,
-    ThinkingBlock,
-    ToolUseBlock,
-)
+import importlib
+from typing import TYPE_CHECKING, Any
+
+from . import openai
 from .openai import (
     Annotation,
     AnnotationURLCitation,
@@ -50,14 +37,33 @@ from .openai import (
     TopLogprob,
     Usage,
 )
-from .responses import (
-    Response,
-    ResponseFunctionToolCall,
-    ResponseOutputMessage,
-    ResponseReasoningItem,
-    ResponseStreamEvent,
-    ResponseUsage,
-)
+
+if TYPE_CHECKING:
+    from . import anthropic, responses
+    from .anthropic import (
+        ContentBlock,
+        Message,
+        MessageStreamEvent,
+        MessageTokensCount,
+        RawContentBlockDeltaEvent,
+        RawContentBlockStartEvent,
+        RawContentBlockStopEvent,
+        RawMessageDeltaEvent,
+        RawMessageStartEvent,
+        RawMessageStopEvent,
+        RedactedThinkingBlock,
+        TextBlock,
+        ThinkingBlock,
+        ToolUseBlock,
+    )
+    from .responses import (
+        Response,
+        ResponseFunctionToolCall,
+        ResponseOutputMessage,
+        ResponseReasoningItem,
+        ResponseStreamEvent,
+        ResponseUsage,
+    )
 
 __all__ = [
     "Annotation",
@@ -113,3 +119,47 @@ __all__ = [
     "openai",
     "responses",
 ]
+
+# The Anthropic and Responses types are imported on first use, so that
+# `import rawllm` does not pay for Structs an OpenAI chat user never decodes.
+_LAZY = {
+    name: "anthropic"
+    for name in (
+        "ContentBlock",
+        "Message",
+        "MessageStreamEvent",
+        "MessageTokensCount",
+        "RawContentBlockDeltaEvent",
+        "RawContentBlockStartEvent",
+        "RawContentBlockStopEvent",
+        "RawMessageDeltaEvent",
+        "RawMessageStartEvent",
+        "RawMessageStopEvent",
+        "RedactedThinkingBlock",
+        "TextBlock",
+        "ThinkingBlock",
+        "ToolUseBlock",
+    )
+}
+_LAZY.update(
+    {
+        name: "responses"
+        for name in (
+            "Response",
+            "ResponseFunctionToolCall",
+            "ResponseOutputMessage",
+            "ResponseReasoningItem",
+            "ResponseStreamEvent",
+            "ResponseUsage",
+        )
+    }
+)
+
+
+def __getattr__(name: str) -> Any:
+    if name in ("anthropic", "responses"):
+        return importlib.import_module(f"{__name__}.{name}")
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    return getattr(importlib.import_module(f"{__name__}.{module}"), name)
