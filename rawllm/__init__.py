@@ -30,6 +30,7 @@ from ._exceptions import (
     RequestTooLargeError,
     UnprocessableEntityError,
 )
+from ._limiter import LimiterState, estimate_tokens
 from ._providers import Anthropic, OpenAI
 from ._streaming import AsyncStream
 from ._version import __version__
@@ -53,6 +54,7 @@ __all__ = [
     "ConflictError",
     "InternalServerError",
     "InvalidRequestError",
+    "LimiterState",
     "NotFoundError",
     "NotGiven",
     "OpenAI",
@@ -67,6 +69,7 @@ __all__ = [
     "Timeout",
     "UnprocessableEntityError",
     "__version__",
+    "estimate_tokens",
 ]
 
 
