@@ -20,6 +20,7 @@ from __future__ import annotations
 import argparse
 import importlib
 import json
+import os
 import subprocess
 import sys
 import time
@@ -43,6 +44,14 @@ def _optional(module: str) -> Callable[[bool], dict[str, Any]] | str:
         return f"{type(exc).__name__}: {exc}"
     fn = getattr(mod, "run", None)
     return fn if callable(fn) else f"{module} has no run(quick)"
+
+
+def _loadavg() -> list[float] | None:
+    """1, 5 and 15 minute load averages: how busy the machine was around the run."""
+    try:
+        return [round(x, 2) for x in os.getloadavg()]
+    except (AttributeError, OSError):
+        return None
 
 
 def versions() -> dict[str, Any]:
@@ -90,6 +99,7 @@ def run_all(
             "quick": quick,
             "machine": report.machine_info(),
             "versions": report.package_versions(),
+            "load_before": _loadavg(),
         }
     }
     names = contenders
@@ -134,6 +144,7 @@ def run_all(
                 results[section] = {"skipped": f"{type(exc).__name__}: {exc}"[:300]}
         h.progress(f"{section} done in {time.perf_counter() - t0:.0f} s")
     results["meta"]["seconds"] = round(time.perf_counter() - t_all, 1)
+    results["meta"]["load_after"] = _loadavg()
     return results
 
 

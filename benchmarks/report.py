@@ -309,8 +309,12 @@ drives hundreds or thousands of calls at once, where the client's CPU becomes
 the ceiling on throughput and the source of latency jitter. The figures depend
 on the machine, the Python version and every package version (all listed
 below); the ratios between contenders, measured in the same run, travel better
-than the absolute numbers. Run `python -m benchmarks` on your own machine
-before believing any of it."""
+than the absolute numbers. On a shared machine (see the load average below)
+single repetitions vary by tens of percent: compare medians, read the min-max
+columns, and treat differences smaller than the spread (rawllm against the
+floor, typically) as a tie, and differences of several times (the SDKs) as
+real. Run `python -m benchmarks` on your own machine before believing any of
+it."""
 
 METHOD = """\
 * The server (`python -m rawllm.testing`) is its own process pinned to one core
@@ -337,24 +341,32 @@ METHOD = """\
   `DefaultAioHttpClient` (`openai[aiohttp]`)."""
 
 WHY = """\
-Why rawllm is close to the floor and the SDKs are not, as far as the profiles
-and the decode microbenchmark below show:
+Why rawllm sits at the floor while the SDKs cost many times more, as the
+decoding microbenchmark below and the code paths show:
 
 * **Decoding.** rawllm decodes response bytes straight into msgspec Structs in
   one pass ({rawllm_chunk} µs per chat chunk). The SDKs run `json.loads` and
-  then build pydantic models with `construct_type` for every body and every
-  stream event ({openai_chunk} µs per chunk for openai, {anthropic_event} µs
-  per event for anthropic).
-* **HTTP.** rawllm talks to aiohttp directly (C HTTP parser, one session, no
-  cookie jar, headers prepared once). The SDKs go through httpx / httpcore and
-  anyio, a pure-Python HTTP/1.1 stack with several layers of objects per
-  request; even with the aiohttp transport the httpx request/response objects
-  stay in the path.
-* **SSE.** rawllm's decoder is WHATWG-exact and splits lines at the byte level;
-  see the SSE table.
-* **What rawllm adds over the floor** (retry loop, timeouts, error mapping,
-  request ids, `to_dict()`) is paid for by skipping what aiohttp does by
-  default that an API client does not need."""
+  then build pydantic models with `construct_type` (pure Python, recursive)
+  for every body and every stream event: {openai_chunk} µs per chunk for
+  openai, {anthropic_event} µs per event for anthropic. On a 200-chunk stream
+  that alone is most of the SDKs' cost per event.
+* **HTTP.** rawllm calls aiohttp directly (C HTTP parser, one session). The
+  SDKs go through httpx / httpcore (or httpx2) and anyio: a pure-Python
+  HTTP/1.1 stack with several layers of objects per request, and a pool whose
+  cost grows with the number of connections (the SDKs' and raw httpx's CPU per
+  request rises from concurrency 1 to 64 and 256, aiohttp's does not). With
+  the aiohttp transport (`openai_aiohttp`) the httpx request and response
+  objects stay in the path, so it saves only part of that.
+* **Beating the hand-written floor.** rawllm adds a retry loop, timeouts,
+  error mapping, request ids and `to_dict()`, and pays for them by turning off
+  what aiohttp does by default that an API client never needs: the cookie
+  jar, re-reading proxy settings from the environment on every request,
+  parsing the URL on every request, building a `ClientTimeout` per call (see
+  `rawllm/_transport.py`). Its SSE decoder is WHATWG-exact and splits lines at
+  the byte level (see the SSE table), yet costs no more than the floor's
+  minimal splitter end to end.
+* **litellm** wraps the openai SDK (for both APIs here) and adds its own
+  translation, logging and cost-tracking layers on top."""
 
 
 def render(results: dict[str, Any], png_name: str | None = "benchmarks.png") -> str:
@@ -385,6 +397,12 @@ def render(results: dict[str, Any], png_name: str | None = "benchmarks.png") -> 
         f"{client.get('pinning', {}).get('server')}, client to "
         f"{client.get('pinning', {}).get('client')}",
         f"* OS: {m.get('os', '?')}; Python: {m.get('python', '?')}",
+        (
+            f"* Load average (1, 5, 15 min) before the run: {meta['load_before']}, after: "
+            f"{meta.get('load_after')}; the run took {meta.get('seconds', '?')} s"
+            if meta.get("load_before")
+            else f"* The run took {meta.get('seconds', '?')} s (load average not recorded)"
+        ),
         "* Packages: " + ", ".join(f"{k} {v}" for k, v in sorted(meta.get("versions", {}).items())),
     ]
     for name, vs in sorted(client.get("versions", {}).items()):
