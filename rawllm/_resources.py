@@ -161,6 +161,20 @@ class AsyncCompletions(_Resource):
         **params: Any,
     ) -> AsyncStream[ChatCompletionChunk]: ...
 
+    @overload
+    async def create(
+        self,
+        *,
+        messages: Iterable[Mapping[str, Any]],
+        model: str,
+        stream: bool,
+        extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, Any] | None = None,
+        extra_body: Mapping[str, Any] | None = None,
+        timeout: TimeoutArg = NOT_GIVEN,
+        **params: Any,
+    ) -> ChatCompletion | AsyncStream[ChatCompletionChunk]: ...
+
     async def create(
         self,
         *,
@@ -340,6 +354,18 @@ class AsyncResponses(_Resource):
         **params: Any,
     ) -> AsyncStream[ResponseStreamEvent]: ...
 
+    @overload
+    async def create(
+        self,
+        *,
+        stream: bool,
+        extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, Any] | None = None,
+        extra_body: Mapping[str, Any] | None = None,
+        timeout: TimeoutArg = NOT_GIVEN,
+        **params: Any,
+    ) -> Response | AsyncStream[ResponseStreamEvent]: ...
+
     async def create(
         self,
         *,
@@ -424,6 +450,21 @@ class AsyncMessages(_Resource):
         timeout: TimeoutArg = NOT_GIVEN,
         **params: Any,
     ) -> AsyncStream[MessageStreamEvent]: ...
+
+    @overload
+    async def create(
+        self,
+        *,
+        max_tokens: int,
+        messages: Iterable[Mapping[str, Any]],
+        model: str,
+        stream: bool,
+        extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, Any] | None = None,
+        extra_body: Mapping[str, Any] | None = None,
+        timeout: TimeoutArg = NOT_GIVEN,
+        **params: Any,
+    ) -> Message | AsyncStream[MessageStreamEvent]: ...
 
     async def create(
         self,

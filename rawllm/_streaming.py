@@ -29,6 +29,7 @@ from typing import Any, Generic, TypeVar
 from ._exceptions import APIConnectionError, APIError, APITimeoutError
 from ._transport import ClientResponse, Headers, Transport, at_eof, close_response
 from .sse import ServerSentEvent, SSEDecoder
+from .types._base import Result, attach
 
 __all__ = ["AsyncStream", "StreamSpec"]
 
@@ -197,7 +198,12 @@ class AsyncStream(Generic[T]):
                 f"before final(); no {self._spec.terminator} was seen yet."
             )
         if self._final is None:
-            self._final = self._spec.accumulate(self._items)
+            final = self._spec.accumulate(self._items)
+            if isinstance(final, Result):
+                attach(final, None, self._request_id)
+                if self._retries:
+                    final.__dict__["_retries"] = self._retries
+            self._final = final
         return self._final
 
     async def get_final(self) -> Any:

@@ -222,3 +222,16 @@ async def test_concurrent_streams(mock_server: MockServer) -> None:
         assert await settle(client) == 0
     for i, text in enumerate(texts):
         assert text == reply_text({"messages": [{"role": "user", "content": f"number {i}"}]})
+
+
+async def test_final_carries_the_request_id_and_retries(mock_server: MockServer) -> None:
+    async with client_for(mock_server) as client:
+        stream = await client.chat.completions.create(
+            **BODY, stream=True, extra_headers=faults("500,ok", "final-rid")
+        )
+        async with stream:
+            final = await stream.get_final()
+    assert stream.request_id is not None
+    assert final._request_id == stream.request_id
+    assert final._retries == stream.retries == 1
+    assert final.to_dict()["choices"][0]["message"]["content"] == reply_text(BODY)
