@@ -21,11 +21,13 @@ from rawllm.sse import ServerSentEvent, SSEDecoder
 VECTORS = pathlib.Path(__file__).parent / "vectors"
 
 
-def _load() -> Iterator[Any]:
+def _load() -> list[Any]:
+    cases = []
     for path in sorted(VECTORS.glob("sse_*.json")):
         group = json.loads(path.read_text("utf-8"))
         for case in group["cases"]:
-            yield pytest.param(case, id=f"{path.stem.removeprefix('sse_')}:{case['name']}")
+            cases.append(pytest.param(case, id=f"{path.stem.removeprefix('sse_')}:{case['name']}"))
+    return cases
 
 
 def _input(case: dict[str, Any]) -> bytes:
