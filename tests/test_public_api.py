@@ -23,6 +23,7 @@ CORE_MODULES = [
     "_wire/openai.py",
     "_wire/anthropic.py",
     "_wire/responses.py",
+    "_wire/_common.py",
     "types/_base.py",
     "types/openai.py",
     "types/anthropic.py",

@@ -30,11 +30,11 @@ Invariants:
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any, Final, Protocol, TypeVar
+from typing import Any, Final, Protocol
 
 import msgspec
 
-from .._exceptions import APIResponseValidationError, error_from_stream_body
+from .._exceptions import error_from_stream_body
 from ..types.anthropic import (
     Message,
     MessageStreamEvent,
@@ -45,6 +45,7 @@ from ..types.anthropic import (
     UnknownContentBlock,
     _KnownContentBlock,
 )
+from ._common import any_decoder, convert, generic, invalid
 
 __all__ = [
     "decode_count_tokens",
@@ -56,7 +57,6 @@ __all__ = [
 ]
 
 _encoder: Final = msgspec.json.Encoder()
-_any_decoder: Final = msgspec.json.Decoder()
 _message_decoder: Final = msgspec.json.Decoder(Message)
 _count_decoder: Final = msgspec.json.Decoder(MessageTokensCount)
 _event_decoder: Final[msgspec.json.Decoder[MessageStreamEvent]] = msgspec.json.Decoder(
@@ -75,8 +75,6 @@ _DELTA_TYPES: Final = frozenset(
 )
 # Stands in for an unknown block during the slow-path conversion; replaced afterwards.
 _PLACEHOLDER_BLOCK: Final = {"type": "redacted_thinking", "data": ""}
-
-_T = TypeVar("_T")
 
 
 # -- requests --------------------------------------------------------------------------
@@ -105,20 +103,6 @@ def encode(params: Mapping[str, Any]) -> bytes:
 # -- errors and the slow path ------------------------------------------------------------
 
 
-def _text(body: bytes | str) -> str:
-    return body if isinstance(body, str) else body.decode("utf-8", "replace")
-
-
-def _invalid(what: str, body: bytes | str, exc: Exception) -> APIResponseValidationError:
-    if isinstance(exc, msgspec.ValidationError):
-        reason = f"the body does not fit {what}: {exc}"
-    else:
-        reason = f"the body is not valid JSON ({exc})"
-    return APIResponseValidationError(
-        f"Data returned by API invalid for expected schema: {reason}", body=_text(body)
-    )
-
-
 def _unknown_blocks(blocks: Any, path: tuple[Any, ...]) -> list[tuple[tuple[Any, ...], Any]]:
     """Swap unknown blocks in a decoded ``content`` list for placeholders; say where they were."""
     found: list[tuple[tuple[Any, ...], Any]] = []
@@ -130,33 +114,6 @@ def _unknown_blocks(blocks: Any, path: tuple[Any, ...]) -> list[tuple[tuple[Any,
                     found.append(((*path, i), UnknownContentBlock(block)))
                     blocks[i] = _PLACEHOLDER_BLOCK
     return found
-
-
-def _put(obj: Any, path: tuple[Any, ...], value: Any) -> None:
-    for key in path[:-1]:
-        obj = obj[key] if isinstance(key, int) else getattr(obj, key)
-    last = path[-1]
-    if isinstance(last, int):
-        obj[last] = value
-    else:
-        setattr(obj, last, value)
-
-
-def _convert(obj: Any, typ: type[_T] | Any, what: str, body: bytes | str, patches: Any) -> _T:
-    try:
-        result: _T = msgspec.convert(obj, typ)
-    except msgspec.ValidationError as exc:
-        raise _invalid(what, body, exc) from exc
-    for path, value in patches:
-        _put(result, path, value)
-    return result
-
-
-def _generic(body: bytes | str, what: str) -> Any:
-    try:
-        return _any_decoder.decode(body)
-    except msgspec.DecodeError as exc:
-        raise _invalid(what, body, exc) from exc
 
 
 # -- responses ---------------------------------------------------------------------------
@@ -186,10 +143,11 @@ def decode_message(body: bytes | str) -> Message:
     except msgspec.ValidationError:
         pass  # maybe an unknown block type: the slow path below sorts it out
     except msgspec.DecodeError as exc:
-        raise _invalid("Message", body, exc) from exc
-    obj = _generic(body, "Message")
+        raise invalid("Message", body, exc) from exc
+    obj = generic(body, "Message")
     patches = _unknown_blocks(obj.get("content"), ("content",)) if isinstance(obj, dict) else []
-    return _convert(obj, Message, "Message", body, patches)
+    message: Message = convert(obj, Message, "Message", body, patches)
+    return message
 
 
 def decode_count_tokens(body: bytes | str) -> MessageTokensCount:
@@ -211,7 +169,7 @@ def decode_count_tokens(body: bytes | str) -> MessageTokensCount:
     try:
         return _count_decoder.decode(body)
     except msgspec.DecodeError as exc:
-        raise _invalid("MessageTokensCount", body, exc) from exc
+        raise invalid("MessageTokensCount", body, exc) from exc
 
 
 # -- stream events --------------------------------------------------------------------------
@@ -227,7 +185,7 @@ class _Event(Protocol):
 
 def _stream_error(data: str) -> Exception:
     try:
-        obj = _any_decoder.decode(data)
+        obj = any_decoder.decode(data)
     except msgspec.DecodeError:
         obj = None
     if not isinstance(obj, dict):
@@ -272,14 +230,14 @@ def decode_event(sse: _Event) -> MessageStreamEvent | None:
     except msgspec.ValidationError:
         pass  # unknown or error type, unknown delta or block: decided below
     except msgspec.DecodeError as exc:
-        raise _invalid("MessageStreamEvent", data, exc) from exc
+        raise invalid("MessageStreamEvent", data, exc) from exc
     return _decode_event_slow(data)
 
 
 def _decode_event_slow(data: str) -> MessageStreamEvent | None:
-    obj = _generic(data, "MessageStreamEvent")
+    obj = generic(data, "MessageStreamEvent")
     if not isinstance(obj, dict):
-        raise _invalid("MessageStreamEvent", data, msgspec.ValidationError("not an object"))
+        raise invalid("MessageStreamEvent", data, msgspec.ValidationError("not an object"))
     tag = obj.get("type")
     if tag == "error":
         raise error_from_stream_body(obj)
@@ -302,7 +260,7 @@ def _decode_event_slow(data: str) -> MessageStreamEvent | None:
         message = obj.get("message")
         if isinstance(message, dict):
             patches = _unknown_blocks(message.get("content"), ("message", "content"))
-    event: MessageStreamEvent = _convert(
+    event: MessageStreamEvent = convert(
         obj, MessageStreamEvent, "MessageStreamEvent", data, patches
     )
     return event

@@ -33,6 +33,7 @@ from .._config import NOT_GIVEN
 from .._exceptions import APIResponseValidationError, error_from_stream_body
 from ..types._base import Result
 from ..types.openai import ChatCompletion, ChatCompletionChunk, CreateEmbeddingResponse, ModelList
+from ._common import any_decoder, invalid
 
 __all__ = [
     "DONE",
@@ -64,7 +65,6 @@ _chat_decoder: Final = msgspec.json.Decoder(ChatCompletion)
 _chunk_decoder: Final = msgspec.json.Decoder(ChatCompletionChunk)
 _embeddings_decoder: Final = msgspec.json.Decoder(CreateEmbeddingResponse)
 _model_list_decoder: Final = msgspec.json.Decoder(ModelList)
-_any_decoder: Final = msgspec.json.Decoder()
 
 _R = TypeVar("_R", bound=Result)
 
@@ -121,25 +121,11 @@ def encode(params: Mapping[str, Any]) -> bytes:
 # -- responses -----------------------------------------------------------------
 
 
-def _body_text(body: bytes | str) -> str:
-    return body if isinstance(body, str) else body.decode("utf-8", "replace")
-
-
-def _invalid(what: str, body: bytes | str, exc: Exception) -> APIResponseValidationError:
-    if isinstance(exc, msgspec.ValidationError):
-        reason = f"the body does not fit {what}: {exc}"
-    else:  # DecodeError, UnicodeDecodeError
-        reason = f"the body is not valid JSON ({exc})"
-    return APIResponseValidationError(
-        f"Data returned by API invalid for expected schema: {reason}", body=_body_text(body)
-    )
-
-
 def _decode(decoder: msgspec.json.Decoder[_R], what: str, body: bytes | str) -> _R:
     try:
         return decoder.decode(body)
     except (msgspec.DecodeError, UnicodeDecodeError) as exc:
-        raise _invalid(what, body, exc) from exc
+        raise invalid(what, body, exc) from exc
 
 
 def decode_chat_completion(body: bytes | str) -> ChatCompletion:
@@ -295,7 +281,7 @@ def decode_chunk(data: str) -> ChatCompletionChunk | Done | None:
         if stripped == "[DONE]":
             return DONE
         _raise_if_error(data)
-        raise _invalid("ChatCompletionChunk", data, exc) from exc
+        raise invalid("ChatCompletionChunk", data, exc) from exc
     # An error object decodes as a chunk too (unknown fields are ignored), so
     # one attribute read finds {"error": ...}; the flat {"object": "error"}
     # shape (older vLLM) has no choices, which is rare enough to test further.
@@ -307,7 +293,7 @@ def decode_chunk(data: str) -> ChatCompletionChunk | Done | None:
 def _raise_if_error(data: str) -> None:
     """Raise the APIStatusError of an in-stream error object; return if it is none."""
     try:
-        obj = _any_decoder.decode(data)
+        obj = any_decoder.decode(data)
     except msgspec.DecodeError:
         return
     found = _stream_error(obj)
@@ -346,7 +332,7 @@ def decode_event(sse: _Event) -> ChatCompletionChunk | Done | None:
     if sse.event == "error":
         data = sse.data
         try:
-            obj = _any_decoder.decode(data)
+            obj = any_decoder.decode(data)
         except msgspec.DecodeError:
             obj = {"error": {"message": data or "error event in stream"}}
         if not isinstance(obj, dict):

@@ -33,7 +33,7 @@ from typing import Any, Final, Protocol, TypeVar
 
 import msgspec
 
-from .._exceptions import APIResponseValidationError, error_from_stream_body
+from .._exceptions import error_from_stream_body
 from ..types.responses import (
     Response,
     ResponseCompletedEvent,
@@ -45,11 +45,11 @@ from ..types.responses import (
     _KnownOutputContent,
     _KnownOutputItem,
 )
+from ._common import any_decoder, convert, generic, invalid
 
 __all__ = ["decode_event", "decode_response", "encode", "is_terminal", "text_delta"]
 
 _encoder: Final = msgspec.json.Encoder()
-_any_decoder: Final = msgspec.json.Decoder()
 _response_decoder: Final = msgspec.json.Decoder(Response)
 _event_decoder: Final[msgspec.json.Decoder[ResponseStreamEvent]] = msgspec.json.Decoder(
     ResponseStreamEvent
@@ -98,27 +98,6 @@ def encode(params: Mapping[str, Any]) -> bytes:
 # -- errors and the slow path ----------------------------------------------------------------
 
 
-def _text(body: bytes | str) -> str:
-    return body if isinstance(body, str) else body.decode("utf-8", "replace")
-
-
-def _invalid(what: str, body: bytes | str, exc: Exception) -> APIResponseValidationError:
-    if isinstance(exc, msgspec.ValidationError):
-        reason = f"the body does not fit {what}: {exc}"
-    else:
-        reason = f"the body is not valid JSON ({exc})"
-    return APIResponseValidationError(
-        f"Data returned by API invalid for expected schema: {reason}", body=_text(body)
-    )
-
-
-def _generic(body: bytes | str, what: str) -> Any:
-    try:
-        return _any_decoder.decode(body)
-    except msgspec.DecodeError as exc:
-        raise _invalid(what, body, exc) from exc
-
-
 def _unknown_parts(parts: Any, path: tuple[Any, ...]) -> _Patches:
     found: _Patches = []
     if isinstance(parts, list):
@@ -154,26 +133,6 @@ def _unknown_in_response(resp: Any, path: tuple[Any, ...]) -> _Patches:
     return found
 
 
-def _put(obj: Any, path: tuple[Any, ...], value: Any) -> None:
-    for key in path[:-1]:
-        obj = obj[key] if isinstance(key, int) else getattr(obj, key)
-    last = path[-1]
-    if isinstance(last, int):
-        obj[last] = value
-    else:
-        setattr(obj, last, value)
-
-
-def _convert(obj: Any, typ: Any, what: str, body: bytes | str, patches: _Patches) -> Any:
-    try:
-        result = msgspec.convert(obj, typ)
-    except msgspec.ValidationError as exc:
-        raise _invalid(what, body, exc) from exc
-    for path, value in patches:
-        _put(result, path, value)
-    return result
-
-
 # -- responses -------------------------------------------------------------------------------
 
 
@@ -200,9 +159,9 @@ def decode_response(body: bytes | str) -> Response:
     except msgspec.ValidationError:
         pass  # maybe an unknown item or part type: the slow path sorts it out
     except msgspec.DecodeError as exc:
-        raise _invalid("Response", body, exc) from exc
-    obj = _generic(body, "Response")
-    result: Response = _convert(obj, Response, "Response", body, _unknown_in_response(obj, ()))
+        raise invalid("Response", body, exc) from exc
+    obj = generic(body, "Response")
+    result: Response = convert(obj, Response, "Response", body, _unknown_in_response(obj, ()))
     return result
 
 
@@ -219,7 +178,7 @@ class _Event(Protocol):
 
 def _error_event(data: str) -> Exception:
     try:
-        obj = _any_decoder.decode(data)
+        obj = any_decoder.decode(data)
     except msgspec.DecodeError:
         obj = None
     if not isinstance(obj, dict):
@@ -264,14 +223,14 @@ def decode_event(sse: _Event) -> ResponseStreamEvent | None:
     except msgspec.ValidationError:
         pass  # unknown, error or failed type, unknown item or part: decided below
     except msgspec.DecodeError as exc:
-        raise _invalid("ResponseStreamEvent", data, exc) from exc
+        raise invalid("ResponseStreamEvent", data, exc) from exc
     return _decode_event_slow(data)
 
 
 def _decode_event_slow(data: str) -> ResponseStreamEvent | None:
-    obj = _generic(data, "ResponseStreamEvent")
+    obj = generic(data, "ResponseStreamEvent")
     if not isinstance(obj, dict):
-        raise _invalid("ResponseStreamEvent", data, msgspec.ValidationError("not an object"))
+        raise invalid("ResponseStreamEvent", data, msgspec.ValidationError("not an object"))
     tag = obj.get("type")
     if tag == "error":
         raise error_from_stream_body(obj)
@@ -289,7 +248,7 @@ def _decode_event_slow(data: str) -> ResponseStreamEvent | None:
         if patches:
             obj["part"] = _PLACEHOLDER_PART
             patches = [(("part",), patches[0][1])]
-    event: ResponseStreamEvent = _convert(
+    event: ResponseStreamEvent = convert(
         obj, ResponseStreamEvent, "ResponseStreamEvent", data, patches
     )
     return event
