@@ -9,7 +9,7 @@ are not sent, and ``extra_headers`` / ``extra_query`` / ``extra_body`` /
 from __future__ import annotations
 
 import functools
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Awaitable, Callable, Iterable, Mapping
 from types import ModuleType
 from typing import TYPE_CHECKING, Any, Literal, overload
 
@@ -124,8 +124,53 @@ class _Resource:
     def __init__(self, client: BaseClient) -> None:
         self._client = client
 
-    def _tokens(self, body: Mapping[str, Any]) -> int:
-        return self._client.limiter.estimate(body)
+    def _post(
+        self,
+        path: str,
+        params: dict[str, Any],
+        stream: bool | None | NotGiven,
+        encode: Callable[[Mapping[str, Any]], bytes],
+        decode: Callable[[bytes], Any],
+        spec: Callable[[], StreamSpec] | None,
+        extra_headers: Mapping[str, str] | None,
+        extra_query: Mapping[str, Any] | None,
+        extra_body: Mapping[str, Any] | None,
+        timeout: TimeoutArg,
+    ) -> Awaitable[Any]:
+        """Build the body and start the call (a plain method: no extra coroutine frame)."""
+        max_retries = params.pop("max_retries", NOT_GIVEN)
+        if stream is not NOT_GIVEN and stream is not None:
+            params["stream"] = bool(stream)
+        body = _body(params, extra_body)
+        client = self._client
+        tokens = client.limiter.estimate(body)
+        if stream and spec is not None:
+            return client._stream(
+                "POST",
+                path,
+                encode(body),
+                spec(),
+                tokens=tokens,
+                extra_headers=extra_headers,
+                extra_query=extra_query,
+                timeout=timeout,
+                max_retries=max_retries,
+            )
+        return client._request(
+            "POST",
+            path,
+            encode(body),
+            decode,
+            tokens=tokens,
+            extra_headers=extra_headers,
+            extra_query=extra_query,
+            timeout=timeout,
+            max_retries=max_retries,
+        )
+
+
+def _chat_stream() -> StreamSpec:
+    return CHAT_STREAM
 
 
 class AsyncCompletions(_Resource):
@@ -212,38 +257,21 @@ class AsyncCompletions(_Resource):
             ...     model="gpt-4o-mini", messages=[{"role": "user", "content": "Hi"}])
             >>> resp.choices[0].message.content
         """
-        max_retries = params.pop("max_retries", NOT_GIVEN)
         params["messages"] = messages
         params["model"] = model
-        client = self._client
-        if stream:
-            params["stream"] = True
-            body = _body(params, extra_body)
-            return await client._stream(
-                "POST",
-                "/chat/completions",
-                _openai.encode(body),
-                CHAT_STREAM,
-                tokens=self._tokens(body),
-                extra_headers=extra_headers,
-                extra_query=extra_query,
-                timeout=timeout,
-                max_retries=max_retries,
-            )
-        if stream is False:
-            params["stream"] = False
-        body = _body(params, extra_body)
-        return await client._request(
-            "POST",
+        result: ChatCompletion | AsyncStream[ChatCompletionChunk] = await self._post(
             "/chat/completions",
-            _openai.encode(body),
+            params,
+            stream,
+            _openai.encode,
             _openai.decode_chat_completion,
-            tokens=self._tokens(body),
-            extra_headers=extra_headers,
-            extra_query=extra_query,
-            timeout=timeout,
-            max_retries=max_retries,
+            _chat_stream,
+            extra_headers,
+            extra_query,
+            extra_body,
+            timeout,
         )
+        return result
 
 
 class AsyncChat(_Resource):
@@ -278,21 +306,21 @@ class AsyncEmbeddings(_Resource):
             >>> resp = await client.embeddings.create(model="text-embedding-3-small", input="hi")
             >>> len(resp.data[0].embedding)
         """
-        max_retries = params.pop("max_retries", NOT_GIVEN)
         params["input"] = input
         params["model"] = model
-        body = _body(params, extra_body)
-        return await self._client._request(
-            "POST",
+        result: CreateEmbeddingResponse = await self._post(
             "/embeddings",
-            _openai.encode(body),
+            params,
+            None,
+            _openai.encode,
             _openai.decode_embeddings,
-            tokens=self._tokens(body),
-            extra_headers=extra_headers,
-            extra_query=extra_query,
-            timeout=timeout,
-            max_retries=max_retries,
+            None,
+            extra_headers,
+            extra_query,
+            extra_body,
+            timeout,
         )
+        return result
 
 
 class AsyncModels(_Resource):
@@ -382,38 +410,20 @@ class AsyncResponses(_Resource):
             >>> resp = await client.responses.create(model="gpt-4.1", input="Hi")
             >>> resp.output_text
         """
-        max_retries = params.pop("max_retries", NOT_GIVEN)
         wire = _responses_wire()
-        client = self._client
-        if stream:
-            params["stream"] = True
-            body = _body(params, extra_body)
-            return await client._stream(
-                "POST",
-                "/responses",
-                wire.encode(body),
-                _response_stream(),
-                tokens=self._tokens(body),
-                extra_headers=extra_headers,
-                extra_query=extra_query,
-                timeout=timeout,
-                max_retries=max_retries,
-            )
-        if stream is False:
-            params["stream"] = False
-        body = _body(params, extra_body)
-        decode: Callable[[bytes], Response] = wire.decode_response
-        return await client._request(
-            "POST",
+        result: Response | AsyncStream[ResponseStreamEvent] = await self._post(
             "/responses",
-            wire.encode(body),
-            decode,
-            tokens=self._tokens(body),
-            extra_headers=extra_headers,
-            extra_query=extra_query,
-            timeout=timeout,
-            max_retries=max_retries,
+            params,
+            stream,
+            wire.encode,
+            wire.decode_response,
+            _response_stream,
+            extra_headers,
+            extra_query,
+            extra_body,
+            timeout,
         )
+        return result
 
 
 class AsyncMessages(_Resource):
@@ -486,41 +496,23 @@ class AsyncMessages(_Resource):
             ...     messages=[{"role": "user", "content": "Hi"}])
             >>> msg.content[0].text
         """
-        params["max_tokens"] = max_tokens
-        max_retries = params.pop("max_retries", NOT_GIVEN)
         wire = _anthropic_wire()
+        params["max_tokens"] = max_tokens
         params["messages"] = messages
         params["model"] = model
-        client = self._client
-        if stream:
-            params["stream"] = True
-            body = _body(params, extra_body)
-            return await client._stream(
-                "POST",
-                "/v1/messages",
-                wire.encode(body),
-                _message_stream(),
-                tokens=self._tokens(body),
-                extra_headers=extra_headers,
-                extra_query=extra_query,
-                timeout=timeout,
-                max_retries=max_retries,
-            )
-        if stream is False:
-            params["stream"] = False
-        body = _body(params, extra_body)
-        decode: Callable[[bytes], Message] = wire.decode_message
-        return await client._request(
-            "POST",
+        result: Message | AsyncStream[MessageStreamEvent] = await self._post(
             "/v1/messages",
-            wire.encode(body),
-            decode,
-            tokens=self._tokens(body),
-            extra_headers=extra_headers,
-            extra_query=extra_query,
-            timeout=timeout,
-            max_retries=max_retries,
+            params,
+            stream,
+            wire.encode,
+            wire.decode_message,
+            _message_stream,
+            extra_headers,
+            extra_query,
+            extra_body,
+            timeout,
         )
+        return result
 
     async def count_tokens(
         self,
