@@ -42,17 +42,22 @@ __all__ = [
 TimeoutArg = Timeout | float | None | NotGiven
 
 
-def _accumulate_chat(items: list[Any]) -> ChatCompletion:
-    acc = ChatCompletionAccumulator()
-    for item in items:
-        acc.add(item)
-    return acc.result()
+def _fold(accumulator: Callable[[], Any]) -> Callable[[list[Any]], Any]:
+    """items -> the accumulator's result (for ``StreamSpec.accumulate``)."""
+
+    def accumulate(items: list[Any]) -> Any:
+        acc = accumulator()
+        for item in items:
+            acc.add(item)
+        return acc.result()
+
+    return accumulate
 
 
 CHAT_STREAM = StreamSpec(
     decode=_openai.decode_event,
     decode_data=_openai.decode_chunk,
-    accumulate=_accumulate_chat,
+    accumulate=_fold(ChatCompletionAccumulator),
     text_of=chunk_text,
     terminator="data: [DONE]",
     done=_openai.DONE,
@@ -76,46 +81,29 @@ def _responses_wire() -> ModuleType:
     return responses
 
 
+def _event_stream(wire: ModuleType, accumulator: Callable[[], Any], terminator: str) -> StreamSpec:
+    """The spec of a stream of typed events ending in a terminal event."""
+    return StreamSpec(
+        decode=wire.decode_event,
+        accumulate=_fold(accumulator),
+        text_of=wire.text_delta,
+        terminator=terminator,
+        is_terminal=wire.is_terminal,
+    )
+
+
 @functools.cache
 def _message_stream() -> StreamSpec:
     from ._accumulate_events import MessageAccumulator
 
-    wire = _anthropic_wire()
-
-    def accumulate(items: list[Any]) -> Any:
-        acc = MessageAccumulator()
-        for item in items:
-            acc.add(item)
-        return acc.result()
-
-    return StreamSpec(
-        decode=wire.decode_event,
-        accumulate=accumulate,
-        text_of=wire.text_delta,
-        terminator="message_stop",
-        is_terminal=wire.is_terminal,
-    )
+    return _event_stream(_anthropic_wire(), MessageAccumulator, "message_stop")
 
 
 @functools.cache
 def _response_stream() -> StreamSpec:
     from ._accumulate_events import ResponseAccumulator
 
-    wire = _responses_wire()
-
-    def accumulate(items: list[Any]) -> Any:
-        acc = ResponseAccumulator()
-        for item in items:
-            acc.add(item)
-        return acc.result()
-
-    return StreamSpec(
-        decode=wire.decode_event,
-        accumulate=accumulate,
-        text_of=wire.text_delta,
-        terminator="response.completed",
-        is_terminal=wire.is_terminal,
-    )
+    return _event_stream(_responses_wire(), ResponseAccumulator, "response.completed")
 
 
 class _Resource:
