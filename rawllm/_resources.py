@@ -88,7 +88,7 @@ def _event_stream(wire: ModuleType, accumulator: Callable[[], Any], terminator: 
         accumulate=_fold(accumulator),
         text_of=wire.text_delta,
         terminator=terminator,
-        is_terminal=wire.is_terminal,
+        terminal_types=wire.TERMINAL_TYPES,
     )
 
 

@@ -48,7 +48,7 @@ class StreamSpec:
             the right ``APIStatusError`` for an in-stream error.
         decode_data: optional faster form taking only ``event.data`` (used when
             the API ignores the ``event:`` field).
-        is_terminal: ``item -> bool`` for APIs whose last item is itself the
+        terminal_types: the item types that end the stream, for APIs whose last item is itself the
             terminator (Anthropic ``message_stop``); None when only ``DONE`` ends it.
         accumulate: the items of a complete stream -> the final result.
         text_of: ``item -> str | None``, the text delta an item carries.
@@ -62,7 +62,7 @@ class StreamSpec:
     text_of: Callable[[Any], str | None]
     terminator: str
     decode_data: Callable[[str], Any] | None = None
-    is_terminal: Callable[[Any], bool] | None = None
+    terminal_types: frozenset[type] = frozenset()
     done: Any = _NEVER
 
 
@@ -247,24 +247,42 @@ class AsyncStream(Generic[T]):
     # -- internals -----------------------------------------------------------
 
     def _ingest(self, chunk: bytes) -> None:
+        events = self._decoder.feed(chunk)
+        if not events:
+            return
         spec = self._spec
         items = self._items
         before = len(items)
-        decode_data = spec.decode_data
-        is_terminal = spec.is_terminal
         done = spec.done
+        terminal = spec.terminal_types
+        decode_data = spec.decode_data
         try:
-            for event in self._decoder.feed(chunk):
-                item = decode_data(event.data) if decode_data is not None else spec.decode(event)
-                if item is None:
-                    continue
-                if item is done:
-                    self._done = True
-                    break
-                items.append(item)
-                if is_terminal is not None and is_terminal(item):
-                    self._done = True
-                    break
+            # Two copies of the loop so the per-event path has no branch on the spec.
+            if decode_data is not None:
+                for event in events:
+                    item = decode_data(event.data)
+                    if item is None:
+                        continue
+                    if item is done:
+                        self._done = True
+                        break
+                    items.append(item)
+                    if terminal and type(item) in terminal:
+                        self._done = True
+                        break
+            else:
+                decode = spec.decode
+                for event in events:
+                    item = decode(event)
+                    if item is None:
+                        continue
+                    if item is done:
+                        self._done = True
+                        break
+                    items.append(item)
+                    if terminal and type(item) in terminal:
+                        self._done = True
+                        break
         except APIError as exc:
             if len(items) == before:
                 raise
@@ -352,7 +370,7 @@ class AsyncStream(Generic[T]):
             self._done = True
             return
         self._items.append(item)
-        if spec.is_terminal is not None and spec.is_terminal(item):
+        if type(item) in spec.terminal_types:
             self._done = True
 
     async def _drain_and_finish(self) -> None:

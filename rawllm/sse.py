@@ -81,6 +81,18 @@ def _max_digits() -> int:
     return limit if limit > 0 else sys.maxsize
 
 
+_EVENT_NAMES: dict[bytes, str] = {b"": "message"}
+_EVENT_NAMES_MAX = 512
+
+
+def _event_name(value: bytes) -> str:
+    """Decode an ``event`` field value, remembering the names streams use again and again."""
+    name = value.decode("utf-8", "replace") if value else "message"
+    if len(_EVENT_NAMES) < _EVENT_NAMES_MAX and len(value) <= 64:
+        _EVENT_NAMES[value] = name
+    return name
+
+
 class SSEDecoder:
     """Incremental, WHATWG-exact event stream decoder.
 
@@ -276,6 +288,12 @@ class SSEDecoder:
                     more = [data, line[6:]]
                 else:
                     more.append(line[6:])
+            elif line[:7] == b"event: ":
+                # Second fast path: Anthropic and Responses name every event.
+                # The few names a stream uses are decoded once and reused.
+                value = line[7:]
+                name_str = _EVENT_NAMES.get(value)
+                event = name_str if name_str is not None else _event_name(value)
             elif line[0] != 58:  # not a ":" comment
                 name, _, value = line.partition(b":")
                 if value[:1] == b" ":

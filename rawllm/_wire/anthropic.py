@@ -53,6 +53,7 @@ __all__ = [
     "decode_message",
     "encode",
     "is_terminal",
+    "TERMINAL_TYPES",
     "text_delta",
 ]
 
@@ -264,6 +265,10 @@ def _decode_event_slow(data: str) -> MessageStreamEvent | None:
         obj, MessageStreamEvent, "MessageStreamEvent", data, patches
     )
     return event
+
+
+TERMINAL_TYPES: Final = frozenset({RawMessageStopEvent})
+"""The event types that end a stream (the streaming layer tests ``type(item) in``)."""
 
 
 def is_terminal(event: object) -> bool:

@@ -47,7 +47,14 @@ from ..types.responses import (
 )
 from ._common import any_decoder, convert, generic, invalid
 
-__all__ = ["decode_event", "decode_response", "encode", "is_terminal", "text_delta"]
+__all__ = [
+    "TERMINAL_TYPES",
+    "decode_event",
+    "decode_response",
+    "encode",
+    "is_terminal",
+    "text_delta",
+]
 
 _encoder: Final = msgspec.json.Encoder()
 _response_decoder: Final = msgspec.json.Decoder(Response)
@@ -66,7 +73,8 @@ _PART_TYPES: Final = _tags(_KnownOutputContent)
 # Stand-ins for unknown items / parts during the slow-path conversion; replaced afterwards.
 _PLACEHOLDER_ITEM: Final = {"type": "reasoning", "id": "", "summary": []}
 _PLACEHOLDER_PART: Final = {"type": "refusal", "refusal": ""}
-_TERMINAL: Final = (ResponseCompletedEvent, ResponseIncompleteEvent)
+TERMINAL_TYPES: Final = frozenset({ResponseCompletedEvent, ResponseIncompleteEvent})
+"""The event types that end a stream (the streaming layer tests ``type(item) in``)."""
 _PART_EVENTS: Final = frozenset(("response.content_part.added", "response.content_part.done"))
 
 _T = TypeVar("_T")
@@ -268,7 +276,7 @@ def is_terminal(event: object) -> bool:
         ...     '"response": {"id": "resp_1"}}')))
         True
     """
-    return type(event) in _TERMINAL
+    return type(event) in TERMINAL_TYPES
 
 
 def text_delta(event: object) -> str | None:
