@@ -10,7 +10,7 @@ from typing import Any, ClassVar
 
 import msgspec
 
-__all__ = ["BaseModel", "Result", "StreamItem", "attach"]
+__all__ = ["BaseModel", "Result", "StreamItem", "UnknownObject", "attach"]
 
 
 class BaseModel(msgspec.Struct, kw_only=True, omit_defaults=True):
@@ -59,6 +59,33 @@ class StreamItem(BaseModel, kw_only=True, omit_defaults=True, gc=False):
     """
 
     _request_id: ClassVar[str | None] = None
+
+
+class UnknownObject(dict[str, Any]):
+    """An object of a ``type`` this version of rawllm does not know: its own dict, as sent.
+
+    ``.type`` and ``.data`` read it like the typed objects, and sending it
+    back (in ``messages`` or ``input``) sends it unchanged.
+    """
+
+    __slots__ = ()
+
+    @property
+    def type(self) -> str:
+        """The object's ``type`` tag as sent."""
+        return str(self.get("type"))
+
+    @property
+    def data(self) -> dict[str, Any]:
+        """The whole object as sent (this dict itself)."""
+        return self
+
+    def to_dict(self) -> dict[str, Any]:
+        """The object as sent (a plain copy)."""
+        return dict(self)
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}({dict.__repr__(self)})"
 
 
 def attach(result: Result, raw: bytes | str | None, request_id: str | None) -> None:

@@ -35,7 +35,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any, ClassVar, Literal
 
-from ._base import BaseModel, Result, StreamItem
+from ._base import BaseModel, Result, StreamItem, UnknownObject
 
 __all__ = [
     "BashCodeExecutionToolResultBlock",
@@ -334,7 +334,7 @@ class ContainerUploadBlock(
     file_id: str
 
 
-class UnknownContentBlock(dict[str, Any]):
+class UnknownContentBlock(UnknownObject):
     """A content block of a type this version of rawllm does not know.
 
     It is the block object itself, as sent (a ``dict``), with ``.type`` and
@@ -345,25 +345,6 @@ class UnknownContentBlock(dict[str, Any]):
         >>> block.type, block["name"], block.data is block
         ('mcp_tool_use', 'echo', True)
     """
-
-    __slots__ = ()
-
-    @property
-    def type(self) -> str:
-        """The object's ``type`` tag as sent."""
-        return str(self.get("type"))
-
-    @property
-    def data(self) -> dict[str, Any]:
-        """The whole object as sent (this dict itself)."""
-        return self
-
-    def to_dict(self) -> dict[str, Any]:
-        """The object as sent (a plain copy)."""
-        return dict(self)
-
-    def __repr__(self) -> str:
-        return f"{type(self).__name__}({dict.__repr__(self)})"
 
 
 _KnownContentBlock = (

@@ -34,7 +34,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any, ClassVar, Literal
 
-from ._base import BaseModel, Result, StreamItem
+from ._base import BaseModel, Result, StreamItem, UnknownObject
 
 __all__ = [
     "Annotation",
@@ -183,27 +183,8 @@ class ResponseOutputRefusal(BaseModel, kw_only=True, gc=False, tag_field="type",
     refusal: str
 
 
-class UnknownContentPart(dict[str, Any]):
+class UnknownContentPart(UnknownObject):
     """A content part of a type this version of rawllm does not know: its own dict, as sent."""
-
-    __slots__ = ()
-
-    @property
-    def type(self) -> str:
-        """The object's ``type`` tag as sent."""
-        return str(self.get("type"))
-
-    @property
-    def data(self) -> dict[str, Any]:
-        """The whole object as sent (this dict itself)."""
-        return self
-
-    def to_dict(self) -> dict[str, Any]:
-        """The object as sent (a plain copy)."""
-        return dict(self)
-
-    def __repr__(self) -> str:
-        return f"{type(self).__name__}({dict.__repr__(self)})"
 
 
 _KnownOutputContent = ResponseOutputText | ResponseOutputRefusal
@@ -376,7 +357,7 @@ class McpApprovalRequest(
     server_label: str = ""
 
 
-class UnknownOutputItem(dict[str, Any]):
+class UnknownOutputItem(UnknownObject):
     """An output item of a type this version of rawllm does not know: its own dict, as sent.
 
     ``.type`` and ``.data`` read it like the typed items, and passing
@@ -386,25 +367,6 @@ class UnknownOutputItem(dict[str, Any]):
         >>> item.type, item["id"]
         ('apply_patch_call', 'apc_1')
     """
-
-    __slots__ = ()
-
-    @property
-    def type(self) -> str:
-        """The object's ``type`` tag as sent."""
-        return str(self.get("type"))
-
-    @property
-    def data(self) -> dict[str, Any]:
-        """The whole object as sent (this dict itself)."""
-        return self
-
-    def to_dict(self) -> dict[str, Any]:
-        """The object as sent (a plain copy)."""
-        return dict(self)
-
-    def __repr__(self) -> str:
-        return f"{type(self).__name__}({dict.__repr__(self)})"
 
 
 _KnownOutputItem = (
