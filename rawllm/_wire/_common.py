@@ -14,7 +14,7 @@ import msgspec
 
 from .._exceptions import APIResponseValidationError
 
-__all__ = ["any_decoder", "body_text", "convert", "generic", "invalid", "put"]
+__all__ = ["any_decoder", "body_text", "convert", "generic", "invalid", "put", "union_tags"]
 
 any_decoder: Final = msgspec.json.Decoder()
 """Decodes any JSON to plain Python objects (module-level: built once)."""
@@ -66,3 +66,8 @@ def convert(obj: Any, typ: Any, what: str, body: bytes | str, patches: Patches) 
     for path, value in patches:
         put(result, path, value)
     return result
+
+
+def union_tags(union: Any) -> frozenset[str]:
+    """The ``type`` tags of a tagged union of Structs (to tell known tags from new ones)."""
+    return frozenset(cls.__struct_config__.tag for cls in union.__args__)

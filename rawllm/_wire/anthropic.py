@@ -45,15 +45,15 @@ from ..types.anthropic import (
     UnknownContentBlock,
     _KnownContentBlock,
 )
-from ._common import any_decoder, convert, generic, invalid
+from ._common import any_decoder, convert, generic, invalid, union_tags
 
 __all__ = [
+    "TERMINAL_TYPES",
     "decode_count_tokens",
     "decode_event",
     "decode_message",
     "encode",
     "is_terminal",
-    "TERMINAL_TYPES",
     "text_delta",
 ]
 
@@ -65,12 +65,8 @@ _event_decoder: Final[msgspec.json.Decoder[MessageStreamEvent]] = msgspec.json.D
 )
 
 
-def _tags(union: Any) -> frozenset[str]:
-    return frozenset(cls.__struct_config__.tag for cls in union.__args__)
-
-
-_EVENT_TYPES: Final = _tags(MessageStreamEvent)
-_BLOCK_TYPES: Final = _tags(_KnownContentBlock)
+_EVENT_TYPES: Final = union_tags(MessageStreamEvent)
+_BLOCK_TYPES: Final = union_tags(_KnownContentBlock)
 _DELTA_TYPES: Final = frozenset(
     ("text_delta", "input_json_delta", "thinking_delta", "signature_delta", "citations_delta")
 )

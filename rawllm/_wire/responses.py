@@ -45,7 +45,7 @@ from ..types.responses import (
     _KnownOutputContent,
     _KnownOutputItem,
 )
-from ._common import any_decoder, convert, generic, invalid
+from ._common import any_decoder, convert, generic, invalid, union_tags
 
 __all__ = [
     "TERMINAL_TYPES",
@@ -63,13 +63,9 @@ _event_decoder: Final[msgspec.json.Decoder[ResponseStreamEvent]] = msgspec.json.
 )
 
 
-def _tags(union: Any) -> frozenset[str]:
-    return frozenset(cls.__struct_config__.tag for cls in union.__args__)
-
-
-_EVENT_TYPES: Final = _tags(ResponseStreamEvent)
-_ITEM_TYPES: Final = _tags(_KnownOutputItem)
-_PART_TYPES: Final = _tags(_KnownOutputContent)
+_EVENT_TYPES: Final = union_tags(ResponseStreamEvent)
+_ITEM_TYPES: Final = union_tags(_KnownOutputItem)
+_PART_TYPES: Final = union_tags(_KnownOutputContent)
 # Stand-ins for unknown items / parts during the slow-path conversion; replaced afterwards.
 _PLACEHOLDER_ITEM: Final = {"type": "reasoning", "id": "", "summary": []}
 _PLACEHOLDER_PART: Final = {"type": "refusal", "refusal": ""}
