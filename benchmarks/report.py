@@ -206,6 +206,63 @@ def generic_table(data: dict[str, Any]) -> Iterator[str]:
     yield from _table(["", *fields], rows)
 
 
+# ------------------------------------------------------------------ headline
+
+HEADLINE_MODES = {
+    "none": "none (vLLM, Ollama, most proxies)",
+    "loose": "present, far above the load",
+    "binding": "as a large OpenAI account sends them (30,000 requests/min)",
+}
+
+
+def _median(sc: dict[str, Any] | None, name: str, key: str = "cpu_us") -> float | None:
+    if not sc:
+        return None
+    d = sc["contenders"].get(name, {}).get(key)
+    return None if d is None else float(d["median"])
+
+
+def headline_rows(client: dict[str, Any]) -> list[list[str]]:
+    """rawllm's CPU over the floor's, per header mode: the issue's table, from the figures.
+
+    Where the pace binds the reference is the paced floor, and the unpaced
+    floor's ratio follows in brackets.
+    """
+    scs = client.get("scenarios", {})
+    rows = []
+    for api, label in (("chat", "OpenAI chat"), ("messages", "Anthropic messages")):
+        sdk = sdk_for(api)
+        for mode, title in HEADLINE_MODES.items():
+            tail = "" if mode == "none" else f"_{mode}"
+            cells = []
+            for shape in ("c1", "c64", "stream_c16"):
+                sc = scs.get(f"{api}_{shape}{tail}")
+                mine = _median(sc, "rawllm")
+                floor = _median(sc, "floor")
+                paced = _median(sc, "floor_paced")
+                if mine is None or floor is None:
+                    cells.append("-")
+                elif paced is not None:
+                    cells.append(f"{mine / paced:.2f}x ({mine / floor:.2f}x)")
+                else:
+                    cells.append(f"{mine / floor:.2f}x")
+            sc = scs.get(f"{api}_c64{tail}")
+            mine, ref = _median(sc, "rawllm"), _median(sc, sdk)
+            cells.append(f"{ref / mine:.1f}x" if mine and ref else "-")
+            if any(c != "-" for c in cells):
+                rows.append([f"{label}: {title}", *cells])
+    return rows
+
+
+HEADLINE_HEADER = [
+    "server's rate headers",
+    "non-stream c=1",
+    "non-stream c=64",
+    "stream event",
+    "SDK's CPU / rawllm's (c=64)",
+]
+
+
 # ------------------------------------------------------------------- targets
 
 

@@ -114,7 +114,8 @@ async def main_async(name: str, spec: dict[str, Any]) -> dict[str, Any]:
         out["skipped"] = f"{type(exc).__name__}: {exc}"
         return out
     out["versions"] = mod.versions()
-    client = mod.Client(spec["root"], spec["pool"])
+    kwargs = {"pace": spec["pace"]} if getattr(mod, "PACED", False) else {}
+    client = mod.Client(spec["root"], spec["pool"], **kwargs)
     await client.start()
     try:
         for sc in spec["scenarios"]:
@@ -125,7 +126,8 @@ async def main_async(name: str, spec: dict[str, Any]) -> dict[str, Any]:
                 sc = {**sc, "op": sc["alt_op"]}  # memory: messages for a messages-only SDK
             try:
                 if sc["kind"] == "memory":
-                    res = await run_memory(client, sc, mod.Client(spec["warm_root"], spec["pool"]))
+                    warm = mod.Client(spec["warm_root"], spec["pool"], **kwargs)
+                    res = await run_memory(client, sc, warm)
                 else:
                     res = await run_throughput(client, sc)
             except Exception as exc:

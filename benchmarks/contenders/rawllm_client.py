@@ -32,7 +32,7 @@ class Client:
         self.sink: Any = None
 
     async def start(self) -> None:
-        pool = rawllm.PoolLimits(max_connections=self._pool, keepalive_timeout=60)
+        pool = rawllm.PoolLimits(max_connections=self._pool)
         self._openai = rawllm.OpenAI(api_key=API_KEY, base_url=self._root + "/v1", pool=pool)
         self._anthropic: Any = None
         if hasattr(rawllm, "Anthropic"):
