@@ -15,6 +15,7 @@ what the careful user adds when their account's limit binds.
 
 from __future__ import annotations
 
+import time
 from importlib.metadata import version
 from typing import Any
 
@@ -179,8 +180,35 @@ class Client:
                     for payload in _data_lines(block):
                         event = _event(payload)
                         n += 1
-                        if event.delta is not None:
+                        if event.type == "content_block_delta" and event.delta is not None:
                             self.sink = event.delta.text
                         elif event.type == "message_stop":
                             return n
         return n
+
+    async def chat_stream_ttfe(self) -> tuple[int, float]:
+        """``chat_stream`` that also returns when its first event was decoded (perf_counter)."""
+        assert self._session is not None
+        params = {**CHAT_PARAMS, "stream": True}
+        n = 0
+        first = 0.0
+        buf = b""
+        await self.wait()
+        async with self._session.post(
+            self._chat_url, data=_encode(params), headers=self._chat_headers
+        ) as resp:
+            resp.raise_for_status()
+            async for data in resp.content.iter_any():
+                blocks = (buf + data).split(b"\n\n")
+                buf = blocks.pop()
+                for block in blocks:
+                    for payload in _data_lines(block):
+                        if payload == b"[DONE]":
+                            return n, first
+                        chunk = _chunk(payload)
+                        if chunk.choices:
+                            self.sink = chunk.choices[0].delta.content
+                        if not n:
+                            first = time.perf_counter()
+                        n += 1
+        return n, first
