@@ -1,8 +1,10 @@
 """Run rawllm's benchmark suite: ``python -m benchmarks`` (also ``rawllm bench``).
 
-Sections: ``client`` (end to end against the SDKs and the floor, each in its
-own process), ``import``, ``size``, ``decode``, ``sse`` (``bench_sse``) and
-``goodput`` (``bench_goodput``, when present).
+Sections: ``client`` (end to end against the SDKs, the floor and the paced
+floor, each in its own process, for each header mode of the server),
+``scale`` (concurrency sweep, memory at 1,000 and 10,000 in flight, 10,000
+streams, uvloop), ``import``, ``size``, ``decode``, ``sse`` (``bench_sse``)
+and ``goodput`` (``bench_goodput``, when present).
 
 Examples::
 
@@ -32,7 +34,7 @@ from benchmarks import _harness as h
 from benchmarks import report
 from benchmarks.contenders import CONTENDERS
 
-SECTIONS = ("client", "import", "size", "decode", "sse", "goodput")
+SECTIONS = ("client", "scale", "import", "size", "decode", "sse", "goodput")
 DOCS = h.ROOT / "docs"
 
 
@@ -119,6 +121,10 @@ def run_all(
             results["client"] = bench_client.run(
                 quick=quick, contenders=names, only=client_only, repetitions=repetitions
             )
+        elif section == "scale":
+            from benchmarks import bench_scale
+
+            results["scale"] = bench_scale.run(quick=quick)
         elif section == "import":
             from benchmarks import bench_import
 

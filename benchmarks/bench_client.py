@@ -44,7 +44,7 @@ CHUNKS = 200  # text deltas per streamed answer
 LATENCY = 60.0  # seconds the memory scenario's server holds each answer (calls are cancelled)
 # the slowest contender runs fewer timed calls per repetition (same warm-up), to keep the
 # full run near 10 minutes; per-call figures do not depend on the count
-SCALE = {"litellm": 0.5}
+SCALE = {"litellm": 0.25, "openai": 0.5, "openai_aiohttp": 0.5, "anthropic": 0.5, "httpx": 0.5}
 QUICK_CONTENDERS = ("floor", "floor_paced", "rawllm", "openai", "anthropic")
 # where the server sends rate-limit headers, only these run (the peers, in "none", show the
 # rest); floor_paced runs only where the advertised limit binds
@@ -108,7 +108,7 @@ def scenarios(quick: bool, mode: str = "none") -> list[Scenario]:
         ("c1", "", 1, (100, 250), (30, 50)),
         ("c64", "", 64, (320, 640), (128, 192)),
         ("c256", "", 256, (512, 768), (256, 512)),
-        ("stream_c16", "_stream", 16, (24, 32), (16, 16)),
+        ("stream_c16", "_stream", 16, (48, 96), (16, 16)),
     )
     out = []
     for api, label in (("chat", "chat completions"), ("messages", "Anthropic messages")):

@@ -6,9 +6,11 @@ against ``benchmarks.server`` pinned to the other (no rate-limit headers):
 * **sweep**: client CPU per non-stream chat call at concurrency 1 to 1,024
   (pool as large as the concurrency, every connection opened in warm-up);
 * **memory**: RSS growth per call with 1,000 and 10,000 calls in flight
-  against a server that holds every answer for a minute (pool as large);
-* **swarm**: 10,000 streams started at once from one process against a
-  server that sends 20 text deltas 100 ms apart (a model at 10 tokens/s):
+  against a server that holds every answer for a minute (pool as large),
+  started 250 every 50 ms;
+* **swarm**: 10,000 streams open at once in one process (started 250 every
+  50 ms, 5,000/s) against a server that sends 20 text deltas 250 ms apart (a
+  model at 4 tokens/s, so every stream is still open when the last starts):
   CPU per event, peak RSS, time to first event at p50 and p99;
 * **uvloop**: the floor and rawllm on asyncio's loop and on uvloop's,
   non-stream at concurrency 64 and streamed at 16.
@@ -31,7 +33,8 @@ QUICK_SWEEP = (1, 16, 256)
 INFLIGHT = (1_000, 10_000)
 SWARM_STREAMS = 10_000
 SWARM_DELTAS = 20  # text deltas per stream
-SWARM_GAP = 0.1  # seconds between a stream's events
+SWARM_GAP = 0.25  # seconds between a stream's events: each stream lasts ~5 s
+RAMP = 250  # calls started every 50 ms (5,000/s) in the memory and swarm parts
 HOLD = 60.0  # seconds the memory scenario's server holds each answer
 
 
@@ -113,7 +116,12 @@ def sweep(quick: bool) -> dict[str, Any]:
 def memory(quick: bool) -> dict[str, Any]:
     server_cpus, _ = h.cpu_layout()
     counts = INFLIGHT[:1] if quick else INFLIGHT
-    out: dict[str, Any] = {"server_hold_s": HOLD, "results": {}, "errors": {}}
+    out: dict[str, Any] = {
+        "server_hold_s": HOLD,
+        "ramp_per_s": RAMP / 0.05,
+        "results": {},
+        "errors": {},
+    }
     with h.Server(cpus=server_cpus) as fast, h.Server(cpus=server_cpus, latency=HOLD) as slow:
         for n in counts:
             sc = {
@@ -124,6 +132,7 @@ def memory(quick: bool) -> dict[str, Any]:
                 "requests": n,
                 "inflight": n,
                 "warmup": 8,
+                "batch": RAMP,
             }
             reps = 1 if quick or n > 1000 else 2
             ans = _interleaved(WHO, reps, slow.url, n, [sc], f"memory {n:,}", fast.url)
@@ -145,11 +154,19 @@ def memory(quick: bool) -> dict[str, Any]:
 def swarm(quick: bool) -> dict[str, Any]:
     server_cpus, _ = h.cpu_layout()
     n = 1_000 if quick else SWARM_STREAMS
-    sc = {"id": "swarm", "kind": "swarm", "op": "chat_stream", "streams": n, "warmup": 16}
+    sc = {
+        "id": "swarm",
+        "kind": "swarm",
+        "op": "chat_stream",
+        "streams": n,
+        "warmup": 16,
+        "batch": RAMP,
+    }
     out: dict[str, Any] = {
         "streams": n,
         "deltas": SWARM_DELTAS,
         "gap_s": SWARM_GAP,
+        "ramp_per_s": RAMP / 0.05,
         "results": {},
     }
     with h.Server(cpus=server_cpus, chunks=SWARM_DELTAS, event_gap=SWARM_GAP) as srv:
