@@ -42,7 +42,7 @@ from benchmarks.server import LIMITS, MODES
 POOL = 1000  # connections, all kept alive, for every contender
 CHUNKS = 200  # text deltas per streamed answer
 LATENCY = 60.0  # seconds the memory scenario's server holds each answer (calls are cancelled)
-# the slowest contender runs fewer timed calls per repetition (same warm-up), to keep the
+# the slower contenders run fewer timed calls per repetition (same warm-up), to keep the
 # full run near 10 minutes; per-call figures do not depend on the count
 SCALE = {"litellm": 0.25, "openai": 0.5, "openai_aiohttp": 0.5, "anthropic": 0.5, "httpx": 0.5}
 QUICK_CONTENDERS = ("floor", "floor_paced", "rawllm", "openai", "anthropic")
