@@ -102,7 +102,17 @@ class UsageError(Exception):
 
 
 def run_async(coro: Any) -> int:
-    result: int = asyncio.run(coro)
+    """Run a command's coroutine: on uvloop when it is installed (``rawllm[speed]``).
+
+    The CLI owns its process, so it may choose the event loop; the library
+    never does (see docs/benchmarks.md, "uvloop").
+    """
+    try:
+        import uvloop
+    except ImportError:
+        result: int = asyncio.run(coro)
+    else:
+        result = uvloop.run(coro)
     return result
 
 
