@@ -44,13 +44,18 @@ CHUNKS = 200  # text deltas per streamed answer
 LATENCY = 60.0  # seconds the memory scenario's server holds each answer (calls are cancelled)
 # the slower contenders run fewer timed calls per repetition (same warm-up), to keep the
 # full run near 10 minutes; per-call figures do not depend on the count
-SCALE = {"litellm": 0.25, "openai": 0.5, "openai_aiohttp": 0.5, "anthropic": 0.5, "httpx": 0.5}
+SCALE = {"litellm": 0.15, "openai": 0.25, "openai_aiohttp": 0.25, "anthropic": 0.25, "httpx": 0.25}
 QUICK_CONTENDERS = ("floor", "floor_paced", "rawllm", "openai", "anthropic")
 # where the server sends rate-limit headers, only these run (the peers, in "none", show the
 # rest); floor_paced runs only where the advertised limit binds
 HEADLINE = ("floor", "floor_paced", "rawllm", "openai", "anthropic")
 PACE = LIMITS["binding"]["openai"][0] / 60.0  # requests per second the binding headers allow
-PEER_REPETITIONS = 3  # SDKs and other peers: their spread is small next to their distance
+# Repetitions of the contenders other than the floor, the paced floor and rawllm (whose
+# ratios are the headline and get them all): the SDKs' and other peers' distance from the
+# floor (several times) is far larger than their spread, and they cost the most to run.
+PEER_REPETITIONS = {"none": 3, "loose": 1, "binding": 1, "memory": 1}
+OTHER_PEER_REPETITIONS = 2  # httpx, openai_aiohttp, litellm (run without rate headers only)
+CORE = ("floor", "floor_paced", "rawllm")
 # httpx's pool scans every connection per request: 1,000 in flight costs it ~90 s of CPU
 MEMORY_EXCLUDED = {"httpx": "1,000 in flight take httpcore's pool ~90 s of CPU per run"}
 
@@ -210,7 +215,8 @@ def run(
         "pinning": {"server": server_cpus, "client": client_cpus},
         "pool": POOL,
         "repetitions": repetitions,
-        "peer_repetitions": min(repetitions, PEER_REPETITIONS),
+        "peer_repetitions": {m: min(repetitions, n) for m, n in PEER_REPETITIONS.items()},
+        "other_peer_repetitions": min(repetitions, OTHER_PEER_REPETITIONS),
         "pace_per_s": PACE,
         "scenarios": {},
         "versions": {},
@@ -254,9 +260,15 @@ def run(
         skip: dict[str, str],
         warm_root: str,
     ) -> None:
-        peer_reps = min(reps, PEER_REPETITIONS)
+        def reps_for(name: str) -> int:
+            if name in CORE:
+                return reps
+            if name in ("openai", "anthropic"):
+                return min(reps, PEER_REPETITIONS[label])
+            return min(reps, OTHER_PEER_REPETITIONS, PEER_REPETITIONS[label])
+
         for r in range(reps):
-            this = [n for n in who if r < peer_reps or n in ("floor", "floor_paced", "rawllm")]
+            this = [n for n in who if r < reps_for(n)]
             for name in h.rotated(this, r):
                 if name in out["skipped"] or name in skip:
                     continue
@@ -281,11 +293,11 @@ def run(
                 per_stream.update(events_per_stream(fast.url))
             if scs:
                 who = contenders_for(mode, names)
-                rounds(fast, scs, repetitions, who, f"client[{mode}]", {}, fast.url)
+                rounds(fast, scs, repetitions, who, mode, {}, fast.url)
             if mem_here:
                 with h.Server(chunks=CHUNKS, latency=LATENCY, cpus=server_cpus) as slow:
                     who = [n for n in names if n != "floor_paced"]
-                    reps = min(repetitions, 3)
+                    reps = min(repetitions, 2)
                     rounds(slow, [mem], reps, who, "memory", MEMORY_EXCLUDED, fast.url)
                 out["memory_excluded"] = {n: r for n, r in MEMORY_EXCLUDED.items() if n in names}
     out["events_per_stream"] = per_stream

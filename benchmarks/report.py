@@ -116,7 +116,8 @@ def client_tables(client: dict[str, Any]) -> Iterator[str]:
                 f"answer for {sc.get('server_latency_s', 0):g} s; once the client is idle (all "
                 "sent, all waiting), its RSS over the level after warm-up, divided by "
                 f"{sc['requests']:,}. anthropic runs Anthropic messages, the others chat "
-                "completions. Repetitions: up to 3 (the spread is small)."
+                "completions. Repetitions: 2 for the floor and rawllm, 1 for the others "
+                "(the spread is small)."
             )
             yield ""
             sdk = "openai"
@@ -363,6 +364,13 @@ def chart(results: dict[str, Any], path: Path) -> bool:
 # ------------------------------------------------------------------ document
 
 
+def _peer_reps(client: dict[str, Any]) -> str:
+    reps = client.get("peer_repetitions")
+    if not isinstance(reps, dict):
+        return str(reps if reps is not None else client.get("repetitions", "?"))
+    return ", ".join(f"{n} {'without rate headers' if m == 'none' else m}" for m, n in reps.items())
+
+
 def render(results: dict[str, Any], png_name: str | None = "benchmarks.png") -> str:
     """The whole of docs/benchmarks.md from a results dict."""
     meta = results.get("meta", {})
@@ -374,15 +382,22 @@ def render(results: dict[str, Any], png_name: str | None = "benchmarks.png") -> 
         "checkout with the `[bench]` extra installed:",
         "",
         "```",
-        "python -m benchmarks --report            # full run (about 10 minutes), then write",
+        "python -m benchmarks --report            # full run (20-30 minutes), then write",
         "python -m benchmarks --json results.json # keep the raw figures",
         "python -m benchmarks --report results.json  # re-render from them",
-        "rawllm bench                             # the quick run (about a minute)",
+        "python -m benchmarks --light import,decode,sse,goodput  # full client/scale, rest quick",
+        "rawllm bench                             # the quick run (a few minutes)",
         "```",
         "",
         f"This page was generated from the run of {meta.get('date', '?')}"
         f" (command: `{meta.get('command', '?')}`, "
-        f"{'quick' if meta.get('quick') else 'full'} run).",
+        f"{'quick' if meta.get('quick') else 'full'} run"
+        + (
+            f"; {', '.join(meta['light_sections'])} in their quick form"
+            if meta.get("light_sections")
+            else ""
+        )
+        + ").",
         "",
         "## Machine and versions",
         "",
@@ -446,7 +461,8 @@ def render(results: dict[str, Any], png_name: str | None = "benchmarks.png") -> 
         METHOD.format(
             pool=client.get("pool", "?"),
             reps=client.get("repetitions", "?"),
-            peer_reps=client.get("peer_repetitions", client.get("repetitions", "?")),
+            peer_reps=_peer_reps(client),
+            other_reps=client.get("other_peer_repetitions", "?"),
             pace=client.get("pace_per_s", 500.0),
             events=", ".join(f"{k} {v}" for k, v in client.get("events_per_stream", {}).items())
             or "?",

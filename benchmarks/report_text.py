@@ -52,8 +52,10 @@ METHOD = """\
   is timed.
 * Contenders are **interleaved**: each repetition runs every contender once,
   in a rotated order. The floor, the paced floor and rawllm run {reps}
-  repetitions; the SDKs and other peers {peer_reps} (their distance from the
-  floor is far larger than their spread). Tables show the **median** and the
+  repetitions in every mode; the SDKs {peer_reps}; httpx, openai_aiohttp and
+  litellm {other_reps} (their distance from the floor, several times, is far
+  larger than their spread; the SDKs and litellm also run a quarter of the
+  timed calls or fewer, after the same warm-up). Tables show the **median** and the
   min-max of the repetitions. The header modes run one after the other, so
   compare contenders within a mode, not one mode's absolute figures with
   another's.
