@@ -333,10 +333,11 @@ def headline_text(results: dict[str, Any]) -> str:
     preq = ratios("request", ("binding",), "floor_paced")
     pev = ratios("event", ("binding",), "floor_paced")
     if preq:
+        per_event = f" and {_range(pev)} per stream event" if pev else ""
         parts.append(
-            "when the advertised limit binds (30,000 requests/min) it costs "
-            f"{_range(preq)} per request and {_range(pev) if pev else '-'} per event of the "
-            "same client paced with `aiolimiter`. "
+            "when the advertised limit binds (30,000 requests/min) rawllm costs "
+            f"{_range(preq)} per request{per_event} of the same client paced with "
+            "`aiolimiter`. "
         )
     sdk = []
     for api in ("chat", "messages"):
