@@ -42,6 +42,25 @@ def sweep_table(sweep: dict[str, Any]) -> Iterator[str]:
     )
 
 
+def _bend(sweep: dict[str, Any]) -> list[str]:
+    """Where rawllm's curve is lowest, and how it moves on either side (from the figures)."""
+    pts = sorted(
+        (int(c), d["rawllm"]["cpu_us"]["median"])
+        for c, d in sweep.get("results", {}).items()
+        if "rawllm" in d
+    )
+    if len(pts) < 3:
+        return []
+    low = min(pts, key=lambda p: p[1])
+    first, last = pts[0], pts[-1]
+    return [
+        f"rawllm's CPU per request is lowest at concurrency {low[0]:,} ({_fmt(low[1])} µs): "
+        f"{(first[1] / low[1] - 1) * 100:.0f}% more at {first[0]:,} and "
+        f"{(last[1] / low[1] - 1) * 100:.0f}% more at {last[0]:,}.",
+        "",
+    ]
+
+
 def memory_table(mem: dict[str, Any]) -> Iterator[str]:
     rows = []
     for n, cons in sorted(mem.get("results", {}).items(), key=lambda kv: int(kv[0])):
@@ -87,6 +106,25 @@ def uvloop_table(uv: dict[str, Any]) -> Iterator[str]:
         ["scenario", "client", "asyncio µs/call or event", "uvloop", "CPU change with uvloop"],
         rows,
     )
+
+
+def _retention(swarm: dict[str, Any]) -> list[str]:
+    """A sentence on memory held per stream beyond the floor's, when there is any to speak of."""
+    fl, me = swarm["results"].get("floor"), swarm["results"].get("rawllm")
+    if not fl or not me or not me["completed"] or not fl["completed"]:
+        return []
+    per = [r["rss_mib"] * 2**20 / r["streams"] for r in (fl, me)]
+    extra = per[1] - per[0]
+    if extra < 2048:
+        return []
+    per_event = extra / max(1.0, me["events"] / me["completed"])
+    return [
+        f"rawllm holds {extra / 1024:.0f} KiB more per open stream than the floor, about "
+        f"{per_event:,.0f} bytes per event received: its stream keeps every decoded event "
+        "so that `final()` can fold them when the stream ends, so its memory per stream "
+        "grows with the stream's length, where the floor's does not.",
+        "",
+    ]
 
 
 def ceiling_rows(client: dict[str, Any]) -> list[list[str]]:
@@ -161,7 +199,7 @@ def scale_section(results: dict[str, Any], png_name: str | None) -> list[str]:
         lines.append("")
         if png_name and results.get("scale_chart"):
             lines += [f"![CPU per request against concurrency]({png_name})", ""]
-        lines += [SWEEP_WHY, ""]
+        lines += _bend(sw) + [SWEEP_WHY, ""]
     mem = scale.get("memory", {})
     if mem.get("results"):
         lines += [
@@ -189,6 +227,7 @@ def scale_section(results: dict[str, Any], png_name: str | None) -> list[str]:
         ]
         lines += list(swarm_table(swarm))
         lines += ["", SWARM_WHY, ""]
+        lines += _retention(swarm)
     ceil = ceiling_rows(client)
     if ceil:
         lines += [
@@ -224,15 +263,16 @@ def scale_section(results: dict[str, Any], png_name: str | None) -> list[str]:
 
 
 SWEEP_WHY = """\
-Where the curve bends and why: at concurrency 1 every request pays a whole
-event-loop iteration (an `epoll` wait, the ready queue, the socket's read
-callback) on its own; from 4 to 64 the responses of many calls arrive in the
-same iteration and that fixed cost is shared, so CPU per request falls. Past
-a few hundred it rises again: every loop iteration walks more ready
-callbacks and timer handles (aiohttp arms a timer per request), the
-connector's pool bookkeeping grows with the connections, and more bytes wait
-in kernel buffers between iterations, so caches get colder. The floor and
-rawllm share the shape because both are aiohttp underneath."""
+Why the curve bends: at concurrency 1 every request pays a whole event-loop
+iteration (an `epoll` wait, the ready queue, the socket's read callback) on
+its own; as concurrency grows the responses of many calls arrive in the same
+iteration and that fixed cost is shared, so CPU per request falls. At high
+concurrency it rises again: every loop iteration walks more ready callbacks
+and timer handles (aiohttp arms at least one timer per request, and cancelled
+ones stay in the loop's heap until they reach its top), the connector's pool
+bookkeeping grows with the connections, and the working set of a thousand
+open connections no longer fits the CPU caches. The floor and rawllm share
+the shape because both are aiohttp underneath."""
 
 SWARM_WHY = """\
 With events 250 ms apart nothing is batched: each event arrives in its own
