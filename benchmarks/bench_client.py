@@ -54,8 +54,9 @@ PACE = LIMITS["binding"]["openai"][0] / 60.0  # requests per second the binding 
 # ratios are the headline and get them all): the SDKs' and other peers' distance from the
 # floor (several times) is far larger than their spread, and they cost the most to run.
 PEER_REPETITIONS = {"none": 3, "loose": 1, "binding": 1, "memory": 1}
-OTHER_PEER_REPETITIONS = 2  # httpx, openai_aiohttp, litellm (run without rate headers only)
+OTHER_PEER_REPETITIONS = 1  # httpx, openai_aiohttp, litellm (run without rate headers only)
 CORE = ("floor", "floor_paced", "rawllm")
+WITH_C256 = False  # the peers at concurrency 256 (off: the full run's time budget)
 # httpx's pool scans every connection per request: 1,000 in flight costs it ~90 s of CPU
 MEMORY_EXCLUDED = {"httpx": "1,000 in flight take httpcore's pool ~90 s of CPU per run"}
 
@@ -118,8 +119,8 @@ def scenarios(quick: bool, mode: str = "none") -> list[Scenario]:
     out = []
     for api, label in (("chat", "chat completions"), ("messages", "Anthropic messages")):
         for suffix, op, conc, calls, warm in shapes:
-            if conc == 256 and (quick or mode != "none"):  # 256: the peers' table only
-                continue
+            if conc == 256 and (quick or mode != "none" or not WITH_C256):
+                continue  # concurrency from 1 to 1,024: bench_scale's sweep
             kind = f"streamed ({CHUNKS} deltas)" if op else "non-stream"
             tail = "" if mode == "none" else f"_{mode}"
             title = f"{label}, {kind}, concurrency {conc}"
@@ -297,8 +298,7 @@ def run(
             if mem_here:
                 with h.Server(chunks=CHUNKS, latency=LATENCY, cpus=server_cpus) as slow:
                     who = [n for n in names if n != "floor_paced"]
-                    reps = min(repetitions, 2)
-                    rounds(slow, [mem], reps, who, "memory", MEMORY_EXCLUDED, fast.url)
+                    rounds(slow, [mem], 1, who, "memory", MEMORY_EXCLUDED, fast.url)
                 out["memory_excluded"] = {n: r for n, r in MEMORY_EXCLUDED.items() if n in names}
     out["events_per_stream"] = per_stream
 

@@ -88,7 +88,7 @@ def _errors(answers: dict[str, list[dict[str, Any]]]) -> dict[str, list[str]]:
 def sweep(quick: bool) -> dict[str, Any]:
     server_cpus, _ = h.cpu_layout()
     concs = QUICK_SWEEP if quick else SWEEP
-    reps = 1 if quick else 3
+    reps = 1 if quick else 2
     scs = [_sweep_spec(c, quick) for c in concs]
     with h.Server(cpus=server_cpus) as srv:
         ans = _interleaved(WHO, reps, srv.url, max(concs), scs, "sweep")
@@ -134,7 +134,7 @@ def memory(quick: bool) -> dict[str, Any]:
                 "warmup": 8,
                 "batch": RAMP,
             }
-            reps = 1 if quick or n > 1000 else 2
+            reps = 1
             ans = _interleaved(WHO, reps, slow.url, n, [sc], f"memory {n:,}", fast.url)
             for name, lst in ans.items():
                 kib = [
@@ -194,7 +194,7 @@ def uvloop_gain(quick: bool) -> dict[str, Any]:
         {"id": "chat_stream_c16", "kind": "throughput", "op": "chat_stream", "concurrency": 16,
          "requests": 24 if quick else 48, "warmup": 16},
     ]  # fmt: skip
-    reps = 1 if quick else 3
+    reps = 1 if quick else 2
     with h.Server(cpus=server_cpus, chunks=CHUNKS) as srv:
         per_stream = events_per_stream(srv.url)["chat"]
         ans = _interleaved(who, reps, srv.url, 1000, scs, "uvloop")

@@ -116,8 +116,8 @@ def client_tables(client: dict[str, Any]) -> Iterator[str]:
                 f"answer for {sc.get('server_latency_s', 0):g} s; once the client is idle (all "
                 "sent, all waiting), its RSS over the level after warm-up, divided by "
                 f"{sc['requests']:,}. anthropic runs Anthropic messages, the others chat "
-                "completions. Repetitions: 2 for the floor and rawllm, 1 for the others "
-                "(the spread is small)."
+                "completions. One run each (the spread is small; the floor's and rawllm's "
+                "at 1,000 and 10,000 in flight are in the scaling section)."
             )
             yield ""
             sdk = "openai"
