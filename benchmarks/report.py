@@ -381,7 +381,7 @@ def render(results: dict[str, Any], png_name: str | None = "benchmarks.png") -> 
         "Regenerate this page (figures, table and chart) with one command from a source "
         "checkout with the `[bench]` extra installed:",
         "",
-        "```",
+        "```bash",
         "python -m benchmarks --report            # full run (20-30 minutes), then write",
         "python -m benchmarks --json results.json # keep the raw figures",
         "python -m benchmarks --report results.json  # re-render from them",
