@@ -8,7 +8,7 @@ and ``goodput`` (``bench_goodput``, when present).
 
 Examples::
 
-    python -m benchmarks                      # full run, 20-30 minutes; prints tables
+    python -m benchmarks                      # full run, about 15 minutes; prints tables
     python -m benchmarks --quick              # a few minutes
     python -m benchmarks --light import,sse   # a full run with these sections quick
     python -m benchmarks --json results.json  # also keep the raw figures
@@ -187,7 +187,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         prog="python -m benchmarks",
         description="rawllm against the vendor SDKs and the raw aiohttp floor.",
     )
-    parser.add_argument("--quick", action="store_true", help="a few minutes instead of 20-30")
+    parser.add_argument("--quick", action="store_true", help="a few minutes instead of about 15")
     parser.add_argument(
         "--json", metavar="PATH", help="write the raw figures to PATH ('-': stdout)"
     )
