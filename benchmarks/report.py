@@ -328,7 +328,9 @@ def chart(results: dict[str, Any], path: Path) -> bool:
     scs = {
         sid: sc
         for sid, sc in results.get("client", {}).get("scenarios", {}).items()
-        if sc["kind"] != "memory" and "floor" in sc["contenders"]
+        if sc["kind"] != "memory"
+        and "floor" in sc["contenders"]
+        and sc.get("headers", "none") == "none"  # the header modes: the headline table
     }
     if not scs:
         return False
@@ -336,6 +338,7 @@ def chart(results: dict[str, Any], path: Path) -> bool:
     for sc in scs.values():
         names += [n for n in sc["contenders"] if n not in names]
     order = ["floor", "rawllm", "httpx", "openai_aiohttp", "openai", "anthropic", "litellm"]
+    names = [n for n in names if n != "floor_paced"]
     names.sort(key=lambda n: order.index(n) if n in order else len(order))
     fig, ax = plt.subplots(figsize=(11, 4.8), dpi=110)
     width = 0.8 / len(names)
@@ -352,7 +355,10 @@ def chart(results: dict[str, Any], path: Path) -> bool:
     ax.set_xticks(range(len(scs)))
     ax.set_xticklabels([sid.replace("_", "\n", 1) for sid in scs], fontsize=8)
     ax.set_ylabel("client CPU per request / event\n(x the aiohttp + msgspec floor, log)")
-    ax.set_title("Client CPU cost relative to hand-written aiohttp + msgspec (lower is better)")
+    ax.set_title(
+        "Client CPU relative to hand-written aiohttp + msgspec, no rate-limit headers"
+        " (lower is better)"
+    )
     ax.legend(fontsize=8, ncol=4)
     fig.tight_layout()
     path.parent.mkdir(parents=True, exist_ok=True)

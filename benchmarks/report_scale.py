@@ -168,6 +168,7 @@ def scale_chart(scale: dict[str, Any], path: Path) -> bool:
             alpha=0.15,
         )  # fmt: skip
     ax.set_xscale("log", base=2)
+    ax.set_xticks([int(c) for c in concs], [f"{int(c):,}" for c in concs])
     ax.set_xlabel("calls in flight (concurrency)")
     ax.set_ylabel("client CPU µs per request")
     ax.set_ylim(bottom=0)
