@@ -9,6 +9,7 @@ from typing import Any
 import pytest
 
 import rawllm
+from rawllm import _formats as formats
 from rawllm._accumulate_events import ResponseAccumulator
 from rawllm._wire import responses as wire
 from rawllm.sse import ServerSentEvent, SSEDecoder
@@ -68,7 +69,7 @@ def test_function_call_stream() -> None:
 def test_incomplete_ends_the_stream_and_is_the_final_response() -> None:
     events = decode(load("responses_stream_incomplete.json")["events"])
     acc = accumulate(events)
-    assert acc.complete and wire.is_terminal(events[-1])
+    assert acc.complete and type(events[-1]) in formats.responses().end_types
     final = acc.result()
     assert final.status == "incomplete"
     assert final.incomplete_details == t.IncompleteDetails(reason="max_output_tokens")
