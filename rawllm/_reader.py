@@ -104,25 +104,22 @@ class StreamReader(Generic[E, R]):
         return self._take(events)
 
     def eof(self) -> list[E]:
-        """The body ended: the last items, if an unterminated event completes them.
+        """The body ended.  Returns the last items (none for SSE) or raises.
 
         Raises:
-            APIConnectionError: the end was never seen (now, or on the next call
-                when there are items to hand out first).
+            APIConnectionError: the end was never seen; the message says what
+                was received.  (Or the pending in-band error.)
         """
         if self._error is not None:
             raise self._error
-        new = [] if self.done else self._take(self._sse.close())
+        self._sse.close()  # an unterminated last block is discarded, as the SSE spec says
         if self.done:
-            return new
-        error = APIConnectionError(
+            return []
+        self._error = APIConnectionError(
             f"Stream ended before {self._fmt.terminator}: the answer is incomplete "
             f"({self._received()})."
         )
-        if new:
-            self._error = error
-            return new
-        raise error
+        raise self._error
 
     def final(self) -> R:
         """The complete result (``ChatCompletion``, ``Message``, ``Response``), folded once.
