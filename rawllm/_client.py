@@ -394,18 +394,30 @@ class BaseClient:
         return retries + 1
 
 
-@dataclass(frozen=True, slots=True)
 class _Call:
-    """What every attempt of one call sends, fixed before the first."""
+    """What every attempt of one call sends, fixed before the first (a plain class: cheap)."""
 
-    fmt: WireFormat[Any, Any]
-    url: URL
-    body: bytes | None
-    headers: Mapping[str, str] | None
-    stream: bool
-    timeout: Timeout
-    started: float
-    deadline: float | None
+    __slots__ = ("body", "deadline", "fmt", "headers", "started", "stream", "timeout", "url")
+
+    def __init__(
+        self,
+        fmt: WireFormat[Any, Any],
+        url: URL,
+        body: bytes | None,
+        headers: Mapping[str, str] | None,
+        stream: bool,
+        timeout: Timeout,
+        started: float,
+        deadline: float | None,
+    ) -> None:
+        self.fmt = fmt
+        self.url = url
+        self.body = body
+        self.headers = headers
+        self.stream = stream
+        self.timeout = timeout
+        self.started = started
+        self.deadline = deadline
 
 
 _SSE_ACCEPT: Mapping[str, str] = {"Accept": "text/event-stream"}

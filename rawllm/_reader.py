@@ -66,8 +66,12 @@ class StreamReader(Generic[E, R]):
         self._bytes = 0
         self.done = False
         """True once the end was seen: the stream is whole."""
-        self._decode: Callable[[list[ServerSentEvent], list[E]], None] = (
-            self._decode_data if fmt.decode_data is not None else self._decode_events
+        # The plain function, not a bound method: a bound method kept on self
+        # would be a reference cycle, and every stream would wait for the GC.
+        self._decode: Callable[[StreamReader[E, R], list[ServerSentEvent], list[E]], None] = (
+            StreamReader._decode_data
+            if fmt.decode_data is not None
+            else StreamReader._decode_events
         )
 
     @property
@@ -154,7 +158,7 @@ class StreamReader(Generic[E, R]):
     def _take(self, events: list[ServerSentEvent]) -> list[E]:
         new: list[E] = []
         try:
-            self._decode(events, new)
+            self._decode(self, events, new)
         except APIError as exc:
             if not new:
                 self._error = exc
