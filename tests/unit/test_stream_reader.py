@@ -25,7 +25,8 @@ from rawllm._exceptions import (
 from rawllm._reader import StreamReader
 from rawllm._wire._common import Done
 from rawllm.sse import ServerSentEvent
-from rawllm.testing import _server as mock
+from rawllm.testing import _render_anthropic, _render_chat, _render_responses
+from rawllm.testing._planning import plan_reply
 
 Outcome = tuple[list[bytes], type[APIError] | None, bool]
 
@@ -245,9 +246,9 @@ def _normal_chat(completion: Any) -> dict[str, Any]:
 
 @pytest.mark.parametrize("body", CHAT_BODIES)
 def test_chat_final_equals_the_non_stream_answer(body: dict[str, Any]) -> None:
-    reply = mock.plan_reply(body, "chat")
-    frames = mock._chat_frames("r1", 1700000000, "m", reply, body)
-    whole = _formats.CHAT.decode(mock._chat_body("r1", 1700000000, "m", reply, body))
+    reply = plan_reply(body, "chat")
+    frames = _render_chat.chat_frames("r1", 1700000000, "m", reply, body)
+    whole = _formats.CHAT.decode(_render_chat.chat_body("r1", 1700000000, "m", reply, body))
     final = run_frames(_formats.CHAT, frames)
     assert _normal_chat(final) == _normal_chat(whole)
     if body.get("stream_options"):
@@ -269,10 +270,10 @@ MESSAGES_BODIES = [
 
 @pytest.mark.parametrize("body", MESSAGES_BODIES)
 def test_messages_final_equals_the_non_stream_answer(body: dict[str, Any]) -> None:
-    reply = mock.plan_reply(body, "messages")
+    reply = plan_reply(body, "messages")
     fmt = _formats.messages()
-    final = run_frames(fmt, mock._messages_frames("r1", "m", reply))
-    assert final == fmt.decode(mock._messages_body("r1", "m", reply))
+    final = run_frames(fmt, _render_anthropic.messages_frames("r1", "m", reply))
+    assert final == fmt.decode(_render_anthropic.messages_body("r1", "m", reply))
 
 
 RESPONSES_BODIES = [
@@ -288,11 +289,11 @@ RESPONSES_BODIES = [
 
 @pytest.mark.parametrize("body", RESPONSES_BODIES)
 def test_responses_final_equals_the_non_stream_answer(body: dict[str, Any]) -> None:
-    reply = mock.plan_reply(body, "responses")
+    reply = plan_reply(body, "responses")
     fmt = _formats.responses()
-    frames = mock._responses_frames("r1", 1700000000, "m", reply, body)
+    frames = _render_responses.responses_frames("r1", 1700000000, "m", reply, body)
     final = run_frames(fmt, frames)
-    assert final == fmt.decode(mock._responses_body("r1", 1700000000, "m", reply, body))
+    assert final == fmt.decode(_render_responses.responses_body("r1", 1700000000, "m", reply, body))
 
 
 def run_frames(fmt: Any, frames: list[bytes]) -> Any:
