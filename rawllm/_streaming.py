@@ -230,25 +230,31 @@ class AsyncStream(Generic[T]):
     async def _next_slow(self) -> T:
         reader = self._reader
         try:
-            while True:
-                if reader.done:
-                    await self._finish()
-                    raise StopAsyncIteration
-                chunk = await self._read()
-                buf = reader.feed(chunk) if chunk else reader.eof()
-                if reader.failed:  # an in-band error: it comes after these items
-                    self._abort()
-                if buf:
-                    self._buf = buf
-                    self._pos = 1
-                    if self._timed:
-                        self._last_data = time.monotonic()
-                    return buf[0]
-        except StopAsyncIteration:
-            raise
+            while not reader.done:
+                resp = self._resp
+                if self._pending or self._timed or resp is None:
+                    chunk = await self._read()
+                else:  # the common case, without a coroutine of its own
+                    chunk = await resp.read_chunk()
+                if self._hand_out(reader.feed(chunk) if chunk else reader.eof()):
+                    return self._buf[0]
+            await self._finish()
         except BaseException:
             self._abort()
             raise
+        raise StopAsyncIteration
+
+    def _hand_out(self, items: list[T]) -> bool:
+        """Take a chunk's items (if any) as the next ones to hand out."""
+        if self._reader.failed:  # an in-band error: it comes after these items
+            self._abort()
+        if not items:
+            return False
+        self._buf = items
+        self._pos = 1
+        if self._timed:
+            self._last_data = time.monotonic()
+        return True
 
     async def _read(self) -> bytes:
         """The next chunk for the reader (b"" at the end of the body)."""

@@ -292,6 +292,9 @@ class Response:
         """Read the (normally empty) rest so the connection can be reused, else drop it."""
         raw = self._raw
         content = raw.content
+        if content.at_eof():  # the usual case: nothing to wait for
+            raw.release()
+            return
         try:
             async with asyncio.timeout(within):
                 while not content.at_eof():
