@@ -28,17 +28,44 @@ another reader with the same small interface: ``feed``, ``eof``, ``done``,
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Generic, TypeVar
+from typing import Generic, Protocol, TypeVar
 
 from ._exceptions import APIConnectionError, APIError
 from ._formats import WireFormat
 from ._wire._common import Done
 from .sse import ServerSentEvent, SSEDecoder
 
-__all__ = ["StreamReader"]
+__all__ = ["Reader", "StreamReader"]
 
 R = TypeVar("R")
 E = TypeVar("E")
+
+
+class Reader(Protocol[E, R]):
+    """What ``AsyncStream`` needs of a reader: one per framing, all with this interface.
+
+    ``StreamReader`` reads server-sent events; a reader for another framing
+    (a whole JSON body answering a stream request, say) has the same calls,
+    and ``BaseClient._open_stream`` is where the framing picks the reader.
+    """
+
+    @property
+    def done(self) -> bool: ...
+
+    @property
+    def failed(self) -> bool: ...
+
+    @property
+    def items(self) -> list[E]: ...
+
+    @property
+    def format(self) -> WireFormat[R, E]: ...
+
+    def feed(self, data: bytes) -> list[E]: ...
+
+    def eof(self) -> list[E]: ...
+
+    def final(self) -> R: ...
 
 
 class StreamReader(Generic[E, R]):

@@ -1,7 +1,8 @@
 """AsyncStream: the IO loop around a ``StreamReader``: read, feed, hand out, time, release.
 
 Everything about the bytes (SSE framing, event decoding, the end rule,
-in-band errors, truncation, the final fold) is the reader's (``_reader.py``).
+in-band errors, truncation, the final fold) is the reader's (``_reader.py``,
+any ``Reader``).
 This class only reads chunks when the reader needs them, enforces the
 ``first_event`` / ``event_idle`` timeouts, and owns the connection and the
 rate-limit permit.
@@ -24,7 +25,7 @@ from types import TracebackType
 from typing import TYPE_CHECKING, Any, Generic, TypeVar, overload
 
 from ._exceptions import APIConnectionError
-from ._reader import StreamReader
+from ._reader import Reader
 from ._transport import Headers, Response, within
 from .types._base import Result, attach
 
@@ -74,7 +75,7 @@ class AsyncStream(Generic[T]):
         self,
         resp: Response,
         first_chunk: bytes,
-        reader: StreamReader[T, Any],
+        reader: Reader[T, Any],
         *,
         permit: Any = None,
         request_id: str | None = None,
