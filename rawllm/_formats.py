@@ -143,10 +143,17 @@ def _message_tokens(message: Message) -> int:
     return usage.input_tokens + usage.output_tokens
 
 
+def _message_accumulator() -> Accumulator[MessageStreamEvent, Message]:
+    # Imported with the first stream, not the first call: the accumulators'
+    # module also loads the Responses types.
+    from ._accumulate_events import MessageAccumulator
+
+    return MessageAccumulator()
+
+
 @functools.cache
 def messages() -> WireFormat[Message, MessageStreamEvent]:
     """The Anthropic Messages format (built on first use)."""
-    from ._accumulate_events import MessageAccumulator
     from ._wire import anthropic
     from .types.anthropic import RawMessageStopEvent
 
@@ -158,7 +165,7 @@ def messages() -> WireFormat[Message, MessageStreamEvent]:
         decode_event=anthropic.decode_event,
         end_types=frozenset({RawMessageStopEvent}),
         terminator="message_stop",
-        accumulator=MessageAccumulator,
+        accumulator=_message_accumulator,
         text_of=anthropic.text_delta,
     )
 
@@ -175,6 +182,12 @@ def count_tokens() -> WireFormat[MessageTokensCount, NoReturn]:
     )
 
 
+def _response_accumulator() -> Accumulator[ResponseStreamEvent, Response]:
+    from ._accumulate_events import ResponseAccumulator  # with the first stream, as above
+
+    return ResponseAccumulator()
+
+
 @functools.cache
 def responses() -> WireFormat[Response, ResponseStreamEvent]:
     """The OpenAI Responses format (built on first use).
@@ -183,7 +196,6 @@ def responses() -> WireFormat[Response, ResponseStreamEvent]:
     answer is whole, cut short by the model (``max_output_tokens``, a content
     filter), not by the network.  ``response.failed`` raises in the decoder.
     """
-    from ._accumulate_events import ResponseAccumulator
     from ._wire import responses as wire
     from .types.responses import ResponseCompletedEvent, ResponseIncompleteEvent
 
@@ -195,6 +207,6 @@ def responses() -> WireFormat[Response, ResponseStreamEvent]:
         decode_event=wire.decode_event,
         end_types=frozenset({ResponseCompletedEvent, ResponseIncompleteEvent}),
         terminator="response.completed",
-        accumulator=ResponseAccumulator,
+        accumulator=_response_accumulator,
         text_of=wire.text_delta,
     )
