@@ -453,7 +453,7 @@ def render(results: dict[str, Any], png_name: str | None = "benchmarks.png") -> 
         v = dec.get(payload, {}).get(name, {}).get("us_per_item")
         return _fmt(v) if v is not None else "?"
 
-    lines += ["## Why the winner wins", ""]
+    lines += ["## Why the figures are what they are", ""]
     lines.append(
         WHY.format(
             rawllm_chunk=_d("chat chunk", "rawllm"),
