@@ -109,7 +109,7 @@ decoding microbenchmark below and the code paths show:
   many responses at concurrency 64; paced at 500 starts/s every start is its
   own timer and its own iteration, so the fixed cost of an iteration is no
   longer shared. That is why, in the `binding` rows, both rawllm and the paced
-  floor cost 2-3x the unpaced floor per request: compare rawllm with the
-  paced floor there.
+  floor cost up to about 3x the unpaced floor per request (the brackets in
+  the headline table): compare rawllm with the paced floor there.
 * **litellm** wraps the openai SDK (for both APIs here) and adds its own
   translation, logging and cost-tracking layers on top."""
