@@ -285,7 +285,7 @@ class BaseClient:
                 permit.release()
                 raise
             else:
-                limiter.observe(status, rheaders)
+                limiter.observe(status, rheaders, permit)
                 if status < 300:
                     try:
                         result = decode(data)
@@ -352,7 +352,7 @@ class BaseClient:
             else:
                 status = resp.status
                 rheaders = resp.headers
-                limiter.observe(status, rheaders)
+                limiter.observe(status, rheaders, permit)
                 if status < 300:
                     try:
                         first = await self._first_chunk(resp, t, started)

@@ -29,14 +29,19 @@ from dataclasses import dataclass
 from typing import Any, Protocol
 
 from ._config import RateLimit
-from ._ratelimit import Pacer, pause_after_429, read_rate_headers
+from ._ratelimit import Pacer, Receipt, explicit_wait, read_rate_headers
+from ._tokens import DEFAULT_COMPLETION_TOKENS, estimate_tokens
 
-__all__ = ["Limiter", "LimiterState", "Permit", "RateStore", "estimate_tokens"]
+__all__ = [
+    "DEFAULT_COMPLETION_TOKENS",
+    "Limiter",
+    "LimiterState",
+    "Permit",
+    "RateStore",
+    "estimate_tokens",
+]
 
 logger = logging.getLogger("rawllm")
-
-DEFAULT_COMPLETION_TOKENS = 1024
-"""Completion tokens assumed when a request sets no ``max_tokens``-style cap."""
 _STORE_RETRY = 5.0  # seconds before a store that failed (fail-open) is tried again
 
 
@@ -75,12 +80,19 @@ class LimiterState:
         learned_requests_per_minute: the request limit learned from headers
             (already less headroom), or None.
         learned_tokens_per_minute: same for tokens.
-        rate_factor: multiplier after 429s (1.0 = full configured speed).
+        rate_factor: the pace in force as a share of the configured or
+            learned one, or of the rate the server was accepting when it
+            refused (1.0 = full speed).
         token_backlog: tokens committed beyond now (the token budget's debt).
         started: request starts granted so far.
-        rate_limited: 429 responses seen.
+        rate_limited: 429 / 529 responses seen.
         probing: True while the first call probes the server's limits.
         store_available: False while a fail-open store is being bypassed.
+        adaptive: whether the limiter follows the server (``RateLimit.adaptive``).
+        accepted_per_second: successful answers per second, measured (None: idle).
+        slowdowns: slowdowns opened by refusals so far.
+        reason: why the client runs below its budget now (e.g. ``"429 without
+            rate headers"``), or None when it is not slowed or paused.
     """
 
     in_flight: int
@@ -98,12 +110,29 @@ class LimiterState:
     rate_limited: int
     probing: bool
     store_available: bool
+    adaptive: bool = True
+    accepted_per_second: float | None = None
+    slowdowns: int = 0
+    reason: str | None = None
+
+    @property
+    def throttled(self) -> str | None:
+        """A one-line account of the slowdown, e.g. ``"pacing 12 req/s after 429 ..."``, or None."""
+        if self.reason is None:
+            return None
+        if self.paused_for > 0.0:
+            return f"paused {self.paused_for:.1f} s ({self.reason})"
+        if self.requests_per_minute is not None:
+            return f"pacing {self.requests_per_minute / 60.0:.3g} req/s after {self.reason}"
+        return None
 
 
 class _NoopPermit:
     """The shared permit handed out when nothing is limited."""
 
     __slots__ = ()
+
+    started = None
 
     def settle(self, actual_tokens: int) -> None:
         """Nothing to correct."""
@@ -116,11 +145,16 @@ class _NoopPermit:
 
 
 _NOOP = _NoopPermit()
-_UNPACED = (0, 0.0, 0.0, -math.inf)  # receipt of a start nothing paced
+_UNPACED: Receipt = (0, 0.0, 0.0, -math.inf)  # receipt of a start nothing paced
 
 
 class Permit:
     """The right to send one request: holds a concurrency slot until released.
+
+    Attributes:
+        cost: the tokens this start was charged (the estimate, then the usage).
+        receipt: the pacer's receipt, for taking the start back.
+        shared: the shared store's receipt, when a store granted it.
 
     Example:
         >>> permit = await limiter.acquire(estimate)
@@ -129,16 +163,20 @@ class Permit:
         >>> permit.settle(usage_total_tokens)
     """
 
-    __slots__ = ("_cost", "_limiter", "_receipt", "_released", "_shared")
+    __slots__ = ("_limiter", "_released", "cost", "receipt", "shared")
 
-    def __init__(
-        self, limiter: Limiter, cost: int, receipt: tuple[int, float, float, float]
-    ) -> None:
+    def __init__(self, limiter: Limiter, cost: int, receipt: Receipt, shared: Any = None) -> None:
         self._limiter = limiter
-        self._cost = cost
-        self._receipt = receipt
+        self.cost = cost
+        self.receipt = receipt
+        self.shared = shared
         self._released = False
-        self._shared: Any = None  # the store's receipt, when a store granted it
+
+    @property
+    def started(self) -> float | None:
+        """When the start was granted (monotonic seconds), or None when nothing timed it."""
+        at = self.receipt[3]
+        return None if at == -math.inf else at
 
     def settle(self, actual_tokens: int) -> None:
         """Correct the token estimate from the response's usage (refund or extra debit).
@@ -146,92 +184,26 @@ class Permit:
         May be called after ``release()``; calling it again corrects relative to
         the last value given.
         """
-        if actual_tokens < 0 or actual_tokens == self._cost:
+        if actual_tokens < 0 or actual_tokens == self.cost:
             return
-        self._limiter._settle(self._cost, actual_tokens, self._receipt[3])
-        self._cost = actual_tokens
+        self._limiter.correct(self.cost, actual_tokens, self.receipt[3])
+        self.cost = actual_tokens
 
     def release(self) -> None:
         """Free the concurrency slot; idempotent."""
         if self._released:
             return
         self._released = True
-        lim = self._limiter
-        lim._in_flight -= 1
-        if lim._waiters:
-            lim._wake()
+        self._limiter.free_slot()
+
+    def take_shared(self) -> Any:
+        """Hand over the store's receipt (once) for a refund."""
+        shared, self.shared = self.shared, None
+        return shared
 
     def __repr__(self) -> str:
         state = "released" if self._released else "held"
-        return f"<Permit tokens={self._cost} {state}>"
-
-
-def _text_len(value: Any) -> int:
-    if isinstance(value, str):
-        return len(value)
-    if isinstance(value, list):
-        n = 0
-        for part in value:
-            if isinstance(part, str):
-                n += len(part)
-            elif isinstance(part, Mapping):
-                text = part.get("text")
-                if isinstance(text, str):
-                    n += len(text)
-                elif part.get("type") in ("image_url", "image", "input_image"):
-                    n += 340  # ~85 tokens, a low-detail image
-                else:
-                    content = part.get("content")
-                    if content is not None:
-                        n += _text_len(content)
-        return n
-    if isinstance(value, Mapping):
-        return _text_len(value.get("content")) + len(str(value.get("tool_calls") or ""))
-    return 0
-
-
-def estimate_tokens(body: Mapping[str, Any]) -> int:
-    """Estimate a request's token cost before sending it: prompt + completion cap.
-
-    The prompt is counted as characters / 4 over ``messages``, ``input``,
-    ``system`` and ``tools`` (plus 4 per message); the completion as
-    ``max_tokens`` / ``max_completion_tokens`` / ``max_output_tokens``, or
-    ``DEFAULT_COMPLETION_TOKENS`` when none is given.  It is corrected from
-    the response's ``usage`` afterwards, so it only needs to be in the right
-    range.  ``RateLimit(estimator=...)`` replaces it.
-
-    Args:
-        body: the request's JSON body as a mapping.
-
-    Returns:
-        Estimated tokens (>= 1).
-
-    Example:
-        >>> estimate_tokens({"messages": [{"role": "user", "content": "x" * 400}],
-        ...                  "max_tokens": 100})
-        205
-    """
-    chars = 0
-    messages = body.get("messages")
-    if isinstance(messages, list):
-        for m in messages:
-            chars += _text_len(m) + 16
-    inp = body.get("input")
-    if inp is not None:
-        chars += _text_len(inp) if not isinstance(inp, Mapping) else len(str(inp))
-    system = body.get("system")
-    if system is not None:
-        chars += _text_len(system)
-    tools = body.get("tools")
-    if tools:
-        chars += len(str(tools))
-    cap = body.get("max_completion_tokens")
-    if cap is None:
-        cap = body.get("max_tokens")
-        if cap is None:
-            cap = body.get("max_output_tokens")
-    completion = cap if isinstance(cap, int) and cap >= 0 else DEFAULT_COMPLETION_TOKENS
-    return max(1, chars // 4 + completion)
+        return f"<Permit tokens={self.cost} {state}>"
 
 
 class Limiter:
@@ -249,26 +221,30 @@ class Limiter:
         >>> permit = await limiter.acquire(estimate_tokens(body))
         >>> try:
         ...     status, headers = ...  # send
-        ...     limiter.observe(status, headers)
+        ...     limiter.observe(status, headers, permit)
         ... finally:
         ...     permit.release()
     """
 
     __slots__ = (
-        "_accepted",
-        "_accepted_since",
+        "_adaptive",
+        "_answers",
         "_clock",
         "_config",
         "_estimator",
         "_free",
+        "_free_starts",
         "_in_flight",
         "_loop",
         "_max",
         "_paced",
         "_pacer",
+        "_pinned",
         "_probing",
         "_reserving",
         "_rng",
+        "_slots_only",
+        "_slowed",
         "_store",
         "_store_down_until",
         "_tasks",
@@ -293,27 +269,47 @@ class Limiter:
         self._max: int | None = None
         self._store: RateStore | None = None
         self._estimator: Callable[[Mapping[str, Any]], int] = estimate_tokens
+        self._adaptive = True
         if config is not None:
             rpm, tpm = config.requests_per_minute, config.tokens_per_minute
             self._max = config.max_concurrency
             self._store = config.store
+            self._adaptive = config.adaptive
             if config.estimator is not None:
                 self._estimator = config.estimator
-        self._pacer = Pacer(rpm, tpm)
-        self._paced = self._pacer.active
+        self._pacer = Pacer(rpm, tpm, adaptive=self._adaptive)
         # No limits configured but a RateLimit given: the first call probes
         # the server's limit headers before the others go.
-        self._probing = config is not None and rpm is None and tpm is None and config.store is None
-        self._free = config is None
+        self._probing = (
+            config is not None
+            and self._adaptive
+            and rpm is None
+            and tpm is None
+            and config.store is None
+        )
+        # Nothing of ours to enforce: free unless the server makes us slow down.
+        self._slots_only = self._max is None and self._store is None
+        self._pinned = False  # paced by a configured or learned budget (never unpaced again)
+        self._slowed = False  # a slowdown was logged and its recovery not yet
+        self._paced = False
+        self._free = False
         self._in_flight = 0
+        self._free_starts = 0
+        self._answers = 0
         self._waiters: deque[tuple[asyncio.Future[Permit], int]] = deque()
         self._waker: asyncio.TimerHandle | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
         self._reserving = False
         self._store_down_until = -math.inf
         self._tasks: set[asyncio.Task[Any]] = set()
-        self._accepted = 0
-        self._accepted_since: float | None = None
+        self._update_mode(0.0)
+
+    def _update_mode(self, now: float) -> None:
+        """Choose the acquire path: free (no-op permit), slots only, or paced."""
+        pacer = self._pacer
+        self._pinned = pacer.budgeted  # a budget, not a pause or a slowdown
+        self._paced = self._pinned or pacer.engaged(now)
+        self._free = self._slots_only and not self._paced and not self._probing
 
     # -- estimates -------------------------------------------------------
 
@@ -323,7 +319,7 @@ class Limiter:
 
         When False the caller may pass ``tokens=0`` and skip estimating.
         """
-        return not self._free and (self._pacer.paces_tokens or self._store is not None)
+        return self._pacer.paces_tokens or self._store is not None
 
     def estimate(self, body: Mapping[str, Any]) -> int:
         """Token estimate for ``body``, or 0 when no token budget is in force (cheap path).
@@ -355,6 +351,7 @@ class Limiter:
             APIConnectionError: a fail-closed ``RedisStore`` is unreachable.
         """
         if self._free:
+            self._free_starts += 1
             return _NOOP  # type: ignore[return-value]
         loop = asyncio.get_running_loop()
         if loop is not self._loop:
@@ -394,15 +391,21 @@ class Limiter:
             return False
         return self._max is None or self._in_flight < self._max
 
-    def _grant(self, cost: int, receipt: tuple[int, float, float, float]) -> Permit:
+    def _grant(self, cost: int, receipt: Receipt, shared: Any = None) -> Permit:
         self._in_flight += 1
-        return Permit(self, cost, receipt)
+        return Permit(self, cost, receipt, shared)
+
+    def free_slot(self) -> None:
+        """A permit was released: its slot goes to the next waiter."""
+        self._in_flight -= 1
+        if self._waiters:
+            self._wake()
 
     def _give_back(self, permit: Permit) -> None:
-        receipt, permit._shared = permit._shared, None
+        receipt = permit.take_shared()
         if receipt is not None and self._store is not None:
             self._spawn(self._store.refund(receipt))
-        self._pacer.unstart(permit._receipt, self._clock())
+        self._pacer.unstart(permit.receipt, self._clock())
         permit.release()
         if self._waiters:
             self._wake()
@@ -479,9 +482,7 @@ class Limiter:
             self._wake()
             return
         self._waiters.popleft()
-        permit = self._grant(cost, pacer.start(cost, self._clock(), pace=False))
-        permit._shared = receipt
-        fut.set_result(permit)
+        fut.set_result(self._grant(cost, pacer.start(cost, self._clock(), pace=False), receipt))
         self._wake()
 
     def _spawn(self, coro: Any) -> None:
@@ -494,12 +495,21 @@ class Limiter:
         if not task.cancelled() and task.exception() is not None:
             logger.warning("rawllm: rate-limit store call failed: %r", task.exception())
 
-    def _settle(self, estimate: int, actual: int, started: float) -> None:
+    def correct(self, estimate: int, actual: int, started: float) -> None:
+        """A permit's real usage is known: refund or charge the difference.
+
+        A refund frees budget at once: the head of the queue is re-examined
+        (its timer re-armed) so waiters start without waiting out the old
+        schedule.
+        """
         now = self._clock()
-        self._pacer.settle(estimate, actual, now, started)
+        pacer = self._pacer
+        sooner = pacer.settle(estimate, actual, now, None if started == -math.inf else started)
+        if sooner and self._waiters and self._loop is not None:
+            self._wake()
         store = self._store
         if store is not None and now >= self._store_down_until:
-            trate = self._pacer.token_rate(now)
+            trate = pacer.token_rate(now)
             if trate is not None:
                 try:
                     self._spawn(store.adjust(actual - estimate, trate * 60.0))
@@ -508,58 +518,107 @@ class Limiter:
 
     # -- what the server says --------------------------------------------
 
-    def observe(self, status: int, headers: Mapping[str, str]) -> None:
-        """Learn from one response: a 429 pauses everyone; rate-limit headers are followed.
+    def observe(
+        self, status: int, headers: Mapping[str, str], permit: Permit | None = None
+    ) -> None:
+        """Learn from one response: rate-limit headers, the accepted rate, 429 / 529.
 
         Cheap when the response carries no rate-limit headers.
 
         Args:
             status: the HTTP status.
             headers: the response headers (case-insensitive mapping).
+            permit: the permit the request was sent under (its start time
+                groups the refusals of one event).
         """
-        if status != 429:
-            self._accepted += 1
-            if self._accepted_since is None:
-                self._accepted_since = self._clock()
-            if (
-                headers.get("x-ratelimit-remaining-requests") is None
-                and headers.get("anthropic-ratelimit-requests-remaining") is None
-                and headers.get("x-ratelimit-remaining-tokens") is None
-            ):
-                if self._probing:
-                    self._end_probe()
-                return
+        self._answers += 1
+        if status == 429 or status == 529:
+            self._refused(status, headers, permit)
+            return
+        pacer = self._pacer
+        if not self._adaptive:
+            return
+        now = self._clock()
+        if status < 500:
+            pacer.congestion.success(now)
+        if (
+            headers.get("x-ratelimit-remaining-requests") is None
+            and headers.get("anthropic-ratelimit-requests-remaining") is None
+            and headers.get("x-ratelimit-remaining-tokens") is None
+        ):
+            if self._probing:
+                self._end_probe()
+            elif self._slowed or (self._paced and not self._pinned):
+                self._check_recovery(now)
+            return
+        info = read_rate_headers(headers, self._wall(), False)
+        if info is not None:
+            pacer.learn(info, now, max(0, self._free_starts - self._answers) + self._in_flight)
+            if not self._paced or not self._pinned:
+                self._update_mode(now)
+        if self._probing:  # ended only now, so that what was learned paces the others
+            self._end_probe()
+        elif self._slowed or (self._paced and not self._pinned):
+            self._check_recovery(now)
+        elif self._waiters:
+            self._wake()
+
+    def _refused(self, status: int, headers: Mapping[str, str], permit: Permit | None) -> None:
         now = self._clock()
         wall = self._wall()
-        info = read_rate_headers(headers, wall, status == 429)
         pacer = self._pacer
+        info = read_rate_headers(headers, wall, True)
         if info is not None:
-            pacer.learn(info, now)
-        if status == 429:
-            pause = pause_after_429(headers, wall, info)
-            accepted = None
-            if self._accepted_since is not None:
-                accepted = self._accepted / max(1.0, now - self._accepted_since)
-            pacer.penalize(pause, now, self._rng.random(), accepted)
-            self._accepted = 0
-            self._accepted_since = None
+            pacer.learn(info, now, self._in_flight)
+        if status == 529:
+            reason = "529 overloaded"
+        elif info is None:
+            reason = "429 without rate headers"
+        else:
+            reason = "429 with rate headers"
+        started = None if permit is None else permit.started
+        rng = self._rng
+        opened = pacer.refused(
+            now, started, explicit_wait(headers, wall, info), rng.random(), rng.random(), reason
+        )
+        if opened:
+            self._slowed = pacer.slowed
+            rate = pacer.request_rate(pacer.paused_until)
+            logger.info(
+                "rawllm: slowing down after %s: pausing %.2f s, then pacing %s",
+                reason,
+                pacer.pause_delay(now),
+                "unpaced" if rate is None else f"{rate:.3g} req/s",
+            )
             if self._store is not None and now >= self._store_down_until:
                 try:
                     self._spawn(self._store.pause(pacer.paused_until - now))
                 except RuntimeError:
                     pass
-        if pacer.active:
-            self._free = False
-            self._paced = True
-        if self._probing:  # ended only now, so that what was learned paces the others
+        self._update_mode(now)
+        if self._probing:
             self._end_probe()
         elif self._waiters:
             self._wake()
 
+    def _check_recovery(self, now: float) -> None:
+        """Paced only by a slowdown or a pause: go back to the cheap path once both are over."""
+        pacer = self._pacer
+        if pacer.slowed:
+            pacer.request_rate(now)  # releases the cap once it has climbed back
+            if pacer.slowed:
+                return
+        if self._slowed:
+            self._slowed = False
+            logger.info("rawllm: recovered from the slowdown: back to full speed")
+        if not pacer.engaged(now):
+            self._update_mode(now)
+            if self._waiters:
+                self._wake()
+
     def _end_probe(self) -> None:
         self._probing = False
-        if self._max is None and self._store is None and not self._pacer.active:
-            self._free = True
+        self._update_mode(self._clock())
         if self._waiters:
             self._wake()
 
@@ -572,11 +631,12 @@ class Limiter:
         p = self._pacer
         rate = p.request_rate(now)
         trate = p.token_rate(now)
+        paused = p.pause_delay(now)
         return LimiterState(
             in_flight=self._in_flight,
             waiting=sum(1 for fut, _ in self._waiters if not fut.done()),
             max_concurrency=self._max,
-            paused_for=p.pause_delay(now),
+            paused_for=paused,
             next_start_in=p.delay(now),
             requests_per_minute=None if rate is None else rate * 60.0,
             tokens_per_minute=None if trate is None else trate * 60.0,
@@ -588,6 +648,10 @@ class Limiter:
             rate_limited=p.penalties,
             probing=self._probing,
             store_available=now >= self._store_down_until,
+            adaptive=self._adaptive,
+            accepted_per_second=p.congestion.accepted.value(now),
+            slowdowns=p.congestion.events,
+            reason=p.reason if (p.slowed or paused > 0.0) else None,
         )
 
     def __repr__(self) -> str:
@@ -601,4 +665,6 @@ class Limiter:
             parts.append(f"paused {s.paused_for:.3f}s")
         if s.rate_limited:
             parts.append(f"429s={s.rate_limited}")
+        if s.reason:
+            parts.append(f"slowed by {s.reason!r}")
         return f"<Limiter {' '.join(parts)}>"
