@@ -33,9 +33,14 @@ rules, modelled on TCP congestion control but driven by measured rates:
   pacing switches off once the probe passes ``RELEASE`` times that rate; under
   a known limit, once it reaches the limit.
 
-A server capping *concurrent* requests is handled by the same rule: at a
-steady latency, a concurrency cap C is a rate cap of C / latency, and starts
-spaced evenly just under it keep the calls in flight under C.
+A server capping *concurrent* requests (a LiteLLM ``max_parallel_requests``,
+an inference server's queue; 429 "too many concurrent requests" or 529) is
+a rate cap of C / latency at a steady latency, which the rules above find;
+and because a burst of calls refused together says nothing about rate, each
+event also sets a **concurrency window** at the most calls in flight the
+server accepted since the previous event (``window``), grown additively by
+one per window of successes and dropped at ``WINDOW_RELEASE`` times its
+setting.
 
 Invariants: pure (``now`` and the random numbers are passed in); the pace
 after an event is >= ``BETA`` * min(accepted, pace in force) >= ``MIN_RATE``;
@@ -79,10 +84,11 @@ TARGET = 0.95
 """The fast climb stops at this share of the rate that was refused ..."""
 PROBE = 0.05
 """... then probes above it by this share of it per second."""
-PROBE_TIME = 1e9
+PROBE_TIME = 3.0
 ACCEL_DOUBLING = 1.0
 """After PROBE_TIME seconds of probing without a refusal the pace doubles every
-ACCEL_DOUBLING seconds again (the old rate was an underestimate, or the limit rose)."""
+ACCEL_DOUBLING seconds again (the old rate was an underestimate, or the limit rose);
+an isolated refusal while probing restarts that clock."""
 RELEASE = 1.5
 """With no known limit, pacing stops when the probe passes this multiple of the refused rate."""
 COOLDOWN = 2.5
@@ -93,6 +99,8 @@ SHARE_ALPHA = 0.05
 """A new event opens early when at least DENSE_MIN refusals came since the last pause and
 the share of refusals among recent answers (weighted by SHARE_ALPHA per answer, about the
 last 40) reaches DENSE_SHARE: the cut was not enough."""
+WINDOW_RELEASE = 2.0
+"""The concurrency window is dropped once it has grown to this multiple of its setting."""
 HEADERLESS_PAUSE = 0.25
 """Pause (stretched by up to 100% jitter) after a refusal that states no wait."""
 JITTER = 0.1
@@ -173,12 +181,15 @@ class Congestion:
         "_grow_from",
         "_fast_to",
         "_refused_since",
+        "_ok_slots",
         "_share",
+        "_window_set",
         "accepted",
         "active",
         "events",
         "pause_end",
         "refused_at",
+        "window",
     )
 
     def __init__(self) -> None:
@@ -195,11 +206,20 @@ class Congestion:
         self._refused_since = 0
         self._share = 0.0
         self._fast_to = 0.0
+        self.window: float | None = None
+        self._window_set = 0.0
+        self._ok_slots = 0
 
-    def success(self, now: float) -> None:
-        """A successful answer."""
+    def success(self, now: float, slot: int = 0) -> None:
+        """A successful answer to a request sent as the ``slot``-th in flight (0: unknown)."""
         self.accepted.success(now)
         self._share -= SHARE_ALPHA * self._share
+        if slot > self._ok_slots:
+            self._ok_slots = slot
+        window = self.window
+        if window is not None:  # additive increase: about +1 per window of successes
+            window += 1.0 / window
+            self.window = None if window > WINDOW_RELEASE * self._window_set else window
 
     def refused(
         self,
@@ -230,6 +250,10 @@ class Congestion:
         if now < self._cooldown_end and not (
             self._refused_since >= DENSE_MIN and self._share >= DENSE_SHARE
         ):
+            if self.active and now > self._fast_end:
+                # near a limit: keep probing linearly, postpone the acceleration
+                self._fast_to = self.cap(now)
+                self._fast_end = now
             return None  # isolated refusal while recovering: the call's own retry handles it
         accepted = ref = self.accepted.value(now)
         if pace is not None and (ref is None or pace < CONFIRM * ref):
@@ -244,6 +268,13 @@ class Congestion:
         self.pause_end = until
         self._cooldown_end = until + COOLDOWN
         self._refused_since = 0
+        if self._ok_slots > 0:
+            # the most calls in flight the server took since the last event:
+            # a server capping concurrency is held just there
+            cap = float(self._ok_slots)
+            if self.window is None or cap < self.window:
+                self.window = self._window_set = cap
+            self._ok_slots = 0
         if ref is None or ref <= 0.0:
             # Refused before anything was answered: there is no rate to cut
             # from, so only pause; the next refusal (after the cooldown, or a

@@ -133,6 +133,7 @@ class _NoopPermit:
     __slots__ = ()
 
     started = None
+    slot = 0
 
     def settle(self, actual_tokens: int) -> None:
         """Nothing to correct."""
@@ -163,13 +164,16 @@ class Permit:
         >>> permit.settle(usage_total_tokens)
     """
 
-    __slots__ = ("_limiter", "_released", "cost", "receipt", "shared")
+    __slots__ = ("_limiter", "_released", "cost", "receipt", "shared", "slot")
 
-    def __init__(self, limiter: Limiter, cost: int, receipt: Receipt, shared: Any = None) -> None:
+    def __init__(
+        self, limiter: Limiter, cost: int, receipt: Receipt, shared: Any = None, slot: int = 0
+    ) -> None:
         self._limiter = limiter
         self.cost = cost
         self.receipt = receipt
         self.shared = shared
+        self.slot = slot  # calls in flight when it was granted, itself included
         self._released = False
 
     @property
@@ -234,6 +238,7 @@ class Limiter:
         "_estimator",
         "_free",
         "_free_starts",
+        "_free_until",
         "_in_flight",
         "_loop",
         "_max",
@@ -291,10 +296,12 @@ class Limiter:
         self._slots_only = self._max is None and self._store is None
         self._pinned = False  # paced by a configured or learned budget (never unpaced again)
         self._slowed = False  # a slowdown was logged and its recovery not yet
+        self._free = False
         self._paced = False
         self._free = False
         self._in_flight = 0
         self._free_starts = 0
+        self._free_until: float | None = None  # when the free path was last left
         self._answers = 0
         self._waiters: deque[tuple[asyncio.Future[Permit], int]] = deque()
         self._waker: asyncio.TimerHandle | None = None
@@ -309,7 +316,10 @@ class Limiter:
         pacer = self._pacer
         self._pinned = pacer.budgeted  # a budget, not a pause or a slowdown
         self._paced = self._pinned or pacer.engaged(now)
-        self._free = self._slots_only and not self._paced and not self._probing
+        free = self._slots_only and not self._paced and not self._probing
+        if self._free and not free:
+            self._free_until = now
+        self._free = free
 
     # -- estimates -------------------------------------------------------
 
@@ -387,13 +397,17 @@ class Limiter:
         self._loop = loop
 
     def _slot_free(self) -> bool:
-        if self._probing and self._in_flight:
+        n = self._in_flight
+        if self._probing and n:
             return False
-        return self._max is None or self._in_flight < self._max
+        window = self._pacer.congestion.window
+        if window is not None and n >= window:
+            return False
+        return self._max is None or n < self._max
 
     def _grant(self, cost: int, receipt: Receipt, shared: Any = None) -> Permit:
         self._in_flight += 1
-        return Permit(self, cost, receipt, shared)
+        return Permit(self, cost, receipt, shared, self._in_flight)
 
     def free_slot(self) -> None:
         """A permit was released: its slot goes to the next waiter."""
@@ -519,7 +533,7 @@ class Limiter:
     # -- what the server says --------------------------------------------
 
     def observe(
-        self, status: int, headers: Mapping[str, str], permit: Permit | None = None
+        self, status: int, headers: Mapping[str, str], permit: Permit | _NoopPermit | None = None
     ) -> None:
         """Learn from one response: rate-limit headers, the accepted rate, 429 / 529.
 
@@ -540,7 +554,7 @@ class Limiter:
             return
         now = self._clock()
         if status < 500:
-            pacer.congestion.success(now)
+            pacer.congestion.success(now, 0 if permit is None else permit.slot)
         if (
             headers.get("x-ratelimit-remaining-requests") is None
             and headers.get("anthropic-ratelimit-requests-remaining") is None
@@ -563,7 +577,9 @@ class Limiter:
         elif self._waiters:
             self._wake()
 
-    def _refused(self, status: int, headers: Mapping[str, str], permit: Permit | None) -> None:
+    def _refused(
+        self, status: int, headers: Mapping[str, str], permit: Permit | _NoopPermit | None
+    ) -> None:
         now = self._clock()
         wall = self._wall()
         pacer = self._pacer
@@ -576,7 +592,12 @@ class Limiter:
             reason = "429 without rate headers"
         else:
             reason = "429 with rate headers"
-        started = None if permit is None else permit.started
+        if permit is None:
+            started = None
+        elif not isinstance(permit, Permit):  # the free path: sent before the limiter engaged
+            started = self._free_until if self._free_until is not None else now
+        else:
+            started = permit.started
         rng = self._rng
         opened = pacer.refused(
             now, started, explicit_wait(headers, wall, info), rng.random(), rng.random(), reason

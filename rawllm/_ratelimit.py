@@ -67,7 +67,7 @@ __all__ = [
     "read_rate_headers",
 ]
 
-LEARNED_HEADROOM = 0.08
+LEARNED_HEADROOM = 0.04
 """Limits learned from headers are paced at ``limit * (1 - LEARNED_HEADROOM)``: per-minute
 limits are enforced over shorter windows, and other clients may share the key."""
 CATCH_UP = 0.5
@@ -171,6 +171,7 @@ class Pacer:
 
     def _recover(self) -> None:
         self.congestion.active = False
+        self.congestion.window = None
         self.reason = None
 
     def token_rate(self, now: float) -> float | None:
@@ -333,9 +334,9 @@ class Pacer:
                     self.paused_until = until
                     self.reason = "remaining = 0 until reset"
 
-    def success(self, now: float) -> None:
-        """A successful answer (feeds the accepted-rate measurement)."""
-        self.congestion.success(now)
+    def success(self, now: float, slot: int = 0) -> None:
+        """A successful answer (feeds the accepted rate and the concurrency window)."""
+        self.congestion.success(now, slot)
 
     def refused(
         self,
@@ -387,4 +388,5 @@ class Pacer:
 
     def engaged(self, now: float) -> bool:
         """Whether any pacing or pause applies at ``now`` (False: every start is free)."""
-        return self.budgeted or self.congestion.active or self.paused_until > now
+        cong = self.congestion
+        return self.budgeted or cong.active or cong.window is not None or self.paused_until > now
