@@ -127,6 +127,11 @@ class LimiterState:
         return None
 
 
+def _maybe_low(remaining: str | None) -> bool:
+    """Whether a ``remaining`` header may be below 1 (anything not starting with 1-9)."""
+    return remaining is not None and not ("1" <= remaining[:1] <= "9")
+
+
 class _NoopPermit:
     """The shared permit handed out when nothing is limited."""
 
@@ -249,12 +254,14 @@ class Limiter:
         "_reserving",
         "_rng",
         "_slots_only",
+        "_seen_limits",
         "_slowed",
         "_store",
         "_store_down_until",
         "_tasks",
         "_waiters",
         "_waker",
+        "_waker_at",
         "_wall",
     )
 
@@ -302,9 +309,11 @@ class Limiter:
         self._in_flight = 0
         self._free_starts = 0
         self._free_until: float | None = None  # when the free path was last left
+        self._seen_limits: tuple[str | None, str | None] = (None, None)
         self._answers = 0
         self._waiters: deque[tuple[asyncio.Future[Permit], int]] = deque()
         self._waker: asyncio.TimerHandle | None = None
+        self._waker_at = math.inf
         self._loop: asyncio.AbstractEventLoop | None = None
         self._reserving = False
         self._store_down_until = -math.inf
@@ -426,9 +435,6 @@ class Limiter:
 
     def _wake(self) -> None:
         """Grant the head of the queue if it may start, else arm one timer for it."""
-        waker, self._waker = self._waker, None
-        if waker is not None:
-            waker.cancel()
         waiters = self._waiters
         pacer = self._pacer
         while waiters:
@@ -452,10 +458,25 @@ class Limiter:
                     waiters.popleft()
                     fut.set_result(self._grant(cost, pacer.start(cost, now)))
                     continue
-            loop = self._loop
-            assert loop is not None
-            self._waker = loop.call_later(d, self._wake)
+            self._arm(now, d)
             return
+
+    def _arm(self, now: float, delay: float) -> None:
+        """Have ``_wake`` run after ``delay``: keep an armed timer that comes no later."""
+        at = now + delay
+        waker = self._waker
+        if waker is not None:
+            if self._waker_at <= at:
+                return  # it wakes us in time (a little early at worst: we re-arm then)
+            waker.cancel()
+        loop = self._loop
+        assert loop is not None
+        self._waker_at = at
+        self._waker = loop.call_later(delay, self._on_timer)
+
+    def _on_timer(self) -> None:
+        self._waker = None
+        self._wake()
 
     async def _reserve(self, fut: asyncio.Future[Permit], cost: int) -> None:
         """Ask the shared store for the head's start (one request to it at a time)."""
@@ -484,11 +505,7 @@ class Limiter:
             return
         wait, receipt = answer
         if wait > 0.0:
-            if self._waker is not None:
-                self._waker.cancel()
-            loop = self._loop
-            assert loop is not None
-            self._waker = loop.call_later(wait, self._wake)
+            self._arm(self._clock(), wait)
             return
         if fut.done() or not self._waiters or self._waiters[0][0] is not fut:
             if receipt is not None:
@@ -555,27 +572,45 @@ class Limiter:
         now = self._clock()
         if status < 500:
             pacer.congestion.success(now, 0 if permit is None else permit.slot)
-        if (
-            headers.get("x-ratelimit-remaining-requests") is None
-            and headers.get("anthropic-ratelimit-requests-remaining") is None
-            and headers.get("x-ratelimit-remaining-tokens") is None
-        ):
-            if self._probing:
-                self._end_probe()
-            elif self._slowed or (self._paced and not self._pinned):
-                self._check_recovery(now)
-            return
-        info = read_rate_headers(headers, self._wall(), False)
-        if info is not None:
-            pacer.learn(info, now, max(0, self._free_starts - self._answers) + self._in_flight)
-            if not self._paced or not self._pinned:
-                self._update_mode(now)
+        get = headers.get
+        rr = get("x-ratelimit-remaining-requests")
+        rt = get("x-ratelimit-remaining-tokens")
+        if rr is not None or rt is not None:
+            key = (get("x-ratelimit-limit-requests"), get("x-ratelimit-limit-tokens"))
+            low = _maybe_low(rr) or _maybe_low(rt)
+        else:
+            rr = get("anthropic-ratelimit-requests-remaining")
+            if rr is None:
+                if self._probing:
+                    self._end_probe()
+                elif self._slowed or (self._paced and not self._pinned):
+                    self._check_recovery(now)
+                return
+            key = (
+                get("anthropic-ratelimit-requests-limit"),
+                get("anthropic-ratelimit-tokens-limit"),
+            )
+            low = (
+                _maybe_low(rr)
+                or _maybe_low(get("anthropic-ratelimit-tokens-remaining"))
+                or _maybe_low(get("anthropic-ratelimit-input-tokens-remaining"))
+                or _maybe_low(get("anthropic-ratelimit-output-tokens-remaining"))
+            )
+        # Limits repeat on every answer: only a new limit or a budget near
+        # exhaustion is worth parsing (the per-response cost when pacing binds).
+        if low or key != self._seen_limits:
+            self._seen_limits = key
+            info = read_rate_headers(headers, self._wall(), False)
+            if info is not None:
+                pacer.learn(info, now, max(0, self._free_starts - self._answers) + self._in_flight)
+                if not self._paced or not self._pinned:
+                    self._update_mode(now)
+                if self._waiters and not self._probing:
+                    self._wake()
         if self._probing:  # ended only now, so that what was learned paces the others
             self._end_probe()
         elif self._slowed or (self._paced and not self._pinned):
             self._check_recovery(now)
-        elif self._waiters:
-            self._wake()
 
     def _refused(
         self, status: int, headers: Mapping[str, str], permit: Permit | _NoopPermit | None
