@@ -30,7 +30,7 @@ from typing import Any, Protocol
 
 from ._config import RateLimit
 from ._ratelimit import Pacer, Receipt, explicit_wait, read_rate_headers
-from ._tokens import DEFAULT_COMPLETION_TOKENS, estimate_tokens
+from ._tokens import DEFAULT_COMPLETION_TOKENS, UsageRatio, estimate_tokens
 
 __all__ = [
     "DEFAULT_COMPLETION_TOKENS",
@@ -169,7 +169,7 @@ class Permit:
         >>> permit.settle(usage_total_tokens)
     """
 
-    __slots__ = ("_limiter", "_released", "cost", "receipt", "shared", "slot")
+    __slots__ = ("_limiter", "_released", "cost", "raw", "receipt", "shared", "slot")
 
     def __init__(
         self, limiter: Limiter, cost: int, receipt: Receipt, shared: Any = None, slot: int = 0
@@ -179,6 +179,7 @@ class Permit:
         self.receipt = receipt
         self.shared = shared
         self.slot = slot  # calls in flight when it was granted, itself included
+        self.raw = 0  # the caller's estimate before the learned usage ratio scaled it
         self._released = False
 
     @property
@@ -195,8 +196,9 @@ class Permit:
         """
         if actual_tokens < 0 or actual_tokens == self.cost:
             return
-        self._limiter.correct(self.cost, actual_tokens, self.receipt[3])
+        self._limiter.correct(self.cost, actual_tokens, self.receipt[3], self.raw)
         self.cost = actual_tokens
+        self.raw = 0  # learn from each call once
 
     def release(self) -> None:
         """Free the concurrency slot; idempotent."""
@@ -259,6 +261,7 @@ class Limiter:
         "_store",
         "_store_down_until",
         "_tasks",
+        "_usage",
         "_waiters",
         "_waker",
         "_waker_at",
@@ -318,6 +321,7 @@ class Limiter:
         self._reserving = False
         self._store_down_until = -math.inf
         self._tasks: set[asyncio.Task[Any]] = set()
+        self._usage = UsageRatio()
         self._update_mode(0.0)
 
     def _update_mode(self, now: float) -> None:
@@ -382,7 +386,7 @@ class Limiter:
                 return Permit(self, tokens, _UNPACED)
             now = self._clock()
             if self._pacer.delay(now) <= 0.0:
-                return self._grant(tokens, self._pacer.start(tokens, now))
+                return self._start(tokens, now)
         fut: asyncio.Future[Permit] = loop.create_future()
         self._waiters.append((fut, tokens))
         if len(self._waiters) == 1:
@@ -414,9 +418,13 @@ class Limiter:
             return False
         return self._max is None or n < self._max
 
-    def _grant(self, cost: int, receipt: Receipt, shared: Any = None) -> Permit:
+    def _start(self, raw: int, now: float, pace: bool = True, shared: Any = None) -> Permit:
+        """Commit one start: the estimate is scaled by the usage learned so far, at grant time."""
+        cost = self._usage.scale(raw) if raw > 0 else raw
         self._in_flight += 1
-        return Permit(self, cost, receipt, shared, self._in_flight)
+        permit = Permit(self, cost, self._pacer.start(cost, now, pace), shared, self._in_flight)
+        permit.raw = raw
+        return permit
 
     def free_slot(self) -> None:
         """A permit was released: its slot goes to the next waiter."""
@@ -456,7 +464,7 @@ class Limiter:
                 d = pacer.delay(now)
                 if d <= 0.0:
                     waiters.popleft()
-                    fut.set_result(self._grant(cost, pacer.start(cost, now)))
+                    fut.set_result(self._start(cost, now))
                     continue
             self._arm(now, d)
             return
@@ -513,7 +521,7 @@ class Limiter:
             self._wake()
             return
         self._waiters.popleft()
-        fut.set_result(self._grant(cost, pacer.start(cost, self._clock(), pace=False), receipt))
+        fut.set_result(self._start(cost, self._clock(), pace=False, shared=receipt))
         self._wake()
 
     def _spawn(self, coro: Any) -> None:
@@ -526,7 +534,7 @@ class Limiter:
         if not task.cancelled() and task.exception() is not None:
             logger.warning("rawllm: rate-limit store call failed: %r", task.exception())
 
-    def correct(self, estimate: int, actual: int, started: float) -> None:
+    def correct(self, estimate: int, actual: int, started: float, raw: int = 0) -> None:
         """A permit's real usage is known: refund or charge the difference.
 
         A refund frees budget at once: the head of the queue is re-examined
@@ -535,6 +543,8 @@ class Limiter:
         """
         now = self._clock()
         pacer = self._pacer
+        if raw:
+            self._usage.observe(raw, actual)
         sooner = pacer.settle(estimate, actual, now, None if started == -math.inf else started)
         if sooner and self._waiters and self._loop is not None:
             self._wake()

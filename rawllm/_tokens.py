@@ -15,7 +15,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-__all__ = ["DEFAULT_COMPLETION_TOKENS", "estimate_tokens"]
+__all__ = ["DEFAULT_COMPLETION_TOKENS", "UsageRatio", "estimate_tokens"]
 
 DEFAULT_COMPLETION_TOKENS = 1024
 """Completion tokens assumed when a request sets no ``max_tokens``-style cap."""
@@ -87,3 +87,44 @@ def estimate_tokens(body: Mapping[str, Any]) -> int:
             cap = body.get("max_output_tokens")
     completion = cap if isinstance(cap, int) and cap >= 0 else DEFAULT_COMPLETION_TOKENS
     return max(1, chars // 4 + completion)
+
+
+class UsageRatio:
+    """How far estimates run from real usage, learned from settled calls.
+
+    A body without ``max_tokens`` is estimated with ``DEFAULT_COMPLETION_TOKENS``
+    of completion, often many times what the answer uses; charging that
+    estimate at every start would hold a token-bound run to a fraction of its
+    budget until the refunds come back.  The ratio of usage to estimate
+    (exponentially weighted, bounded to [``LOW``, ``HIGH``]) scales later
+    estimates, so the pace converges on real usage; each call is still
+    corrected from its own usage afterwards.
+
+    Example:
+        >>> r = UsageRatio()
+        >>> for _ in range(30): r.observe(1000, 60)
+        >>> r.scale(1000)
+        60
+    """
+
+    __slots__ = ("ratio",)
+
+    ALPHA = 0.2
+    LOW = 0.02
+    HIGH = 2.0
+
+    def __init__(self) -> None:
+        self.ratio = 1.0
+
+    def observe(self, estimate: int, actual: int) -> None:
+        """One call's unscaled estimate and its real usage."""
+        if estimate <= 0 or actual < 0:
+            return
+        r = self.ratio + self.ALPHA * (actual / estimate - self.ratio)
+        self.ratio = self.LOW if r < self.LOW else self.HIGH if r > self.HIGH else r
+
+    def scale(self, estimate: int) -> int:
+        """``estimate`` corrected by what was learned (>= 1)."""
+        if self.ratio == 1.0:
+            return estimate
+        return max(1, round(estimate * self.ratio))
