@@ -38,7 +38,7 @@ refusal's time (convergence).
 
 Usage::
 
-    python -m benchmarks.bench_goodput                       # every mode, N = 1,000 (3,000 gateway)
+    python -m benchmarks.bench_goodput                       # every mode, N = 1,000
     python -m benchmarks.bench_goodput --modes window,tokens --only rawllm,rawllm-learn
     python -m benchmarks.bench_goodput --quick               # N = 300, rawllm contenders only
     python -m benchmarks.bench_goodput --json
@@ -65,9 +65,9 @@ CONTENDERS = ("rawllm", "rawllm-learn", "openai", "openai-tenacity", "cookbook")
 
 # mode -> server flags, limits (rpm, tpm or None), latency, N, max_tokens policy
 MODES: dict[str, dict[str, Any]] = {
-    "fault-free": {"flags": [], "latency": 0.1, "n": 3000},
-    "gateway-1%": {"flags": ["--gateway-429", "0.01"], "latency": 0.1, "n": 3000},
-    "gateway-5%": {"flags": ["--gateway-429", "0.05"], "latency": 0.1, "n": 3000},
+    "fault-free": {"flags": [], "latency": 0.1, "n": 1000},
+    "gateway-1%": {"flags": ["--gateway-429", "0.01"], "latency": 0.1, "n": 1000},
+    "gateway-5%": {"flags": ["--gateway-429", "0.05"], "latency": 0.1, "n": 1000},
     "window": {
         "flags": ["--window", "1", "--charge-rejected"],
         "rpm": 6000.0,
@@ -405,7 +405,7 @@ def _parse(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--modes", default=None, help="comma-separated modes (default: all)")
     p.add_argument("--only", default=None, help="comma-separated contenders")
     p.add_argument("--json", action="store_true")
-    p.add_argument("--timeout", type=float, default=240.0, help="seconds per run (default 240)")
+    p.add_argument("--timeout", type=float, default=150.0, help="seconds per run (default 150)")
     p.add_argument("--child", default=None, help=argparse.SUPPRESS)
     p.add_argument("--mode", default=None, help=argparse.SUPPRESS)
     p.add_argument("--url", default=None, help=argparse.SUPPRESS)
