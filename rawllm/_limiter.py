@@ -30,7 +30,7 @@ from typing import Any
 from ._config import RateLimit
 from ._permit import NOOP, UNPACED, LimiterState, NoopPermit, Permit, RateStore, maybe_low
 from ._ratelimit import Pacer, explicit_wait, read_rate_headers
-from ._tokens import DEFAULT_COMPLETION_TOKENS, UsageRatio, estimate_tokens
+from ._tokens import DEFAULT_COMPLETION_TOKENS, Estimate, UsageRatio, estimate_tokens, uncapped
 
 __all__ = [
     "DEFAULT_COMPLETION_TOKENS",
@@ -180,7 +180,12 @@ class Limiter:
         """
         if not self.wants_tokens:
             return 0
-        return self._estimator(body)
+        raw = self._estimator(body)
+        if not uncapped(body):
+            return raw
+        est = Estimate(self._usage.scale(raw))  # rescaled when granted, learned from usage
+        est.raw = raw
+        return est
 
     # -- acquiring -------------------------------------------------------
 
@@ -246,12 +251,13 @@ class Limiter:
             return False
         return self._max is None or n < self._max
 
-    def _start(self, raw: int, now: float, pace: bool = True, shared: Any = None) -> Permit:
-        """Commit one start: the estimate is scaled by the usage learned so far, at grant time."""
-        cost = self._usage.scale(raw) if raw > 0 else raw
+    def _start(self, tokens: int, now: float, pace: bool = True, shared: Any = None) -> Permit:
+        """Commit one start; an uncapped body's estimate is scaled by the usage learned so far."""
+        guess = getattr(tokens, "raw", 0)
+        cost = self._usage.scale(guess) if guess else tokens
         self._in_flight += 1
         permit = Permit(self, cost, self._pacer.start(cost, now, pace), shared, self._in_flight)
-        permit.raw = raw
+        permit.raw = guess
         return permit
 
     def free_slot(self) -> None:
@@ -409,7 +415,7 @@ class Limiter:
             return
         now = self._clock()
         if status < 500:
-            pacer.congestion.success(now, 0 if permit is None else permit.slot)
+            pacer.congestion.success(now, self._slot_of(permit))
         get = headers.get
         rr = get("x-ratelimit-remaining-requests")
         rt = get("x-ratelimit-remaining-tokens")
@@ -473,7 +479,13 @@ class Limiter:
             started = permit.started
         rng = self._rng
         opened = pacer.refused(
-            now, started, explicit_wait(headers, wall, info), rng.random(), rng.random(), reason
+            now,
+            started,
+            explicit_wait(headers, wall, info),
+            rng.random(),
+            rng.random(),
+            reason,
+            self._slot_of(permit),
         )
         if opened:
             self._slowed = pacer.slowed
@@ -494,6 +506,14 @@ class Limiter:
             self._end_probe()
         elif self._waiters:
             self._wake()
+
+    def _slot_of(self, permit: Permit | NoopPermit | None) -> int:
+        """Calls in flight when ``permit``'s request was sent (free path: those still out)."""
+        if permit is None:
+            return 0
+        if isinstance(permit, Permit):
+            return permit.slot
+        return max(1, self._free_starts - self._answers + 1)
 
     def _check_recovery(self, now: float) -> None:
         """Paced only by a slowdown or a pause: go back to the cheap path once both are over."""

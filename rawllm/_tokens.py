@@ -15,7 +15,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-__all__ = ["DEFAULT_COMPLETION_TOKENS", "UsageRatio", "estimate_tokens"]
+__all__ = ["DEFAULT_COMPLETION_TOKENS", "Estimate", "UsageRatio", "estimate_tokens", "uncapped"]
 
 DEFAULT_COMPLETION_TOKENS = 1024
 """Completion tokens assumed when a request sets no ``max_tokens``-style cap."""
@@ -89,6 +89,27 @@ def estimate_tokens(body: Mapping[str, Any]) -> int:
     return max(1, chars // 4 + completion)
 
 
+_CAPS = ("max_completion_tokens", "max_tokens", "max_output_tokens")
+
+
+def uncapped(body: Mapping[str, Any]) -> bool:
+    """Whether ``body`` sets no completion cap (its estimate guesses the completion)."""
+    return not any(body.get(k) is not None for k in _CAPS)
+
+
+class Estimate(int):
+    """A token estimate that remembers the unscaled guess it came from.
+
+    Only a body without a completion cap gets one: its completion part is a
+    guess (``DEFAULT_COMPLETION_TOKENS``) that usage can correct.  A body
+    with ``max_tokens`` is charged that cap by providers (OpenAI and Azure
+    count it against TPM when the request arrives), so its estimate is
+    never scaled down.
+    """
+
+    raw: int
+
+
 class UsageRatio:
     """How far estimates run from real usage, learned from settled calls.
 
@@ -96,9 +117,9 @@ class UsageRatio:
     of completion, often many times what the answer uses; charging that
     estimate at every start would hold a token-bound run to a fraction of its
     budget until the refunds come back.  The ratio of usage to estimate
-    (exponentially weighted, bounded to [``LOW``, ``HIGH``]) scales later
-    estimates, so the pace converges on real usage; each call is still
-    corrected from its own usage afterwards.
+    (exponentially weighted, faster down than up, bounded to [``LOW``,
+    ``HIGH``]) scales later estimates of such bodies, so the pace converges
+    on real usage; each call is still corrected from its own usage afterwards.
 
     Example:
         >>> r = UsageRatio()
@@ -109,7 +130,8 @@ class UsageRatio:
 
     __slots__ = ("ratio",)
 
-    ALPHA = 0.2
+    ALPHA_DOWN = 0.5
+    ALPHA_UP = 0.2
     LOW = 0.02
     HIGH = 2.0
 
@@ -120,7 +142,9 @@ class UsageRatio:
         """One call's unscaled estimate and its real usage."""
         if estimate <= 0 or actual < 0:
             return
-        r = self.ratio + self.ALPHA * (actual / estimate - self.ratio)
+        target = actual / estimate
+        alpha = self.ALPHA_DOWN if target < self.ratio else self.ALPHA_UP
+        r = self.ratio + alpha * (target - self.ratio)
         self.ratio = self.LOW if r < self.LOW else self.HIGH if r > self.HIGH else r
 
     def scale(self, estimate: int) -> int:

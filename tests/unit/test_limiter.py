@@ -326,9 +326,7 @@ def test_token_budget_debit_and_settle() -> None:
 
     t1, t2 = run(main)
     assert t1 == pytest.approx(1.0)
-    # the next estimate is scaled by what was learned: 100 used of 300 estimated
-    ratio = 1.0 + 0.2 * (100 / 300 - 1.0)
-    assert t2 == pytest.approx(1.0 + round(50 * ratio) / 100)
+    assert t2 == pytest.approx(1.5)
 
 
 def test_state_is_a_frozen_snapshot() -> None:
@@ -596,3 +594,24 @@ def test_state_says_why_and_logs_slowdown_and_recovery(caplog: pytest.LogCapture
         assert "recovered" in caplog.text
 
     run(main)
+
+
+def test_uncapped_estimates_learn_from_usage_and_capped_ones_never_shrink() -> None:
+    async def main(clock: Callable[[], float]) -> tuple[int, int, int]:
+        lim = Limiter(RateLimit(tokens_per_minute=60_000), clock=clock)
+        uncapped = {"messages": [{"role": "user", "content": "x" * 400}]}
+        capped = {**uncapped, "max_tokens": 1000}
+        first = lim.estimate(uncapped)
+        for _ in range(10):  # answers use 60 tokens where ~1,130 were guessed
+            permit = await lim.acquire(lim.estimate(uncapped))
+            permit.release()
+            permit.settle(60)
+        permit = await lim.acquire(lim.estimate(uncapped))
+        learned = permit.cost
+        permit.release()
+        return first, learned, lim.estimate(capped)
+
+    first, learned, capped = run(main)
+    assert first == (400 + 16) // 4 + 1024  # characters / 4 (+16 per message) + default
+    assert 55 <= learned <= 70  # charged what such calls really use
+    assert capped == (400 + 16) // 4 + 1000  # a cap the provider charges: never scaled down
