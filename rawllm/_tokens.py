@@ -116,10 +116,11 @@ class UsageRatio:
     A body without ``max_tokens`` is estimated with ``DEFAULT_COMPLETION_TOKENS``
     of completion, often many times what the answer uses; charging that
     estimate at every start would hold a token-bound run to a fraction of its
-    budget until the refunds come back.  The ratio of usage to estimate
-    (exponentially weighted, faster down than up, bounded to [``LOW``,
-    ``HIGH``]) scales later estimates of such bodies, so the pace converges
-    on real usage; each call is still corrected from its own usage afterwards.
+    budget until the refunds come back.  The ratio of usage to estimate (the
+    first call's taken whole, then exponentially weighted, faster down than
+    up, bounded to [``LOW``, ``HIGH``]) scales later estimates of such
+    bodies, so the pace converges on real usage; each call is still
+    corrected from its own usage afterwards.
 
     Example:
         >>> r = UsageRatio()
@@ -128,7 +129,7 @@ class UsageRatio:
         60
     """
 
-    __slots__ = ("ratio",)
+    __slots__ = ("_seen", "ratio")
 
     ALPHA_DOWN = 0.5
     ALPHA_UP = 0.2
@@ -137,13 +138,16 @@ class UsageRatio:
 
     def __init__(self) -> None:
         self.ratio = 1.0
+        self._seen = False
 
     def observe(self, estimate: int, actual: int) -> None:
         """One call's unscaled estimate and its real usage."""
         if estimate <= 0 or actual < 0:
             return
         target = actual / estimate
-        alpha = self.ALPHA_DOWN if target < self.ratio else self.ALPHA_UP
+        # the first call is the only evidence there is: take it whole
+        alpha = 1.0 if not self._seen else self.ALPHA_DOWN if target < self.ratio else self.ALPHA_UP
+        self._seen = True
         r = self.ratio + alpha * (target - self.ratio)
         self.ratio = self.LOW if r < self.LOW else self.HIGH if r > self.HIGH else r
 
