@@ -36,13 +36,11 @@ rules, modelled on TCP congestion control but driven by measured rates:
 A server capping *concurrent* requests (a LiteLLM ``max_parallel_requests``,
 an inference server's queue; 429 "too many concurrent requests" or 529) is
 a rate cap of C / latency at a steady latency, which the rules above find;
-and because a burst of calls refused together says nothing about rate, an
-event whose refusal came at more calls in flight than any success since the
-previous event also sets a **concurrency window** there (``window``); a later
-refusal at a concurrency no recent success reached lowers it just under
-that; it grows by one per ``WINDOW_GROWTH`` windows of successes and is
-dropped at ``WINDOW_RELEASE`` times its setting.  Sporadic refusals come at
-the same concurrency as the successes around them, so they never move it.
+and because a burst of calls refused together says nothing about rate, each
+event also sets a **concurrency window** at the most calls in flight the
+server accepted since the previous event (``window``), grown additively by
+one per window of successes and dropped at ``WINDOW_RELEASE`` times its
+setting.
 
 Invariants: pure (``now`` and the random numbers are passed in); the pace
 after an event is >= ``BETA`` * min(accepted, pace in force) >= ``MIN_RATE``;
@@ -103,9 +101,6 @@ the share of refusals among recent answers (weighted by SHARE_ALPHA per answer, 
 last 40) reaches DENSE_SHARE: the cut was not enough."""
 WINDOW_RELEASE = 2.0
 """The concurrency window is dropped once it has grown to this multiple of its setting."""
-WINDOW_GROWTH = 4
-"""The window grows by one per this many windows of successes; a refusal at a concurrency
-no recent success reached sets it just under that concurrency."""
 HEADERLESS_PAUSE = 0.25
 """Pause (stretched by up to 100% jitter) after a refusal that states no wait."""
 JITTER = 0.1
@@ -186,7 +181,6 @@ class Congestion:
         "_grow_from",
         "_fast_to",
         "_refused_since",
-        "_ok_recent",
         "_ok_slots",
         "_share",
         "_window_set",
@@ -215,7 +209,6 @@ class Congestion:
         self.window: float | None = None
         self._window_set = 0.0
         self._ok_slots = 0
-        self._ok_recent = 0
 
     def success(self, now: float, slot: int = 0) -> None:
         """A successful answer to a request sent as the ``slot``-th in flight (0: unknown)."""
@@ -223,11 +216,9 @@ class Congestion:
         self._share -= SHARE_ALPHA * self._share
         if slot > self._ok_slots:
             self._ok_slots = slot
-        if slot > self._ok_recent:
-            self._ok_recent = slot
         window = self.window
-        if window is not None:  # additive increase: +1 per WINDOW_GROWTH windows of successes
-            window += 1.0 / (WINDOW_GROWTH * window)
+        if window is not None:  # additive increase: about +1 per window of successes
+            window += 1.0 / window
             self.window = None if window > WINDOW_RELEASE * self._window_set else window
 
     def refused(
@@ -238,7 +229,6 @@ class Congestion:
         jitter: float,
         jitter2: float,
         pace: float | None,
-        slot: int = 0,
     ) -> float | None:
         """A refusal (429 / 529).  Returns the end of a new pause, or None (same event).
 
@@ -252,14 +242,9 @@ class Congestion:
                 pace in force while it binds), or None (unpaced, or the pace
                 is above what the client sends): then the measured accepted
                 rate is the reference.
-            slot: the calls in flight when it was sent, itself included (0: unknown).
         """
         if started is not None and started < self.pause_end:
             return None  # in flight when the event began: the same event
-        if slot > 0 and slot > self._ok_recent and self.window is not None and slot <= self.window:
-            # refused at a concurrency no success reached lately: the cap is below it
-            self.window = max(1.0, slot - 1.0)
-            self._ok_recent = 0
         self._refused_since += 1
         self._share += SHARE_ALPHA * (1.0 - self._share)
         if now < self._cooldown_end and not (
@@ -283,20 +268,17 @@ class Congestion:
         self.pause_end = until
         self._cooldown_end = until + COOLDOWN
         self._refused_since = 0
-        concurrency = self._ok_slots > 0 and slot > self._ok_slots
-        if concurrency:
-            # refused above the most calls in flight the server took since the
-            # last event: a server capping concurrency is held just there, and
-            # the refusal says nothing about the rate
+        if self._ok_slots > 0:
+            # the most calls in flight the server took since the last event:
+            # a server capping concurrency is held just there
             cap = float(self._ok_slots)
             if self.window is None or cap < self.window:
                 self.window = self._window_set = cap
-                self._ok_recent = 0
-        self._ok_slots = 0
-        if concurrency or ref is None or ref <= 0.0:
-            # Explained by concurrency, or refused before anything was answered
-            # (no rate to cut from): only pause; the next refusal (after the
-            # cooldown, or a dense run) cuts from what was measured by then.
+            self._ok_slots = 0
+        if ref is None or ref <= 0.0:
+            # Refused before anything was answered: there is no rate to cut
+            # from, so only pause; the next refusal (after the cooldown, or a
+            # dense run) cuts from what was measured by then.
             return until
         self.active = True
         self.refused_at = ref

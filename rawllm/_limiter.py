@@ -485,7 +485,6 @@ class Limiter:
             rng.random(),
             rng.random(),
             reason,
-            self._slot_of(permit),
         )
         if opened:
             self._slowed = pacer.slowed
@@ -507,13 +506,10 @@ class Limiter:
         elif self._waiters:
             self._wake()
 
-    def _slot_of(self, permit: Permit | NoopPermit | None) -> int:
-        """Calls in flight when ``permit``'s request was sent (free path: those still out)."""
-        if permit is None:
-            return 0
-        if isinstance(permit, Permit):
-            return permit.slot
-        return max(1, self._free_starts - self._answers + 1)
+    @staticmethod
+    def _slot_of(permit: Permit | NoopPermit | None) -> int:
+        """Calls in flight when ``permit``'s request was sent (0: unknown, the free path)."""
+        return permit.slot if isinstance(permit, Permit) else 0
 
     def _check_recovery(self, now: float) -> None:
         """Paced only by a slowdown or a pause: go back to the cheap path once both are over."""

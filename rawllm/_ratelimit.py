@@ -249,7 +249,9 @@ class Pacer:
             trate = self.token_rate(now)
             if trate is not None:
                 tok_step = cost / trate
-                floor = now - min(tok_step * CATCH_UP, MAX_CATCH_UP)
+                # tokens have no one-second-window invariant: lateness up to
+                # MAX_CATCH_UP never costs budget (timers run late under load)
+                floor = now - MAX_CATCH_UP
                 self._tok_tat = (self._tok_tat if self._tok_tat >= floor else now) + tok_step
         return (self._seq, req_step, tok_step, now)
 
@@ -346,7 +348,6 @@ class Pacer:
         jitter: float,
         jitter2: float = 0.5,
         reason: str = "429",
-        slot: int = 0,
     ) -> bool:
         """A 429 / 529: pause everyone and slow down (adaptive), or only wait as told.
 
@@ -356,7 +357,6 @@ class Pacer:
             stated_wait: the wait the answer stated (see ``explicit_wait``), or None.
             jitter, jitter2: uniform random numbers in [0, 1).
             reason: a short cause for ``state`` and the logs.
-            slot: calls in flight when the refused request was sent (0: unknown).
 
         Returns:
             True when this refusal opened a new slowdown (for logging).
@@ -368,7 +368,7 @@ class Pacer:
                 self.reason = reason
             return False
         pace = self.request_rate(now) if self._binding else None
-        opened = self.congestion.refused(now, started, stated_wait, jitter, jitter2, pace, slot)
+        opened = self.congestion.refused(now, started, stated_wait, jitter, jitter2, pace)
         if opened is None:
             return False
         if opened > self.paused_until:
