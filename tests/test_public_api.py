@@ -30,6 +30,10 @@ CORE_MODULES = [
     "types/responses.py",
     "testing/_faults.py",
     "_batch_io.py",
+    "_batch_api.py",
+    "_multipart.py",
+    "_stop_rule.py",
+    "types/batches.py",
 ]
 FORBIDDEN = {"aiohttp", "asyncio", "yarl", "multidict"}
 # The core takes `now` and an RNG as arguments; it never reads them itself.
