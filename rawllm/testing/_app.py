@@ -40,6 +40,8 @@ from aiohttp import web
 from multidict import CIMultiDictProxy
 
 from . import _faults, _strict
+from ._batch_routes import handle_batch_route, is_batch_route
+from ._batch_store import BatchStore
 from ._errors import (
     BADSHAPE_JSON,
     HTML_502,
@@ -96,6 +98,10 @@ class MockServer:
         tpm: strict-provider tokens-per-minute budget (``None``: unlimited).
         api_key: when set, requests without this key get a 401.
         record: keep every request in :attr:`requests` (turn off for long benchmarks).
+        batch_phase: seconds each Batch API phase lasts (validating, in progress,
+            finalizing; see ``docs/testing.md``): the 24 h lifecycle, compressed.
+        batch_window: seconds standing for the 24 h completion window; a batch
+            whose work outlasts it ends ``expired``.
 
     Raises:
         ValueError: ``faults`` is not a valid script.
@@ -121,6 +127,8 @@ class MockServer:
         tpm: float | None = None,
         api_key: str | None = None,
         record: bool = True,
+        batch_phase: float = 0.2,
+        batch_window: float = 3600.0,
     ) -> None:
         self.host = host
         self.port = port
@@ -147,6 +155,9 @@ class MockServer:
         self._cache: dict[tuple[str, bool, int, bytes], Rendered] = {}
         self._prefix = os.urandom(5).hex()
         self._counter = 0
+        self.batch_store = BatchStore(
+            self._answer_line, self._next_id, phase=batch_phase, window=batch_window
+        )
 
     # -- lifecycle -------------------------------------------------------------
 
@@ -291,6 +302,8 @@ class MockServer:
         method, path = request.method, request.path
         api = _ROUTES.get((method, path))
         headers = request.headers
+        if api is None and is_batch_route(path):
+            return await self._batch_route(request, arrived)
         anthropic = api in _ANTHROPIC_APIS or (api == "models" and "anthropic-version" in headers)
         raw = await request.read() if method == "POST" else b""
         body: Any = None
@@ -337,6 +350,46 @@ class MockServer:
             return await self._route(request, api, raw, body or {}, rid, step, anthropic, tokens)
         except BadRequest as exc:
             return self._error(rid, anthropic, exc.status, exc.message)
+
+    async def _batch_route(self, request: web.BaseRequest, arrived: float) -> web.StreamResponse:
+        """Files, batches and message batches (``_batch_routes``); faults apply per line."""
+        headers = request.headers
+        anthropic = request.path.startswith("/v1/messages/")
+        if self.record:
+            self.requests.append(
+                RecordedRequest(request.method, request.path, headers, None, arrived)
+            )
+        rid = self._next_id()
+        if self.api_key is not None and not self._authorized(headers, anthropic):
+            return self._error(rid, anthropic, 401)
+        base = self._base_headers(rid, anthropic, JSON)
+        resp, err = await handle_batch_route(request, self.batch_store, base, self.url)
+        if err is not None or resp is None:
+            assert err is not None
+            return self._error(rid, anthropic, err.status, err.message)
+        self.status_counts[resp.status] += 1
+        return resp
+
+    def _answer_line(
+        self, api: str, body: dict[str, Any], anthropic: bool
+    ) -> tuple[int, bytes, str]:
+        """One batch request line, answered as an online call would be (fault step included)."""
+        rid = self._next_id()
+        request_id = ("req_011" if anthropic else "req_") + rid
+        step = self._plan.next(None)
+        if step.kind == "status":
+            return step.status, error_body(anthropic, step.status), request_id
+        if step.kind != "ok":
+            status = 529 if anthropic else 500
+            return status, error_body(anthropic, status), request_id
+        try:
+            entry = render(api, body, self.tokens, anthropic, int(time.time()), self.big_event)
+        except BadRequest as exc:
+            return exc.status, error_body(anthropic, exc.status, exc.message), request_id
+        if entry.frames is not None:
+            msg = "stream: streaming is not supported in batch requests"
+            return 400, error_body(anthropic, 400, msg), request_id
+        return 200, rid.encode().join(entry.parts), request_id
 
     def _authorized(self, headers: CIMultiDictProxy[str], anthropic: bool) -> bool:
         if anthropic:
