@@ -254,7 +254,7 @@ class BatchStore:
         if job.ended is None and job.cancelled is None and not job.failed:
             job.cancelled, job.cancelled_at = now, int(wall)
         elif job.ended is not None:
-            raise StoreError(409, f"Cannot cancel a batch with status '{job.end_kind}'.")
+            raise StoreError(400, f"Cannot cancel a batch with status '{job.end_kind}'.")
         return self.batch_obj(batch_id, now, wall)
 
     def list_batches(self, query: dict[str, str], now: float, wall: float) -> dict[str, Any]:
