@@ -28,6 +28,7 @@ Invariants:
 
 from __future__ import annotations
 
+import hashlib
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -59,6 +60,11 @@ __all__ = [
     "convert_openai_line",
     "decode_state",
     "encode_state",
+    "in_shard",
+    "parse_shard",
+    "poll_line",
+    "provider_mismatch",
+    "state_counts",
     "url_for_endpoint",
 ]
 
@@ -456,3 +462,88 @@ def state_counts(parts: Iterable[Part]) -> dict[str, int]:
         key = "written" if p.written else (p.status or "submitting")
         out[key] = out.get(key, 0) + 1
     return out
+
+
+def poll_line(parts: list[Part], elapsed: float, eta: float | None) -> str:
+    """One plain progress line of a Batch API run (for stderr when it is not a terminal).
+
+    Example:
+        >>> poll_line([Part(index=0, path="p", endpoint="messages", requests=4, bytes=1,
+        ...     status="in_progress", counts={"completed": 1})], 65.0, None)
+        'rawllm batch: 1 batch: 1 in_progress; requests 1/4 done, 0 failed; 1m05s elapsed'
+    """
+    total = sum(p.requests for p in parts)
+    done = sum(p.counts.get("completed", 0) + p.counts.get("failed", 0) for p in parts)
+    failed = sum(p.counts.get("failed", 0) for p in parts)
+    states = ", ".join(f"{n} {k}" for k, n in sorted(state_counts(parts).items()))
+    noun = "batch" if len(parts) == 1 else "batches"
+    line = (
+        f"rawllm batch: {len(parts)} {noun}: {states}; requests {done}/{total} done, "
+        f"{failed} failed; {_duration(elapsed)} elapsed"
+    )
+    if eta is not None:
+        line += f", provider ETA {_duration(eta)}"
+    return line
+
+
+def _duration(seconds: float) -> str:
+    s = int(seconds + 0.5)
+    if s < 60:
+        return f"{s}s"
+    if s < 3600:
+        return f"{s // 60}m{s % 60:02d}s"
+    return f"{s // 3600}h{s % 3600 // 60:02d}m"
+
+
+# -- sharding and the provider check of online runs ------------------------------------
+
+
+def parse_shard(text: str) -> tuple[int, int]:
+    """``"K/N"`` (1 <= K <= N) -> ``(K, N)``.
+
+    Raises:
+        ValueError: not of that form.
+    """
+    k_text, sep, n_text = text.partition("/")
+    if not sep or not k_text.strip().isdigit() or not n_text.strip().isdigit():
+        raise ValueError(f"expected K/N (e.g. 1/4), got {text!r}")
+    k, n = int(k_text), int(n_text)
+    if not 1 <= k <= n:
+        raise ValueError(f"expected 1 <= K <= N, got {text!r}")
+    return k, n
+
+
+def in_shard(custom_id: str, k: int, n: int) -> bool:
+    """Whether ``custom_id`` belongs to shard ``k`` of ``n``: a stable hash of the id.
+
+    Every host computes the same split of the same input (no coordination
+    needed), and every id is in exactly one shard.
+
+    Example:
+        >>> sum(in_shard("q-1", k, 3) for k in (1, 2, 3))
+        1
+    """
+    if n == 1:
+        return True
+    digest = hashlib.blake2b(custom_id.encode(), digest_size=8).digest()
+    return int.from_bytes(digest, "big") % n == k - 1
+
+
+_CLIENT_ENDPOINTS = {
+    "openai": frozenset({"chat.completions", "embeddings", "responses"}),
+    "anthropic": frozenset({"messages"}),
+}
+
+
+def provider_mismatch(req: Request, provider: str, default_endpoint: str) -> str | None:
+    """Why an online run of ``req`` cannot go to ``provider`` (None: it can).
+
+    Example:
+        >>> provider_mismatch(Request(4, "a", "/v1/messages", {}), "openai", "chat.completions")
+        'line 4: /v1/messages requests need --provider anthropic'
+    """
+    endpoint = _endpoint_of(req, default_endpoint)
+    if endpoint in _CLIENT_ENDPOINTS[provider]:
+        return None
+    other = "anthropic" if provider == "openai" else "openai"
+    return f"line {req.line}: {url_for_endpoint(endpoint)} requests need --provider {other}"
