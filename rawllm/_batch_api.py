@@ -482,7 +482,7 @@ def poll_line(parts: list[Part], elapsed: float, eta: float | None) -> str:
         f"{failed} failed; {_duration(elapsed)} elapsed"
     )
     if eta is not None:
-        line += f", provider ETA {_duration(eta)}"
+        line += f", ETA {_duration(eta)} (provider counts)"
     return line
 
 

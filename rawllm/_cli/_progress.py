@@ -154,12 +154,22 @@ def _requests_done(parts: list[Part]) -> tuple[int, int, int]:
     return total, done, failed
 
 
-def _eta(parts: list[Part], elapsed: float) -> float | None:
-    """Time left at the rate the provider's own counts show so far."""
-    total, done, _ = _requests_done(parts)
-    if done <= 0 or elapsed <= 0 or done >= total:
-        return None
-    return (total - done) / (done / elapsed)
+class _Rate:
+    """Requests per second by the provider's own counts, measured since this run first
+    saw progress (a resumed run does not credit itself with the work done before)."""
+
+    def __init__(self) -> None:
+        self.first: tuple[float, int] | None = None
+
+    def eta(self, parts: list[Part], now: float) -> float | None:
+        total, done, _ = _requests_done(parts)
+        if self.first is None:
+            self.first = (now, done)
+            return None
+        t0, d0 = self.first
+        if done <= d0 or now <= t0 or done >= total:
+            return None
+        return (total - done) / ((done - d0) / (now - t0))
 
 
 class BatchPlainProgress:
@@ -173,10 +183,11 @@ class BatchPlainProgress:
         self._last = ""
         self._last_at = 0.0
         self._task: asyncio.Task[None] | None = None
+        self.rate = _Rate()
 
     def line(self) -> str:
-        elapsed = time.monotonic() - self.started
-        return poll_line(self.parts, elapsed, _eta(self.parts, elapsed))
+        now = time.monotonic()
+        return poll_line(self.parts, now - self.started, self.rate.eta(self.parts, now))
 
     def start(self) -> None:
         if self.interval is not None:
@@ -235,12 +246,13 @@ class _BatchRichProgress(BatchPlainProgress):
 
     def counters(self) -> str:
         _, _, failed = _requests_done(self.parts)
-        elapsed = time.monotonic() - self.started
+        now = time.monotonic()
+        elapsed = now - self.started
         states = " · ".join(f"{n} {k}" for k, n in sorted(state_counts(self.parts).items()))
-        eta = _eta(self.parts, elapsed)
+        eta = self.rate.eta(self.parts, now)
         failed_text = f"[red]{failed} failed[/]" if failed else "0 failed"
         return f"batches: {states} · {failed_text} · {_clock(elapsed)} elapsed" + (
-            f" · provider ETA {_clock(eta)}" if eta is not None else ""
+            f" · ETA {_clock(eta)} (provider counts)" if eta is not None else ""
         )
 
     def start(self) -> None:
