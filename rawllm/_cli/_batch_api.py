@@ -346,7 +346,11 @@ async def run_batch_api(args: argparse.Namespace, base_url: str | None, shard: A
     resumed = state is not None and bool(state.pending())
     if resumed:
         assert state is not None
-        tally.total = sum(p.requests for p in state.parts)
+        # This run answers the pending parts; ids of theirs already in the output
+        # (written before a crash mid-download) count as done, as in an online resume.
+        pending = state.pending()
+        tally.total = sum(p.requests for p in pending)
+        tally.skipped = sum(cid in done for p in pending for cid in _part_ids(p))
         err(f"rawllm batch: resuming {len(state.pending())} batches from {store.path}")
     else:
         state = _plan(args, done, tally, directory, shard)

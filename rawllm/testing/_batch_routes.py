@@ -52,6 +52,17 @@ async def _stream(
     return resp
 
 
+async def _read_part(part: BodyPartReader) -> bytes:
+    # read() caps a part at the request's client_max_size (1 MiB for the low-level
+    # server); batch files are up to 200 MB, checked by the store.
+    chunks = bytearray()
+    while True:
+        chunk = await part.read_chunk(CHUNK)
+        if not chunk:
+            return bytes(chunks)
+        chunks += chunk
+
+
 async def _upload(request: web.BaseRequest, store: BatchStore) -> dict[str, Any]:
     ctype = request.headers.get("Content-Type", "")
     if not ctype.startswith("multipart/form-data"):
@@ -70,7 +81,7 @@ async def _upload(request: web.BaseRequest, store: BatchStore) -> dict[str, Any]
             purpose = (await part.read()).decode()
         elif part.name == "file":
             filename = part.filename or "upload"
-            data = bytes(await part.read())
+            data = await _read_part(part)
         else:
             await part.release()
     if data is None:

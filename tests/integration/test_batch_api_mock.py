@@ -215,6 +215,11 @@ async def test_rawllm_files_and_batches_surface() -> None:
             assert b.status == "completed" and b.output_file_id is not None
             body = await (await client.files.content(b.output_file_id)).read()
             assert body.count(b"\n") == 3
+            big = _chat_lines(9000)  # over aiohttp's 1 MiB default body cap
+            assert len(big) > 1_200_000
+            f2 = await client.files.create(file=("big.jsonl", big), purpose="batch")
+            assert f2.bytes == len(big)
+            assert await (await client.files.content(f2.id)).read() == big
             all_batches = [x.id async for x in client.batches.list(limit=1)]
             assert all_batches == [b.id]
             with pytest.raises(rawllm.BadRequestError):

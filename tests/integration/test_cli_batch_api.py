@@ -111,10 +111,20 @@ def test_batch_api_resumes_after_kill_9(tmp_path: Path) -> None:
         proc.send_signal(signal.SIGKILL)
         proc.communicate()
         assert '"batch_id": "batch_' in state.read_text()
-        again = rawllm(*args, cwd=tmp_path)
+        # As if the kill came mid-download: 5 answers written, then half a line.
+        done = [
+            {"id": f"x{i}", "custom_id": f"req-{i}", "error": None,
+             "response": {"status_code": 200, "request_id": None, "body": {"kept": i}}}
+            for i in range(5)
+        ]  # fmt: skip
+        out.write_text("".join(json.dumps(x) + "\n" for x in done) + '{"id": "x5", "cust')
+        again = rawllm(*args, "--summary-json", str(tmp_path / "s.json"), cwd=tmp_path)
         assert again.returncode == 0, again.stderr
         assert "resuming 1 batches" in again.stderr
+        summary = json.loads((tmp_path / "s.json").read_text())
+        assert (summary["skipped_already_done"], summary["succeeded"]) == (5, 35)
         lines = read_output(out)
+        assert [x["response"]["body"] for x in lines[:5]] == [{"kept": i} for i in range(5)]
         assert Counter(x["custom_id"] for x in lines) == Counter(f"req-{i}" for i in range(40))
         jobs = server.batch_store.jobs
         assert len(jobs) == 1, "the rerun polled the batch it had, it did not submit again"
