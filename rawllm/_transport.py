@@ -15,6 +15,7 @@ re-reads the environment per call), URLs parsed once, a prebuilt
 from __future__ import annotations
 
 import asyncio
+import io
 from collections.abc import Mapping
 
 import aiohttp
@@ -89,6 +90,17 @@ def map_aiohttp_error(exc: BaseException) -> APIError:
     if isinstance(exc, OSError):
         return APIConnectionError(f"Connection error: {type(exc).__name__}: {exc}")
     return APIConnectionError(f"Connection error: {type(exc).__name__}: {exc}")
+
+
+# aiohttp sends a bytes body in one write and warns (ResourceWarning) past 1 MiB;
+# a BytesIO is sent in chunks.  A fresh one per attempt: a retry resends it all.
+_LARGE_BODY = 2**20
+
+
+def _data(body: bytes | None) -> bytes | io.BytesIO | None:
+    if body is not None and len(body) > _LARGE_BODY:
+        return io.BytesIO(body)
+    return body
 
 
 def client_timeout(timeout: Timeout, budget: float | None) -> aiohttp.ClientTimeout:
@@ -203,7 +215,7 @@ class Transport:
             async with session.request(
                 method,
                 url,
-                data=body,
+                data=_data(body),
                 headers=headers,
                 timeout=timeout,
                 proxy=proxy,
@@ -230,7 +242,7 @@ class Transport:
             return await session.request(
                 method,
                 url,
-                data=body,
+                data=_data(body),
                 headers=headers,
                 timeout=timeout,
                 proxy=proxy,

@@ -68,6 +68,7 @@ _ROUTES = {
     ("POST", "/v1/messages/count_tokens"): "count_tokens",
 }
 _ANTHROPIC_APIS = frozenset({"messages", "count_tokens"})
+MAX_BODY = 32_000_000
 
 
 def _int_header(value: str | None, name: str) -> int | None:
@@ -305,7 +306,11 @@ class MockServer:
         if api is None and is_batch_route(path):
             return await self._batch_route(request, arrived)
         anthropic = api in _ANTHROPIC_APIS or (api == "models" and "anthropic-version" in headers)
-        raw = await request.read() if method == "POST" else b""
+        # Not request.read(): its 1 MiB cap is far below the providers' (a prompt with
+        # images is easily more); the cap here is Anthropic's 32 MB.
+        raw = await request.content.read() if method == "POST" else b""
+        if len(raw) > MAX_BODY:
+            return self._error(self._next_id(), anthropic, 413)
         body: Any = None
         if raw:
             try:
