@@ -113,6 +113,18 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
     )
     batch.add_argument("--tpm", type=positive_float, metavar="N", help="tokens per minute")
     batch.add_argument(
+        "--redis",
+        metavar="URL",
+        help="share the --rpm / --tpm budget with every process and host using the same "
+        "Redis and --redis-key (rawllm.RedisStore; extra [redis])",
+    )
+    batch.add_argument(
+        "--redis-key",
+        default="rawllm:ratelimit",
+        metavar="KEY",
+        help="the shared budget's key in Redis (default rawllm:ratelimit)",
+    )
+    batch.add_argument(
         "--summary-json", metavar="PATH", help="also write the final summary as JSON here"
     )
     batch.add_argument(
@@ -377,8 +389,17 @@ async def _batch_with(
             tally.rate_limited += 1
 
     rate_limit = None
+    if args.redis and not (args.rpm or args.tpm):
+        raise UsageError("--redis shares the --rpm / --tpm budget: give at least one of them")
     if args.rpm or args.tpm:
-        rate_limit = RateLimit(requests_per_minute=args.rpm, tokens_per_minute=args.tpm)
+        store = None
+        if args.redis:
+            from .._redis_store import RedisStore
+
+            store = RedisStore(args.redis, key=args.redis_key)
+        rate_limit = RateLimit(
+            requests_per_minute=args.rpm, tokens_per_minute=args.tpm, store=store
+        )
     client = make_client(args, base_url=base_url, rate_limit=rate_limit, on_retry=on_retry)
 
     try:

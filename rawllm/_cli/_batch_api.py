@@ -351,7 +351,8 @@ async def run_batch_api(args: argparse.Namespace, base_url: str | None, shard: A
         pending = state.pending()
         tally.total = sum(p.requests for p in pending)
         tally.skipped = sum(cid in done for p in pending for cid in _part_ids(p))
-        err(f"rawllm batch: resuming {len(state.pending())} batches from {store.path}")
+        noun = "batch" if len(pending) == 1 else "batches"
+        err(f"rawllm batch: resuming {len(pending)} {noun} from {store.path}")
     else:
         state = _plan(args, done, tally, directory, shard)
         if not state.parts:
@@ -360,7 +361,8 @@ async def run_batch_api(args: argparse.Namespace, base_url: str | None, shard: A
             return EXIT_FAILED if tally.failed_total else EXIT_OK
         store.save(state)
         sizes = ", ".join(f"{p.requests} requests" for p in state.parts)
-        err(f"rawllm batch: {len(state.parts)} batches to submit ({sizes})")
+        noun = "batch" if len(state.parts) == 1 else "batches"
+        err(f"rawllm batch: {len(state.parts)} {noun} to submit ({sizes})")
 
     client = make_client(args, base_url=base_url)
     started = time.monotonic()

@@ -120,7 +120,7 @@ def test_batch_api_resumes_after_kill_9(tmp_path: Path) -> None:
         out.write_text("".join(json.dumps(x) + "\n" for x in done) + '{"id": "x5", "cust')
         again = rawllm(*args, "--summary-json", str(tmp_path / "s.json"), cwd=tmp_path)
         assert again.returncode == 0, again.stderr
-        assert "resuming 1 batches" in again.stderr
+        assert "resuming 1 batch from" in again.stderr
         summary = json.loads((tmp_path / "s.json").read_text())
         assert (summary["skipped_already_done"], summary["succeeded"]) == (5, 35)
         lines = read_output(out)
