@@ -29,6 +29,7 @@ CORE_MODULES = [
     "types/anthropic.py",
     "types/responses.py",
     "testing/_faults.py",
+    "testing/_batch_store.py",
     "testing/_planning.py",
     "testing/_errors.py",
     "testing/_strict.py",
