@@ -18,11 +18,10 @@ from typing import TYPE_CHECKING, Any, Generic, TypeVar
 import msgspec
 from yarl import URL
 
-from ._batch_api import LineSplitter
+from ._binary import BinaryStream, JSONLStream, open_binary
 from ._config import NOT_GIVEN, NotGiven, Timeout
-from ._exceptions import APIConnectionError, APIError, make_status_error
+from ._exceptions import APIError
 from ._multipart import FilePart, encode_multipart
-from ._transport import Transport, client_timeout
 from ._wire._common import invalid
 from .types._base import Result
 from .types.batches import (
@@ -40,7 +39,7 @@ from .types.batches import (
 if TYPE_CHECKING:
     from ._client import BaseClient
 
-__all__ = ["AsyncBatches", "AsyncFiles", "AsyncMessageBatches", "AsyncPager", "BinaryStream"]
+__all__ = ["AsyncBatches", "AsyncFiles", "AsyncMessageBatches", "AsyncPager"]
 
 TimeoutArg = Timeout | float | None | NotGiven
 T = TypeVar("T")
@@ -90,194 +89,6 @@ def _body(params: Mapping[str, Any], extra_body: Mapping[str, Any] | None) -> by
         body.update(extra_body)
     out: bytes = _json(body)
     return out
-
-
-# -- streamed bodies -------------------------------------------------------------------
-
-
-class BinaryStream:
-    """A response body read as it arrives: ``async for chunk in stream``.
-
-    Also ``await stream.read()`` (the whole body), ``stream.iter_lines()``
-    (complete lines, newline kept) and ``stream.write_to_file(path)``.  Use
-    ``async with`` (or ``aclose()``) when you may stop early: the connection
-    is released at once.
-
-    Example:
-        >>> async with await client.files.content("file-abc") as body:
-        ...     async for chunk in body:
-        ...         sink.write(chunk)
-    """
-
-    __slots__ = ("_first", "_resp", "request_id", "status_code")
-
-    def __init__(self, resp: Any, first: bytes, request_id: str | None) -> None:
-        self._resp = resp
-        self._first = first
-        self.request_id = request_id
-        self.status_code: int = resp.status
-
-    async def __aiter__(self) -> AsyncIterator[bytes]:
-        try:
-            if self._first:
-                first, self._first = self._first, b""
-                yield first
-            while True:
-                chunk = await Transport.read_chunk(self._resp)
-                if not chunk:
-                    return
-                yield chunk
-        finally:
-            self.close()
-
-    async def iter_lines(self) -> AsyncIterator[bytes]:
-        """Complete lines, each with its ``b"\\n"`` (one is added to an unterminated last line)."""
-        splitter = LineSplitter()
-        async for chunk in self:
-            for line in splitter.feed(chunk):
-                yield line
-        for line in splitter.close():
-            yield line
-
-    async def read(self) -> bytes:
-        """The whole (rest of the) body."""
-        return b"".join([chunk async for chunk in self])
-
-    async def write_to_file(self, path: str | os.PathLike[str]) -> int:
-        """Write the body to ``path`` as it arrives; returns the bytes written."""
-        n = 0
-        with open(path, "wb") as f:
-            async for chunk in self:
-                f.write(chunk)
-                n += len(chunk)
-        return n
-
-    def close(self) -> None:
-        """Release the connection (drops it when the body was not read to the end)."""
-        resp = self._resp
-        if resp.content.at_eof():
-            resp.release()
-        else:
-            resp.close()
-
-    async def aclose(self) -> None:
-        self.close()
-
-    async def __aenter__(self) -> BinaryStream:
-        return self
-
-    async def __aexit__(self, *exc: object) -> None:
-        self.close()
-
-
-async def open_binary(
-    client: BaseClient,
-    method: str,
-    url: URL,
-    *,
-    extra_headers: Mapping[str, str] | None = None,
-    timeout: TimeoutArg = NOT_GIVEN,
-) -> BinaryStream:
-    """Send a request and return its body as a ``BinaryStream`` (retried until the first byte)."""
-    from ._exceptions import request_id_from
-    from ._retry import RetryPolicy
-
-    t = client._timeout_for(timeout)
-    transport = client._shared.transport
-    limiter = client._shared.limiter
-    headers = transport.merge_headers(extra_headers)
-    policy = RetryPolicy(max_retries=client.max_retries)
-    retries = 0
-    while True:
-        permit = await limiter.acquire(0)
-        status: int | None = None
-        rheaders: Mapping[str, str] | None = None
-        try:
-            resp = await transport.open(method, url, None, headers, client_timeout(t, t.total))
-        except APIConnectionError as exc:
-            if transport.closed:
-                raise
-            error: APIError = exc
-        else:
-            status, rheaders = resp.status, resp.headers
-            limiter.observe(status, rheaders)
-            if status < 300:
-                try:
-                    first = await Transport.read_chunk(resp)
-                except APIConnectionError as exc:
-                    resp.close()
-                    error, status = exc, None
-                except BaseException:
-                    resp.close()
-                    raise
-                else:
-                    return BinaryStream(resp, first, request_id_from(rheaders))
-            else:
-                try:
-                    data = await Transport.read_rest(resp)
-                except APIConnectionError:
-                    data = b""
-                finally:
-                    resp.release()
-                error = make_status_error(status, rheaders, data)
-        finally:
-            permit.release()
-        retries = await client._backoff(policy, error, status, rheaders, retries, None, method, url)
-
-
-class JSONLStream(Generic[T]):
-    """Typed items of a JSONL body, read as it arrives (``async for item in ...``).
-
-    It can be iterated directly, or awaited first (as the official SDK's
-    ``await client.messages.batches.results(id)``); ``raw_lines()`` gives the
-    lines as sent.
-    """
-
-    __slots__ = ("_decode", "_open", "_stream")
-
-    def __init__(
-        self, open_: Callable[[], Awaitable[BinaryStream]], decode: Callable[[bytes], T]
-    ) -> None:
-        self._open = open_
-        self._decode = decode
-        self._stream: BinaryStream | None = None
-
-    async def _ensure(self) -> BinaryStream:
-        if self._stream is None:
-            self._stream = await self._open()
-        return self._stream
-
-    def __await__(self) -> Generator[Any, None, JSONLStream[T]]:
-        async def opened() -> JSONLStream[T]:
-            await self._ensure()
-            return self
-
-        return opened().__await__()
-
-    async def raw_lines(self) -> AsyncIterator[bytes]:
-        """The lines as sent, each with its newline; blank lines skipped."""
-        stream = await self._ensure()
-        async for line in stream.iter_lines():
-            if line.strip():
-                yield line
-
-    async def __aiter__(self) -> AsyncIterator[T]:
-        async for line in self.raw_lines():
-            try:
-                yield self._decode(line)
-            except (msgspec.DecodeError, UnicodeDecodeError) as exc:
-                raise invalid("a JSONL line", line, exc) from exc
-
-    async def aclose(self) -> None:
-        if self._stream is not None:
-            self._stream.close()
-
-    async def __aenter__(self) -> JSONLStream[T]:
-        await self._ensure()
-        return self
-
-    async def __aexit__(self, *exc: object) -> None:
-        await self.aclose()
 
 
 # -- pagination --------------------------------------------------------------------------

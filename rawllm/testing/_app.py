@@ -26,6 +26,7 @@ by ``response.completed``), Anthropic Messages (``message_start`` ...
 from __future__ import annotations
 
 import asyncio
+import functools
 import math
 import os
 import socket
@@ -40,7 +41,7 @@ from aiohttp import web
 from multidict import CIMultiDictProxy
 
 from . import _faults, _strict
-from ._batch_routes import handle_batch_route, is_batch_route
+from ._batch_routes import answer_line, is_batch_route, serve_batch_route
 from ._batch_store import BatchStore
 from ._errors import (
     BADSHAPE_JSON,
@@ -157,8 +158,9 @@ class MockServer:
         self._prefix = os.urandom(5).hex()
         self._counter = 0
         self.batch_store = BatchStore(
-            self._answer_line, self._next_id, phase=batch_phase, window=batch_window
-        )
+            functools.partial(answer_line, self), self._next_id, phase=batch_phase,
+            window=batch_window,
+        )  # fmt: skip
 
     # -- lifecycle -------------------------------------------------------------
 
@@ -304,7 +306,7 @@ class MockServer:
         api = _ROUTES.get((method, path))
         headers = request.headers
         if api is None and is_batch_route(path):
-            return await self._batch_route(request, arrived)
+            return await serve_batch_route(self, request, arrived)
         anthropic = api in _ANTHROPIC_APIS or (api == "models" and "anthropic-version" in headers)
         # Not request.read(): its 1 MiB cap is far below the providers' (a prompt with
         # images is easily more); the cap here is Anthropic's 32 MB.
@@ -355,46 +357,6 @@ class MockServer:
             return await self._route(request, api, raw, body or {}, rid, step, anthropic, tokens)
         except BadRequest as exc:
             return self._error(rid, anthropic, exc.status, exc.message)
-
-    async def _batch_route(self, request: web.BaseRequest, arrived: float) -> web.StreamResponse:
-        """Files, batches and message batches (``_batch_routes``); faults apply per line."""
-        headers = request.headers
-        anthropic = request.path.startswith("/v1/messages/")
-        if self.record:
-            self.requests.append(
-                RecordedRequest(request.method, request.path, headers, None, arrived)
-            )
-        rid = self._next_id()
-        if self.api_key is not None and not self._authorized(headers, anthropic):
-            return self._error(rid, anthropic, 401)
-        base = self._base_headers(rid, anthropic, JSON)
-        resp, err = await handle_batch_route(request, self.batch_store, base, self.url)
-        if err is not None or resp is None:
-            assert err is not None
-            return self._error(rid, anthropic, err.status, err.message)
-        self.status_counts[resp.status] += 1
-        return resp
-
-    def _answer_line(
-        self, api: str, body: dict[str, Any], anthropic: bool
-    ) -> tuple[int, bytes, str]:
-        """One batch request line, answered as an online call would be (fault step included)."""
-        rid = self._next_id()
-        request_id = ("req_011" if anthropic else "req_") + rid
-        step = self._plan.next(None)
-        if step.kind == "status":
-            return step.status, error_body(anthropic, step.status), request_id
-        if step.kind != "ok":
-            status = 529 if anthropic else 500
-            return status, error_body(anthropic, status), request_id
-        try:
-            entry = render(api, body, self.tokens, anthropic, int(time.time()), self.big_event)
-        except BadRequest as exc:
-            return exc.status, error_body(anthropic, exc.status, exc.message), request_id
-        if entry.frames is not None:
-            msg = "stream: streaming is not supported in batch requests"
-            return 400, error_body(anthropic, 400, msg), request_id
-        return 200, rid.encode().join(entry.parts), request_id
 
     def _authorized(self, headers: CIMultiDictProxy[str], anthropic: bool) -> bool:
         if anthropic:

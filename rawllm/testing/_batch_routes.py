@@ -14,15 +14,21 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import msgspec
 from aiohttp import BodyPartReader, web
 
 from ._batch_store import BatchStore, StoreError
+from ._errors import error_body
+from ._recording import RecordedRequest
+from ._render import BadRequest, render
 from ._render_common import JSON
 
-__all__ = ["handle_batch_route", "is_batch_route"]
+if TYPE_CHECKING:
+    from ._app import MockServer
+
+__all__ = ["answer_line", "handle_batch_route", "is_batch_route", "serve_batch_route"]
 
 CHUNK = 64 * 1024
 _PREFIXES = ("/v1/files", "/v1/batches", "/v1/messages/batches")
@@ -155,3 +161,51 @@ def _body(raw: bytes) -> Any:
         return msgspec.json.decode(raw)
     except msgspec.DecodeError:
         return None
+
+
+# -- the glue with MockServer -------------------------------------------------------------
+
+
+async def serve_batch_route(
+    server: MockServer, request: web.BaseRequest, arrived: float
+) -> web.StreamResponse:
+    """Files, batches and message batches for ``server``: auth, record, answer, count."""
+    headers = request.headers
+    anthropic = request.path.startswith("/v1/messages/")
+    if server.record:
+        server.requests.append(
+            RecordedRequest(request.method, request.path, headers, None, arrived)
+        )
+    rid = server._next_id()
+    if server.api_key is not None and not server._authorized(headers, anthropic):
+        return server._error(rid, anthropic, 401)
+    base = server._base_headers(rid, anthropic, JSON)
+    resp, err = await handle_batch_route(request, server.batch_store, base, server.url)
+    if err is not None or resp is None:
+        assert err is not None
+        return server._error(rid, anthropic, err.status, err.message)
+    server.status_counts[resp.status] += 1
+    return resp
+
+
+def answer_line(
+    server: MockServer, api: str, body: dict[str, Any], anthropic: bool
+) -> tuple[int, bytes, str]:
+    """One batch request line, answered as an online call would be (the server's fault
+    script included: a status step is that error, another fault a 500 / 529)."""
+    rid = server._next_id()
+    request_id = ("req_011" if anthropic else "req_") + rid
+    step = server._plan.next(None)
+    if step.kind == "status":
+        return step.status, error_body(anthropic, step.status), request_id
+    if step.kind != "ok":
+        status = 529 if anthropic else 500
+        return status, error_body(anthropic, status), request_id
+    try:
+        entry = render(api, body, server.tokens, anthropic, int(time.time()), server.big_event)
+    except BadRequest as exc:
+        return exc.status, error_body(anthropic, exc.status, exc.message), request_id
+    if entry.frames is not None:
+        msg = "stream: streaming is not supported in batch requests"
+        return 400, error_body(anthropic, 400, msg), request_id
+    return 200, rid.encode().join(entry.parts), request_id
