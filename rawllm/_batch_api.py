@@ -399,7 +399,9 @@ class Part(msgspec.Struct, kw_only=True):
     """One batch of a run: its local request file and the provider's ids.
 
     ``status`` is the provider's last known status (``""`` before creation);
-    ``written`` is True once its results are in the output file.
+    ``written`` is True once its results are in the output file;
+    ``submitted_at`` is when a create was sent, so that a batch created just
+    before a crash can be found again instead of created twice.
     """
 
     index: int
@@ -412,6 +414,7 @@ class Part(msgspec.Struct, kw_only=True):
     status: str = ""
     counts: dict[str, int] = {}
     written: bool = False
+    submitted_at: float | None = None  # Unix time a create was sent (Anthropic: to adopt)
 
 
 class BatchState(msgspec.Struct, kw_only=True):

@@ -194,9 +194,26 @@ def _part_ids(part: Part) -> list[str]:
 async def _submit(client: Any, part: Part, state: BatchState, store: _Store) -> None:
     """Upload (OpenAI) and create the batch of one part; the state is saved after each step."""
     if state.provider == "anthropic":
+        if part.submitted_at is not None:
+            # A crash while creating: Message Batches have no metadata to find ours by,
+            # so adopt the one batch created since then with exactly this many requests.
+            page = await client.messages.batches.list(limit=100)
+            found = [
+                b
+                for b in page.data
+                if b.created_at is not None
+                and b.created_at.timestamp() >= part.submitted_at - 5
+                and sum(msgspec.structs.asdict(b.request_counts).values()) == part.requests
+            ]
+            if len(found) == 1:
+                part.batch_id, part.status = found[0].id, found[0].processing_status
+                store.save(state)
+                return
         with open(part.path, "rb") as f:
             items = [line.rstrip(b"\n") for line in f if line.strip()]
         body = b'{"requests":[' + b",".join(items) + b"]}"
+        part.submitted_at = time.time()
+        store.save(state)
         mb = await client.messages.batches.create_raw(body)
         part.batch_id, part.status = mb.id, mb.processing_status
         store.save(state)

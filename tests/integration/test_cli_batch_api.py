@@ -221,3 +221,46 @@ def test_shards_split_the_input_deterministically(tmp_path: Path) -> None:
     bad = rawllm("batch", str(inp), "-o", str(tmp_path / "x"), "--mock", "--shard", "4/3",
                  cwd=tmp_path)  # fmt: skip
     assert bad.returncode == 2 and "--shard" in bad.stderr
+
+
+class _Crash(BaseException):
+    """Stands for the process dying right after the provider created the batch."""
+
+
+@pytest.mark.parametrize("provider", ["openai", "anthropic"])
+def test_crash_right_after_create_adopts_the_batch(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, provider: str
+) -> None:
+    from rawllm import _resources_batch as rb
+
+    for k, v in env().items():
+        monkeypatch.setenv(k, v)
+    inp, out = tmp_path / "in.jsonl", tmp_path / "out.jsonl"
+    if provider == "openai":
+        write_input(inp, 6)
+        cls, name = rb.AsyncBatches, "create"
+    else:
+        _messages_input(inp, 6)
+        cls, name = rb.AsyncMessageBatches, "create_raw"
+    real = getattr(cls, name)
+
+    async def create_then_die(self: Any, *args: Any, **kwargs: Any) -> Any:
+        await real(self, *args, **kwargs)
+        raise _Crash
+
+    server = MockServer(batch_phase=0.02, record=False).start_in_thread()
+    try:
+        base = server.anthropic_base_url if provider == "anthropic" else server.openai_base_url
+        argv = [
+            "batch", str(inp), "-o", str(out), "--via", "batch-api", "--provider", provider,
+            "--base-url", base, "--api-key", "k", "--poll-interval", "0.02", "--progress", "none",
+        ]  # fmt: skip
+        monkeypatch.setattr(cls, name, create_then_die)
+        with pytest.raises(_Crash):
+            main(argv)
+        monkeypatch.setattr(cls, name, real)
+        assert main(argv) == 0
+        assert len(server.batch_store.jobs) == 1, "the batch created before the crash was adopted"
+        assert len(read_output(out)) == 6
+    finally:
+        server.stop_thread()
