@@ -264,3 +264,18 @@ def test_crash_right_after_create_adopts_the_batch(
         assert len(read_output(out)) == 6
     finally:
         server.stop_thread()
+
+
+def test_online_run_stops_early_on_a_missing_endpoint(tmp_path: Path) -> None:
+    inp, out = tmp_path / "in.jsonl", tmp_path / "out.jsonl"
+    write_input(inp, 200)
+    server = MockServer(record=False).start_in_thread()
+    try:  # the base URL without /v1: every call is a 404 from the server
+        proc = rawllm("batch", str(inp), "-o", str(out), "--base-url", server.url,
+                      "--api-key", "k", "--concurrency", "2", "--stop-after", "4",
+                      cwd=tmp_path)  # fmt: skip
+    finally:
+        server.stop_thread()
+    assert proc.returncode == 1
+    assert proc.stderr.count("stopping early") == 1 and "HTTP 404" in proc.stderr
+    assert 4 <= len(read_output(out)) <= 4 + 2 * 2
