@@ -6,6 +6,7 @@ until the first body byte, never after.
 from __future__ import annotations
 
 import os
+import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Generator, Mapping
 from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
@@ -13,10 +14,17 @@ import msgspec
 from yarl import URL
 
 from ._batch_api import LineSplitter
-from ._config import NOT_GIVEN, NotGiven, Timeout
-from ._exceptions import APIConnectionError, APIError, make_status_error, request_id_from
-from ._retry import RetryPolicy
-from ._transport import Transport, client_timeout
+from ._config import NOT_GIVEN, NotGiven, Timeout, coerce_timeout
+from ._exceptions import (
+    APIConnectionError,
+    APIStatusError,
+    APITimeoutError,
+    make_status_error,
+    request_id_from,
+)
+from ._formats import WireFormat
+from ._retry import attempt_budget
+from ._transport import Response, client_timeout
 from ._wire._common import invalid
 
 if TYPE_CHECKING:
@@ -45,11 +53,12 @@ class BinaryStream:
         ...         sink.write(chunk)
     """
 
-    __slots__ = ("_first", "_resp", "request_id", "status_code")
+    __slots__ = ("_eof", "_first", "_resp", "request_id", "status_code")
 
-    def __init__(self, resp: Any, first: bytes, request_id: str | None) -> None:
+    def __init__(self, resp: Response, first: bytes, request_id: str | None) -> None:
         self._resp = resp
         self._first = first
+        self._eof = not first
         self.request_id = request_id
         self.status_code: int = resp.status
 
@@ -58,9 +67,10 @@ class BinaryStream:
             if self._first:
                 first, self._first = self._first, b""
                 yield first
-            while True:
-                chunk = await Transport.read_chunk(self._resp)
+            while not self._eof:
+                chunk = await self._resp.read_chunk()
                 if not chunk:
+                    self._eof = True
                     return
                 yield chunk
         finally:
@@ -90,11 +100,10 @@ class BinaryStream:
 
     def close(self) -> None:
         """Release the connection (drops it when the body was not read to the end)."""
-        resp = self._resp
-        if resp.content.at_eof():
-            resp.release()
+        if self._eof:
+            self._resp.release()
         else:
-            resp.close()
+            self._resp.close()
 
     async def aclose(self) -> None:
         self.close()
@@ -106,56 +115,56 @@ class BinaryStream:
         self.close()
 
 
+# The format of a download: only its method and name are used (for retry logs).
+_DOWNLOAD: WireFormat[Any, Any] = WireFormat(name="download", path="", decode=bytes, method="GET")
+
+
 async def open_binary(
     client: BaseClient,
-    method: str,
     url: URL,
     *,
     extra_headers: Mapping[str, str] | None = None,
     timeout: TimeoutArg = NOT_GIVEN,
 ) -> BinaryStream:
-    """Send a request and return its body as a ``BinaryStream`` (retried until the first byte)."""
-    t = client._timeout_for(timeout)
+    """GET ``url`` and return its body as a ``BinaryStream``.
+
+    The client's attempt rules apply (rate limiter, retries and their waits,
+    the ``total`` deadline) until the first body byte has arrived, as for a
+    stream; the permit is not held while the body is read.
+    """
+    t = client.timeout if isinstance(timeout, NotGiven) else coerce_timeout(timeout)
+    call = client._plan(_DOWNLOAD, None, False, t, extra_headers, None)
+    call.url = url
     transport = client._shared.transport
     limiter = client._shared.limiter
-    headers = transport.merge_headers(extra_headers)
-    policy = RetryPolicy(max_retries=client.max_retries)
     retries = 0
     while True:
-        permit = await limiter.acquire(0)
-        status: int | None = None
-        rheaders: Mapping[str, str] | None = None
+        budget = attempt_budget(t.total, call.deadline, time.monotonic())
+        if budget is not None and budget <= 0:
+            err = APITimeoutError("Request timed out: total deadline reached.", timeout="total")
+            err.retries = retries
+            raise err
+        permit = await client._acquire(0, call, retries)
         try:
-            resp = await transport.open(method, url, None, headers, client_timeout(t, t.total))
-        except APIConnectionError as exc:
-            if transport.closed:
-                raise
-            error: APIError = exc
-        else:
-            status, rheaders = resp.status, resp.headers
-            limiter.observe(status, rheaders)
-            if status < 300:
+            resp = await transport.send("GET", url, None, call.headers, client_timeout(t, budget))
+            limiter.observe(resp.status, resp.headers)
+            if resp.status >= 300:
                 try:
-                    first = await Transport.read_chunk(resp)
-                except APIConnectionError as exc:
-                    resp.close()
-                    error, status = exc, None
-                except BaseException:
-                    resp.close()
-                    raise
-                else:
-                    return BinaryStream(resp, first, request_id_from(rheaders))
-            else:
-                try:
-                    data = await Transport.read_rest(resp)
+                    data = await resp.read()
                 except APIConnectionError:
                     data = b""
-                finally:
-                    resp.release()
-                error = make_status_error(status, rheaders, data)
+                raise make_status_error(resp.status, resp.headers, data)
+            try:
+                first = await resp.read_chunk()
+            except BaseException:
+                resp.close()
+                raise
+            return BinaryStream(resp, first, request_id_from(resp.headers))
+        except (APIStatusError, APIConnectionError) as exc:
+            error: APIStatusError | APIConnectionError = exc
         finally:
             permit.release()
-        retries = await client._backoff(policy, error, status, rheaders, retries, None, method, url)
+        retries = await client._backoff(client._policy, error, retries, call)
 
 
 class JSONLStream(Generic[T]):

@@ -21,6 +21,7 @@ from yarl import URL
 from ._binary import BinaryStream, JSONLStream, open_binary
 from ._config import NOT_GIVEN, NotGiven, Timeout
 from ._exceptions import APIError
+from ._formats import WireFormat
 from ._multipart import FilePart, encode_multipart
 from ._wire._common import invalid
 from .types._base import Result
@@ -149,15 +150,19 @@ class _Base:
         extra_query: Mapping[str, Any] | None = None,
         timeout: TimeoutArg = NOT_GIVEN,
     ) -> Awaitable[R]:
-        return self._client._request(
-            method,
-            path,
+        # One format per call: the path carries the id (a frozen dataclass, cheap
+        # next to a management call's round trip).
+        fmt: WireFormat[R, Any] = WireFormat(
+            name=f"{method} {path}", path=path, decode=decode, method=method
+        )
+        result: Awaitable[R] = self._client._request(
+            fmt,
             body,
-            decode,
             extra_headers=extra_headers,
             extra_query=extra_query,
             timeout=timeout,
         )
+        return result
 
 
 def _file_part(file: Any) -> FilePart:
@@ -265,7 +270,7 @@ class AsyncFiles(_Base):
         client = self._client
         url = client._url(f"/files/{_id(file_id)}/content", extra_query)
         headers = {"Accept": "application/octet-stream", **(extra_headers or {})}
-        return await open_binary(client, "GET", url, extra_headers=headers, timeout=timeout)
+        return await open_binary(client, url, extra_headers=headers, timeout=timeout)
 
 
 class AsyncBatches(_Base):
@@ -426,9 +431,7 @@ class AsyncMessageBatches(_Base):
                 )
             url = self._results_url(message_batch_id, batch.results_url)
             headers = {"Accept": "application/binary", **(extra_headers or {})}
-            return await open_binary(
-                self._client, "GET", url, extra_headers=headers, timeout=timeout
-            )
+            return await open_binary(self._client, url, extra_headers=headers, timeout=timeout)
 
         return JSONLStream(open_, _result_line.decode)
 

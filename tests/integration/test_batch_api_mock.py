@@ -224,3 +224,37 @@ async def test_rawllm_files_and_batches_surface() -> None:
             assert all_batches == [b.id]
             with pytest.raises(rawllm.BadRequestError):
                 await client.batches.cancel(b.id)
+
+
+async def test_download_is_retried_before_its_first_byte() -> None:
+    from aiohttp import web
+
+    calls: list[str] = []
+
+    async def content(request: web.Request) -> web.StreamResponse:
+        calls.append(request.headers.get("Accept", ""))
+        if len(calls) == 1:
+            return web.json_response({"error": {"message": "busy"}}, status=503)
+        resp = web.StreamResponse(headers={"x-request-id": "req_dl"})
+        await resp.prepare(request)
+        for i in range(3):
+            await resp.write(b'{"n": %d}\n' % i)
+        await resp.write_eof()
+        return resp
+
+    app = web.Application()
+    app.router.add_get("/v1/files/file-1/content", content)
+    runner = web.AppRunner(app)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+    try:
+        async with rawllm.OpenAI(api_key="k", base_url=f"http://127.0.0.1:{port}/v1") as client:
+            async with await client.files.content("file-1") as body:
+                assert body.request_id == "req_dl"
+                lines = [json.loads(x) async for x in body.iter_lines()]
+    finally:
+        await runner.cleanup()
+    assert lines == [{"n": 0}, {"n": 1}, {"n": 2}]
+    assert calls == ["application/octet-stream"] * 2
