@@ -4,18 +4,47 @@ provider check and sharding."""
 from __future__ import annotations
 
 import json
+import os
 import signal
 import time
 from collections import Counter
+from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import pytest
-from test_cli import env, rawllm, read_output, spawn, write_input
+from test_cli import env, read_output, spawn, write_input
 
 from rawllm import _batch_api
 from rawllm._cli import main
 from rawllm.testing import MockServer
+
+
+@dataclass
+class Ran:
+    returncode: int | str | None
+    stderr: str
+
+
+@pytest.fixture
+def run_cli(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> Callable[..., Ran]:
+    """``rawllm ...`` in this process (no interpreter start-up): exit status and stderr."""
+    for k in list(os.environ):
+        if k.startswith(("OPENAI_", "ANTHROPIC_")):
+            monkeypatch.delenv(k)
+
+    def run(*args: str, cwd: Path | None = None) -> Ran:
+        capsys.readouterr()
+        try:
+            code: int | str | None = main(list(args))
+        except SystemExit as exc:  # argparse's own usage errors
+            code = exc.code
+        return Ran(code, capsys.readouterr().err)
+
+    return run
 
 
 def _messages_input(path: Path, n: int) -> None:
@@ -50,17 +79,19 @@ def _shape(line: dict[str, Any]) -> tuple[Any, ...]:
 
 
 @pytest.mark.parametrize("provider", ["openai", "anthropic"])
-def test_batch_api_writes_the_online_lines(tmp_path: Path, provider: str) -> None:
+def test_batch_api_writes_the_online_lines(
+    tmp_path: Path, provider: str, run_cli: Callable[..., Ran]
+) -> None:
     inp = tmp_path / "in.jsonl"
     if provider == "openai":
         write_input(inp, 12)
     else:
         _messages_input(inp, 12)
     common = ["--mock", "--provider", provider, "--mock-faults", "ok,ok,400,ok"]
-    online = rawllm("batch", str(inp), "-o", str(tmp_path / "a.jsonl"), *common, cwd=tmp_path)
+    online = run_cli("batch", str(inp), "-o", str(tmp_path / "a.jsonl"), *common, cwd=tmp_path)
     assert online.returncode == 1, online.stderr
     summary = tmp_path / "s.json"
-    via = rawllm(
+    via = run_cli(
         "batch", str(inp), "-o", str(tmp_path / "b.jsonl"), *common, "--via", "batch-api",
         "--mock-batch-phase", "0.05", "--summary-json", str(summary), cwd=tmp_path,
     )  # fmt: skip
@@ -92,7 +123,7 @@ def test_batch_api_splits_within_limits(tmp_path: Path, monkeypatch: pytest.Monk
     assert len(json.loads(summary.read_text())["batches"]) == 3  # 7 + 7 + 6
 
 
-def test_batch_api_resumes_after_kill_9(tmp_path: Path) -> None:
+def test_batch_api_resumes_after_kill_9(tmp_path: Path, run_cli: Callable[..., Ran]) -> None:
     server = MockServer(batch_phase=0.6, record=False).start_in_thread()
     try:
         inp, out = tmp_path / "in.jsonl", tmp_path / "out.jsonl"
@@ -118,7 +149,7 @@ def test_batch_api_resumes_after_kill_9(tmp_path: Path) -> None:
             for i in range(5)
         ]  # fmt: skip
         out.write_text("".join(json.dumps(x) + "\n" for x in done) + '{"id": "x5", "cust')
-        again = rawllm(*args, "--summary-json", str(tmp_path / "s.json"), cwd=tmp_path)
+        again = run_cli(*args, "--summary-json", str(tmp_path / "s.json"), cwd=tmp_path)
         assert again.returncode == 0, again.stderr
         assert "resuming 1 batch from" in again.stderr
         summary = json.loads((tmp_path / "s.json").read_text())
@@ -132,7 +163,7 @@ def test_batch_api_resumes_after_kill_9(tmp_path: Path) -> None:
         server.stop_thread()
 
 
-def test_batch_api_cancel_on_interrupt(tmp_path: Path) -> None:
+def test_batch_api_cancel_on_interrupt(tmp_path: Path, run_cli: Callable[..., Ran]) -> None:
     server = MockServer(batch_phase=1.0, record=False).start_in_thread()
     try:
         inp, out = tmp_path / "in.jsonl", tmp_path / "out.jsonl"
@@ -154,7 +185,7 @@ def test_batch_api_cancel_on_interrupt(tmp_path: Path) -> None:
         assert "cancelling batch_" in stderr
         (job,) = server.batch_store.jobs.values()
         assert job.cancelled is not None
-        again = rawllm(*args, cwd=tmp_path)  # collects what finished, the rest cancelled
+        again = run_cli(*args, cwd=tmp_path)  # collects what finished, the rest cancelled
         lines = read_output(out)
         assert len(lines) == 30 and again.returncode == 1
         codes = Counter(x["error"]["code"] for x in lines if x["error"] is not None)
@@ -164,25 +195,29 @@ def test_batch_api_cancel_on_interrupt(tmp_path: Path) -> None:
 
 
 @pytest.mark.parametrize("via", ["online", "batch-api"])
-def test_wrong_provider_is_one_usage_error(tmp_path: Path, via: str) -> None:
+def test_wrong_provider_is_one_usage_error(
+    tmp_path: Path, via: str, run_cli: Callable[..., Ran]
+) -> None:
     inp, out = tmp_path / "in.jsonl", tmp_path / "out.jsonl"
     write_input(inp, 50)
-    proc = rawllm(
+    proc = run_cli(
         "batch", str(inp), "-o", str(out), "--mock", "--provider", "anthropic", "--via", via,
         cwd=tmp_path,
     )  # fmt: skip
     assert proc.returncode == 2
     assert proc.stderr.count("error:") == 1 and "--provider openai" in proc.stderr
     assert not out.exists() or out.read_bytes() == b""
-    proc = rawllm("batch", str(inp), "-o", str(out), "--mock", "--endpoint", "messages",
+    proc = run_cli("batch", str(inp), "-o", str(out), "--mock", "--endpoint", "messages",
                   cwd=tmp_path)  # fmt: skip
     assert proc.returncode == 2 and "--provider anthropic" in proc.stderr
 
 
-def test_online_run_stops_early_on_refused_connections(tmp_path: Path) -> None:
+def test_online_run_stops_early_on_refused_connections(
+    tmp_path: Path, run_cli: Callable[..., Ran]
+) -> None:
     inp, out, summary = tmp_path / "in.jsonl", tmp_path / "out.jsonl", tmp_path / "s.json"
     write_input(inp, 300)
-    proc = rawllm(
+    proc = run_cli(
         "batch", str(inp), "-o", str(out), "--base-url", "http://127.0.0.1:9/v1",
         "--api-key", "k", "--max-retries", "0", "--concurrency", "4", "--stop-after", "5",
         "--summary-json", str(summary), cwd=tmp_path,
@@ -197,28 +232,30 @@ def test_online_run_stops_early_on_refused_connections(tmp_path: Path) -> None:
     assert data["not_run"] == 300 - len(written) and data["interrupted"] is False
 
 
-def test_online_item_failures_do_not_stop(tmp_path: Path) -> None:
+def test_online_item_failures_do_not_stop(tmp_path: Path, run_cli: Callable[..., Ran]) -> None:
     inp, out = tmp_path / "in.jsonl", tmp_path / "out.jsonl"
     write_input(inp, 12)
-    proc = rawllm("batch", str(inp), "-o", str(out), "--mock", "--mock-faults",
+    proc = run_cli("batch", str(inp), "-o", str(out), "--mock", "--mock-faults",
                   "400,400,400,400,400,400,ok", "--stop-after", "3", cwd=tmp_path)  # fmt: skip
     assert proc.returncode == 1 and "stopping early" not in proc.stderr
     assert len(read_output(out)) == 12
 
 
-def test_shards_split_the_input_deterministically(tmp_path: Path) -> None:
+def test_shards_split_the_input_deterministically(
+    tmp_path: Path, run_cli: Callable[..., Ran]
+) -> None:
     inp = tmp_path / "in.jsonl"
     write_input(inp, 40)
     ids = []
     for k in (1, 2, 3):
         out = tmp_path / f"out{k}.jsonl"
-        proc = rawllm("batch", str(inp), "-o", str(out), "--mock", "--shard", f"{k}/3",
+        proc = run_cli("batch", str(inp), "-o", str(out), "--mock", "--shard", f"{k}/3",
                       cwd=tmp_path)  # fmt: skip
         assert proc.returncode == 0, proc.stderr
         ids.append({x["custom_id"] for x in read_output(out)})
     assert all(ids) and sum(map(len, ids)) == 40
     assert set().union(*ids) == {f"req-{i}" for i in range(40)}
-    bad = rawllm("batch", str(inp), "-o", str(tmp_path / "x"), "--mock", "--shard", "4/3",
+    bad = run_cli("batch", str(inp), "-o", str(tmp_path / "x"), "--mock", "--shard", "4/3",
                  cwd=tmp_path)  # fmt: skip
     assert bad.returncode == 2 and "--shard" in bad.stderr
 
@@ -266,12 +303,14 @@ def test_crash_right_after_create_adopts_the_batch(
         server.stop_thread()
 
 
-def test_online_run_stops_early_on_a_missing_endpoint(tmp_path: Path) -> None:
+def test_online_run_stops_early_on_a_missing_endpoint(
+    tmp_path: Path, run_cli: Callable[..., Ran]
+) -> None:
     inp, out = tmp_path / "in.jsonl", tmp_path / "out.jsonl"
     write_input(inp, 200)
     server = MockServer(record=False).start_in_thread()
     try:  # the base URL without /v1: every call is a 404 from the server
-        proc = rawllm("batch", str(inp), "-o", str(out), "--base-url", server.url,
+        proc = run_cli("batch", str(inp), "-o", str(out), "--base-url", server.url,
                       "--api-key", "k", "--concurrency", "2", "--stop-after", "4",
                       cwd=tmp_path)  # fmt: skip
     finally:
