@@ -26,6 +26,7 @@ from typing import Any, Self, TypeVar
 
 from yarl import URL
 
+from ._checks import check_base_url, check_cap, check_headers
 from ._config import NOT_GIVEN, NotGiven, PoolLimits, RateLimit, Timeout, coerce_timeout
 from ._exceptions import (
     APIConnectionError,
@@ -39,7 +40,12 @@ from ._exceptions import (
 from ._limiter import Limiter
 from ._retry import RetryPolicy
 from ._streaming import AsyncStream, StreamSpec
-from ._transport import Transport, client_timeout
+from ._transport import (
+    DEFAULT_MAX_EVENT_BYTES,
+    DEFAULT_MAX_RESPONSE_BYTES,
+    Transport,
+    client_timeout,
+)
 from ._version import __version__
 from .types._base import Result, attach
 
@@ -102,11 +108,28 @@ class BaseClient:
         session: Any,
         on_retry: Callable[[RetryEvent], Any] | None,
         auth_headers: Mapping[str, str],
+        ssl: Any = None,
+        proxy: Any = None,
+        max_response_bytes: int = DEFAULT_MAX_RESPONSE_BYTES,
+        max_event_bytes: int = DEFAULT_MAX_EVENT_BYTES,
         _shared: _Shared | None = None,
     ) -> None:
         if max_retries < 0:
             raise ValueError("max_retries must be >= 0")
         register_secret(api_key)
+        # Configuration mistakes surface here, before anything is sent.
+        check_base_url(base_url)
+        check_headers(auth_headers, "api_key / auth headers")
+        check_headers(default_headers, "default_headers")
+        self.max_response_bytes = check_cap("max_response_bytes", max_response_bytes)
+        self.max_event_bytes = check_cap("max_event_bytes", max_event_bytes)
+        if session is not None and (ssl is not None or proxy is not None):
+            raise ValueError(
+                "ssl= and proxy= configure rawllm's own connection pool: with session= "
+                "set them on your aiohttp session (its connector / proxy) instead"
+            )
+        if proxy is not None:
+            check_base_url(str(proxy), what="proxy")
         self.api_key = api_key
         self.base_url = URL(base_url.rstrip("/"))
         self.max_retries = max_retries
@@ -125,7 +148,14 @@ class BaseClient:
         }
         if _shared is None:
             _shared = _Shared(
-                Transport(pool=self.pool, headers=headers, session=session),
+                Transport(
+                    pool=self.pool,
+                    headers=headers,
+                    session=session,
+                    ssl=ssl,
+                    proxy=proxy,
+                    max_response_bytes=self.max_response_bytes,
+                ),
                 Limiter(rate_limit),
             )
         self._shared = _shared
@@ -165,6 +195,8 @@ class BaseClient:
             "pool": self.pool,
             "default_headers": self.default_headers,
             "on_retry": self.on_retry,
+            "max_response_bytes": self.max_response_bytes,
+            "max_event_bytes": self.max_event_bytes,
         }
 
     def with_options(
@@ -261,6 +293,8 @@ class BaseClient:
         shared = self._shared
         transport = shared.transport
         limiter = shared.limiter
+        if extra_headers:
+            check_headers(extra_headers, "extra_headers")
         headers = transport.merge_headers(extra_headers)
         deadline = None if t.total is None else time.monotonic() + t.total
         aio_timeout = self._aio_timeout if timeout is NOT_GIVEN else client_timeout(t, None)
@@ -324,6 +358,8 @@ class BaseClient:
         shared = self._shared
         transport = shared.transport
         limiter = shared.limiter
+        if extra_headers:
+            check_headers(extra_headers, "extra_headers")
         headers = transport.merge_headers(extra_headers)
         if headers is None:
             headers = {"Accept": "text/event-stream"}
@@ -380,6 +416,8 @@ class BaseClient:
                             event_idle=t.event_idle,
                             started=started,
                             retries=retries,
+                            max_event_bytes=self.max_event_bytes,
+                            max_bytes=self.max_response_bytes,
                         )
                 else:
                     try:

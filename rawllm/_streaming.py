@@ -27,7 +27,14 @@ from types import TracebackType
 from typing import Any, Generic, TypeVar
 
 from ._exceptions import APIConnectionError, APIError, APITimeoutError
-from ._transport import ClientResponse, Headers, Transport, at_eof, close_response
+from ._transport import (
+    ClientResponse,
+    Headers,
+    Transport,
+    at_eof,
+    body_too_large,
+    close_response,
+)
 from .sse import ServerSentEvent, SSEDecoder
 from .types._base import Result, attach
 
@@ -87,6 +94,8 @@ class AsyncStream(Generic[T]):
         "_first_event",
         "_headers",
         "_items",
+        "_budget",
+        "_max_bytes",
         "_last_data",
         "_pending",
         "_permit",
@@ -111,11 +120,16 @@ class AsyncStream(Generic[T]):
         event_idle: float | None = None,
         started: float = 0.0,
         retries: int = 0,
+        max_event_bytes: int | None = None,
+        max_bytes: int | None = None,
     ) -> None:
         self._resp: ClientResponse | None = resp
         self._headers: Headers = resp.headers
         self._spec = spec
-        self._decoder = SSEDecoder()
+        self._decoder = SSEDecoder(max_event_bytes=max_event_bytes)
+        # Bytes the rest of the body may still bring (max_response_bytes), counted as they arrive.
+        self._max_bytes = max_bytes
+        self._budget: int | None = None if max_bytes is None else max_bytes - len(first_chunk)
         self._items: list[Any] = []
         self._pos = 0
         self._done = False
@@ -321,6 +335,11 @@ class AsyncStream(Generic[T]):
                 if not chunk:
                     self._on_eof()
                     continue
+                budget = self._budget
+                if budget is not None:
+                    budget = self._budget = budget - len(chunk)
+                    if budget < 0:
+                        raise body_too_large(self._max_bytes or 0, "stream")
                 self._ingest(chunk)
         except StopAsyncIteration:
             raise

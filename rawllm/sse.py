@@ -24,6 +24,13 @@ Invariants:
 * Fast path: a chunk without CR is cut at LF as it is; a chunk with a CR is
   first normalised (CRLF and lone CR to LF) and then takes the same path.
 
+Optional bound (``max_event_bytes``): the incomplete line kept between chunks
+and the data of the event being assembled may not grow past it; past it
+``feed`` raises ``rawllm.APIResponseValidationError``.  It is checked where
+those buffers grow (once per chunk, and per extra data line of a multi-line
+event), so it costs nothing per ordinary event, and memory stays within the
+cap plus one chunk.  Without it (the default) nothing is limited.
+
 One deviation, for safety: a ``retry`` value with more significant digits than
 Python's integer-string limit (``sys.get_int_max_str_digits()``, 4300 by
 default) is ignored rather than parsed.
@@ -36,6 +43,8 @@ from __future__ import annotations
 import sys
 
 import msgspec
+
+from ._exceptions import APIResponseValidationError
 
 __all__ = ["SSEDecoder", "ServerSentEvent"]
 
@@ -111,6 +120,9 @@ class SSEDecoder:
     """
 
     __slots__ = (
+        "_cap",
+        "_more_size",
+        "_pending_size",
         "_pending",
         "_head",
         "_slow",
@@ -124,7 +136,17 @@ class SSEDecoder:
         "_last_event_id",
     )
 
-    def __init__(self) -> None:
+    def __init__(self, *, max_event_bytes: int | None = None) -> None:
+        """Create a decoder.
+
+        Args:
+            max_event_bytes: optional bound on one line, and on the data of one
+                event, in bytes; exceeding it raises ``APIResponseValidationError``.
+                None (the default): unbounded.
+        """
+        self._cap = max_event_bytes
+        self._pending_size = 0  # bytes in _pending (kept only with a cap)
+        self._more_size = 0  # bytes in _more (kept only with a cap)
         self._pending: list[bytes] = []  # pieces of the incomplete last line (no CR/LF)
         self._head = b""  # bytes seen while a leading BOM is still possible
         self._start = True  # no byte after a possible BOM has been seen yet
@@ -171,6 +193,8 @@ class SSEDecoder:
             if 13 not in chunk:
                 if chunk:
                     self._pending.append(chunk)
+                    if self._cap is not None:
+                        self._grow(len(chunk))
                 return []
             return self._feed_cr(chunk)
         if 13 in chunk:
@@ -185,6 +209,8 @@ class SSEDecoder:
         if end != len(chunk):
             pending.append(chunk[end:])
             chunk = chunk[:end]
+        if self._cap is not None:
+            return self._lines_capped(chunk)
         return self._lines(chunk)
 
     def close(self) -> list[ServerSentEvent]:
@@ -207,6 +233,8 @@ class SSEDecoder:
             []
         """
         self._pending.clear()
+        self._pending_size = 0
+        self._more_size = 0
         self._head = b""
         self._start = True
         self._skip_lf = False
@@ -249,7 +277,52 @@ class SSEDecoder:
         if end != len(chunk):
             pending.append(chunk[end:])
             chunk = chunk[:end]
+        if self._cap is not None:
+            return self._lines_capped(chunk)
         return self._lines(chunk)
+
+    def _grow(self, size: int) -> None:
+        """The incomplete line grew by ``size`` bytes (only called with a cap)."""
+        self._pending_size += size
+        if self._cap is not None and self._pending_size > self._cap:
+            self._too_large("line")
+
+    def _too_large(self, what: str) -> None:
+        cap = self._cap
+        self.close()  # drop what was buffered: memory is given back at once
+        raise APIResponseValidationError(
+            f"A server-sent event {what} is larger than max_event_bytes={cap}: "
+            f"rawllm stopped reading the stream."
+        )
+
+    def _lines_capped(self, block: bytes) -> list[ServerSentEvent]:
+        """``_lines`` plus the size checks (the incomplete tail, the event being built)."""
+        cap = self._cap
+        assert cap is not None
+        pending = self._pending
+        self._pending_size = len(pending[0]) if pending else 0
+        if self._pending_size > cap:
+            self._too_large("line")
+        events = self._lines(block)
+        data = self._data
+        if data is not None:
+            size = self._more_size if self._more is not None else len(data)
+            if size > cap:
+                self._too_large("data")
+        return events
+
+    def _count_more(self, more: list[bytes]) -> None:
+        """Another data line joined a multi-line event: keep its size (and check it)."""
+        cap = self._cap
+        if cap is None:
+            return
+        if len(more) == 2:
+            self._more_size = len(more[0]) + len(more[1]) + 1
+        else:
+            self._more_size += len(more[-1]) + 1
+        if self._more_size > cap:
+            self._more = None
+            self._too_large("data")
 
     def _lines(self, block: bytes) -> list[ServerSentEvent]:
         """Interpret complete LF-terminated lines (``block`` ends with LF)."""
@@ -271,6 +344,7 @@ class SSEDecoder:
                     if more is not None:
                         data = b"\n".join(more)
                         more = None
+                        self._more_size = 0
                     # LF is ASCII, so decoding the joined lines equals
                     # decoding each line: U+FFFD never swallows a line end.
                     try:
@@ -286,8 +360,10 @@ class SSEDecoder:
                     data = line[6:]
                 elif more is None:
                     more = [data, line[6:]]
+                    self._count_more(more)
                 else:
                     more.append(line[6:])
+                    self._count_more(more)
             elif line[:7] == b"event: ":
                 # Second fast path: Anthropic and Responses name every event.
                 # The few names a stream uses are decoded once and reused.
@@ -303,8 +379,10 @@ class SSEDecoder:
                         data = value
                     elif more is None:
                         more = [data, value]
+                        self._count_more(more)
                     else:
                         more.append(value)
+                        self._count_more(more)
                 elif name == b"event":
                     event = value.decode("utf-8", "replace") if value else "message"
                 elif name == b"id":
