@@ -91,9 +91,34 @@ def _drop(entry: _Entry) -> None:
     connector = session.connector
     session.detach()  # a session without a connector counts as closed: no warning
     if connector is not None:
+        protocols = [p for conns in connector._conns.values() for p, _ in conns]
+        protocols.extend(connector._acquired)
         # With the loop closed this only marks the connector closed (no IO).
         connector._close()
+        for proto in protocols:
+            _close_socket(proto.transport)
     _finish_hook(entry)
+
+
+def _close_socket(transport: Any) -> None:
+    """Close a dead loop's connection socket directly (its loop can no longer do it).
+
+    asyncio's own ``transport.close()`` schedules a callback on the loop, which
+    raises once the loop is closed; left alone, the garbage collector would
+    close the socket with a ResourceWarning.  Best effort on CPython's
+    selector transports (an SSL transport wraps one); other loops are left to
+    their own finalisers.
+    """
+    ssl_protocol = getattr(transport, "_ssl_protocol", None)
+    if ssl_protocol is not None:
+        transport = getattr(ssl_protocol, "_transport", None)
+    sock = getattr(transport, "_sock", None)
+    if sock is None:
+        return
+    try:
+        sock.close()
+    finally:
+        transport._sock = None
 
 
 def _finish_hook(entry: _Entry) -> None:
