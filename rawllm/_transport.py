@@ -113,21 +113,22 @@ def map_aiohttp_error(exc: BaseException) -> APIError:
 
 
 def _problem(exc: BaseException) -> str:
-    """What the HTTP parser objected to, in words (aiohttp puts it in the cause)."""
-    cause = exc.__cause__
-    parts: list[str] = []
-    message = getattr(exc, "message", None)
-    text = str(message) if message else str(exc)
-    if text:
-        parts.append(text)
-    if cause is not None and cause is not exc:
-        detail = getattr(cause, "message", None) or str(cause)
-        detail = f"{type(cause).__name__}: {detail}"
-        if detail not in parts and str(detail) not in text:
-            parts.append(detail)
+    """What the HTTP parser objected to, in words.
+
+    aiohttp re-wraps its parser's exception (``LineTooLong``, ``BadStatusLine``,
+    ``InvalidHeader``, ``TransferEncodingError``...) one or two levels down the
+    ``__cause__`` chain; the deepest one names the problem best.
+    """
+    deepest: BaseException = exc
+    seen = 0
+    while deepest.__cause__ is not None and seen < 5:
+        deepest = deepest.__cause__
+        seen += 1
+    message = getattr(deepest, "message", None) or str(deepest) or getattr(exc, "message", "")
+    text = f"{type(deepest).__name__}: {message}" if deepest is not exc else str(message)
     # A hostile server controls this text: keep it to one short line.
-    out = "; ".join(parts).replace("\r", " ").replace("\n", " ")
-    return out if len(out) <= 300 else out[:297] + "..."
+    text = text.replace("\r", " ").replace("\n", " ")
+    return text if len(text) <= 300 else text[:297] + "..."
 
 
 def body_too_large(cap: int, what: str = "response body") -> APIResponseValidationError:

@@ -121,6 +121,7 @@ class SSEDecoder:
 
     __slots__ = (
         "_cap",
+        "_deferred",
         "_more_size",
         "_pending_size",
         "_pending",
@@ -145,6 +146,7 @@ class SSEDecoder:
                 None (the default): unbounded.
         """
         self._cap = max_event_bytes
+        self._deferred: APIResponseValidationError | None = None  # raised by the next call
         self._pending_size = 0  # bytes in _pending (kept only with a cap)
         self._more_size = 0  # bytes in _more (kept only with a cap)
         self._pending: list[bytes] = []  # pieces of the incomplete last line (no CR/LF)
@@ -231,7 +233,13 @@ class SSEDecoder:
             []
             >>> dec.close()
             []
+
+        Raises:
+            APIResponseValidationError: with ``max_event_bytes``, an event over
+                the cap was found by the last ``feed`` after the events it returned.
         """
+        if self._deferred is not None:
+            self._raise_deferred()
         self._pending.clear()
         self._pending_size = 0
         self._more_size = 0
@@ -247,6 +255,8 @@ class SSEDecoder:
 
     def _prefix(self, chunk: bytes) -> bytes:
         """Drop a leading BOM and an LF that completes a CRLF split across chunks."""
+        if self._deferred is not None:
+            self._raise_deferred()
         if self._start:
             head = self._head + chunk
             if len(head) < 3 and _BOM.startswith(head):
@@ -281,6 +291,11 @@ class SSEDecoder:
             return self._lines_capped(chunk)
         return self._lines(chunk)
 
+    def _raise_deferred(self) -> None:
+        error, self._deferred = self._deferred, None
+        if error is not None:
+            raise error
+
     def _grow(self, size: int) -> None:
         """The incomplete line grew by ``size`` bytes (only called with a cap)."""
         self._pending_size += size
@@ -288,9 +303,12 @@ class SSEDecoder:
             self._too_large("line")
 
     def _too_large(self, what: str) -> None:
+        raise self._error(what)
+
+    def _error(self, what: str) -> APIResponseValidationError:
         cap = self._cap
         self.close()  # drop what was buffered: memory is given back at once
-        raise APIResponseValidationError(
+        return APIResponseValidationError(
             f"A server-sent event {what} is larger than max_event_bytes={cap}: "
             f"rawllm stopped reading the stream."
         )
@@ -304,6 +322,15 @@ class SSEDecoder:
         if self._pending_size > cap:
             self._too_large("line")
         events = self._lines(block)
+        if len(block) > cap:  # rare: only then can an event completed here exceed the cap
+            for i, event in enumerate(events):
+                if len(event.data) > cap // 4 and len(event.data.encode()) > cap:
+                    if i == 0:
+                        self._too_large("data")
+                    # Hand out the events before it; the error comes with the next call.
+                    self._deferred = self._error("data")
+                    self._slow = True
+                    return events[:i]
         data = self._data
         if data is not None:
             size = self._more_size if self._more is not None else len(data)
