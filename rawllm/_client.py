@@ -31,6 +31,7 @@ from ._config import NOT_GIVEN, NotGiven, PoolLimits, RateLimit, Timeout, coerce
 from ._exceptions import (
     APIConnectionError,
     APIError,
+    APIResponseValidationError,
     APITimeoutError,
     make_status_error,
     redact,
@@ -323,6 +324,10 @@ class BaseClient:
                 if status < 300:
                     try:
                         result = decode(data)
+                    except RecursionError:  # absurdly nested JSON from a hostile server
+                        raise APIResponseValidationError(
+                            "The response's JSON is nested too deeply to decode."
+                        ) from None
                     finally:
                         permit.release()
                     attach(result, data, request_id_from(rheaders))

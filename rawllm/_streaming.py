@@ -26,7 +26,12 @@ from dataclasses import dataclass
 from types import TracebackType
 from typing import Any, Generic, TypeVar
 
-from ._exceptions import APIConnectionError, APIError, APITimeoutError
+from ._exceptions import (
+    APIConnectionError,
+    APIError,
+    APIResponseValidationError,
+    APITimeoutError,
+)
 from ._transport import (
     ClientResponse,
     Headers,
@@ -71,6 +76,11 @@ class StreamSpec:
     decode_data: Callable[[str], Any] | None = None
     terminal_types: frozenset[type] = frozenset()
     done: Any = _NEVER
+
+
+def _too_deep() -> APIError:
+    # msgspec raises RecursionError on absurdly nested JSON: a hostile payload, not a bug.
+    return APIResponseValidationError("A stream event's JSON is nested too deeply to decode.")
 
 
 class AsyncStream(Generic[T]):
@@ -297,11 +307,14 @@ class AsyncStream(Generic[T]):
                     if terminal and type(item) in terminal:
                         self._done = True
                         break
-        except APIError as exc:
+        except (APIError, RecursionError) as exc:
+            error = exc if isinstance(exc, APIError) else _too_deep()
             if len(items) == before:
-                raise
+                if error is exc:
+                    raise
+                raise error from None
             # Hand out the events that came before the error first, then raise it.
-            self._error = exc
+            self._error = error
             self._abort()
         if self._timed and len(items) != before:
             self._last_data = time.monotonic()

@@ -193,3 +193,17 @@ def test_caps_must_be_positive_ints(bad: object) -> None:
         rawllm.OpenAI(api_key="sk-x", max_response_bytes=bad)  # type: ignore[arg-type]
     with pytest.raises(ValueError, match="max_event_bytes"):
         rawllm.Anthropic(api_key="sk-x", max_event_bytes=bad)  # type: ignore[arg-type]
+
+
+async def test_absurdly_nested_json_is_a_validation_error() -> None:
+    deep = b"[" * 100_000 + b"]" * 100_000
+    async with raw_server(_http(deep, "Content-Type: application/json")) as srv:
+        async with _client(srv.url) as c:
+            with pytest.raises(rawllm.APIResponseValidationError, match="nested too deeply"):
+                await c.chat.completions.create(model="m", messages=MSG)
+    async with raw_server(_sse(b"data: " + deep + b"\n\n", b"data: [DONE]\n\n")) as srv:
+        async with _client(srv.url) as c:
+            s = await c.chat.completions.create(model="m", messages=MSG, stream=True)
+            with pytest.raises(rawllm.APIResponseValidationError, match="nested too deeply"):
+                async with s:
+                    await s.get_final()
