@@ -197,11 +197,12 @@ def test_caps_must_be_positive_ints(bad: object) -> None:
 
 async def test_absurdly_nested_json_is_a_validation_error() -> None:
     deep = b"[" * 100_000 + b"]" * 100_000
-    async with raw_server(_http(deep, "Content-Type: application/json")) as srv:
+    body = b'{"unknown": ' + deep + b"}"
+    async with raw_server(_http(body, "Content-Type: application/json")) as srv:
         async with _client(srv.url) as c:
             with pytest.raises(rawllm.APIResponseValidationError, match="nested too deeply"):
                 await c.chat.completions.create(model="m", messages=MSG)
-    async with raw_server(_sse(b"data: " + deep + b"\n\n", b"data: [DONE]\n\n")) as srv:
+    async with raw_server(_sse(b"data: " + body + b"\n\n", b"data: [DONE]\n\n")) as srv:
         async with _client(srv.url) as c:
             s = await c.chat.completions.create(model="m", messages=MSG, stream=True)
             with pytest.raises(rawllm.APIResponseValidationError, match="nested too deeply"):
