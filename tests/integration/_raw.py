@@ -8,6 +8,7 @@ or an async callable given the writer for endless or paced replies), then closes
 from __future__ import annotations
 
 import asyncio
+import ssl
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 
@@ -15,14 +16,15 @@ Reply = bytes | Callable[[asyncio.StreamWriter], Awaitable[None]]
 
 
 class RawServer:
-    def __init__(self, reply: Reply) -> None:
+    def __init__(self, reply: Reply, tls: bool = False) -> None:
         self.reply = reply
+        self.tls = tls
         self.connections = 0
         self.port = 0
 
     @property
     def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
+        return f"{'https' if self.tls else 'http'}://127.0.0.1:{self.port}"
 
     async def _handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         self.connections += 1
@@ -40,20 +42,22 @@ class RawServer:
                 await writer.drain()
             else:
                 await self.reply(writer)
-        except (ConnectionError, asyncio.IncompleteReadError):
+        except (ConnectionError, asyncio.IncompleteReadError, ssl.SSLError):
             pass
         finally:
             writer.close()
             try:
                 await writer.wait_closed()
-            except ConnectionError:
+            except (ConnectionError, ssl.SSLError):
                 pass
 
 
 @asynccontextmanager
-async def raw_server(reply: Reply) -> AsyncIterator[RawServer]:
-    srv = RawServer(reply)
-    server = await asyncio.start_server(srv._handle, "127.0.0.1", 0)
+async def raw_server(
+    reply: Reply, *, tls: ssl.SSLContext | None = None
+) -> AsyncIterator[RawServer]:
+    srv = RawServer(reply, tls=tls is not None)
+    server = await asyncio.start_server(srv._handle, "127.0.0.1", 0, ssl=tls)
     srv.port = server.sockets[0].getsockname()[1]
     try:
         yield srv
