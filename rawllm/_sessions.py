@@ -56,17 +56,23 @@ if hasattr(os, "register_at_fork"):  # not on Windows
 class _Entry:
     """A loop's session and the shutdown hook that closes it."""
 
-    __slots__ = ("hook", "inherited", "loop", "session")
+    __slots__ = ("hook", "inherited", "loop", "owner", "session")
 
-    def __init__(self, loop: asyncio.AbstractEventLoop, session: aiohttp.ClientSession) -> None:
+    def __init__(
+        self, loop: asyncio.AbstractEventLoop, session: aiohttp.ClientSession, owner: LoopSessions
+    ) -> None:
         self.loop = loop
         self.session = session
+        self.owner = weakref.ref(owner)
         self.inherited = False
         self.hook: AsyncGenerator[None, None] | None = None
 
 
 async def _close_session(entry: _Entry) -> None:
     session = entry.session
+    owner = entry.owner()
+    if owner is not None and owner.bound is not None and owner.bound[1] is session:
+        owner.bound = None  # the next call from this loop takes the slow path
     if entry.inherited or session.closed:
         return
     if entry.loop.is_closed():
@@ -139,20 +145,24 @@ def _finish_hook(entry: _Entry) -> None:
 class LoopSessions:
     """The owned sessions of one transport, one per (event loop, process)."""
 
-    __slots__ = ("__weakref__", "_bound", "_entries", "_factory", "_lock")
+    __slots__ = ("__weakref__", "bound", "_entries", "_factory", "_lock")
 
     def __init__(self, factory: Callable[[], aiohttp.ClientSession]) -> None:
         self._factory = factory
-        self._bound: tuple[asyncio.AbstractEventLoop, aiohttp.ClientSession] | None = None
+        self.bound: tuple[asyncio.AbstractEventLoop, aiohttp.ClientSession] | None = None
         self._entries: dict[asyncio.AbstractEventLoop, _Entry] = {}
         self._lock = threading.Lock()
         _ALL.add(self)
 
     def get(self) -> aiohttp.ClientSession:
-        """The session of the running loop (created on first use in that loop)."""
+        """The session of the running loop (created on first use in that loop).
+
+        ``bound`` (the last loop and its session) is dropped whenever that
+        session is closed, so the hot path needs no ``closed`` check.
+        """
         loop = asyncio.get_running_loop()
-        bound = self._bound
-        if bound is not None and bound[0] is loop and not bound[1].closed:
+        bound = self.bound
+        if bound is not None and bound[0] is loop:
             return bound[1]
         return self._bind(loop)
 
@@ -161,7 +171,7 @@ class LoopSessions:
             self._sweep()
             entry = self._entries.get(loop)
             if entry is None or entry.session.closed:
-                entry = _Entry(loop, self._factory())
+                entry = _Entry(loop, self._factory(), self)
                 hook = _shutdown_hook(entry)
                 # Start it: the loop's first-iteration hook registers it, so the
                 # loop's shutdown_asyncgens() will close it (and the session).
@@ -171,7 +181,7 @@ class LoopSessions:
                     pass
                 entry.hook = hook
                 self._entries[loop] = entry
-            self._bound = (loop, entry.session)
+            self.bound = (loop, entry.session)
             return entry.session
 
     def _sweep(self) -> None:
@@ -201,7 +211,7 @@ class LoopSessions:
         with self._lock:
             entries = list(self._entries.values())
             self._entries.clear()
-            self._bound = None
+            self.bound = None
         try:
             current: asyncio.AbstractEventLoop | None = asyncio.get_running_loop()
         except RuntimeError:  # pragma: no cover - close() is awaited in a loop
@@ -219,7 +229,7 @@ class LoopSessions:
     def _forget_after_fork(self) -> None:
         """In a forked child: the parent's sessions are not ours to use or close."""
         self._lock = threading.Lock()  # a lock held in the parent at fork would stay held
-        self._bound = None
+        self.bound = None
         for entry in self._entries.values():
             entry.inherited = True
             _INHERITED.append(entry)

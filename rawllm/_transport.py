@@ -23,6 +23,7 @@ re-reads the environment per call), URLs parsed once, a prebuilt
 
 from __future__ import annotations
 
+import asyncio
 import ssl as _ssl
 from collections.abc import Mapping
 
@@ -219,6 +220,9 @@ class Transport:
             borrowed = self._borrowed
             assert borrowed is not None
             return borrowed
+        bound = sessions.bound  # hot path: one identity check (close() clears it)
+        if bound is not None and bound[0] is asyncio.get_running_loop():
+            return bound[1]
         if self._closed:
             raise APIConnectionError("Connection error: the client is closed.")
         return sessions.get()
