@@ -34,7 +34,7 @@ from rawllm import _resources
 from rawllm._streaming import AsyncStream
 from rawllm.sse import ServerSentEvent, SSEDecoder
 
-EXAMPLES = int(os.environ.get("RAWLLM_FUZZ_EXAMPLES", "150"))
+EXAMPLES = int(os.environ.get("RAWLLM_FUZZ_EXAMPLES", "100"))
 FUZZ = settings(
     max_examples=EXAMPLES, deadline=None, suppress_health_check=list(HealthCheck), derandomize=False
 )
