@@ -19,7 +19,7 @@ Examples::
 
     python -m benchmarks.soak                          # 20,000 requests, 64 at a time
     python -m benchmarks.soak --requests 50000 --fault-rate 0.05 --json soak.json
-    python -m benchmarks.soak --requests 2000 --quiet  # what CI runs (tests/integration/test_soak.py)
+    python -m benchmarks.soak --requests 2000 --quiet  # a quick check
 """
 
 from __future__ import annotations
