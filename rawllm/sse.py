@@ -211,9 +211,14 @@ class SSEDecoder:
         if end != len(chunk):
             pending.append(chunk[end:])
             chunk = chunk[:end]
-        if self._cap is not None:
-            return self._lines_capped(chunk)
-        return self._lines(chunk)
+        events = self._lines(chunk)
+        cap = self._cap
+        # With a cap, a look is needed only if something is still being assembled
+        # (a tail, an event's data) or the block is bigger than the cap: usually
+        # a chunk ends on an event boundary and this is three cheap tests.
+        if cap is not None and (pending or self._data is not None or len(chunk) > cap):
+            return self._check_sizes(chunk, events, cap)
+        return events
 
     def close(self) -> list[ServerSentEvent]:
         """Signal the end of the input.
@@ -287,9 +292,14 @@ class SSEDecoder:
         if end != len(chunk):
             pending.append(chunk[end:])
             chunk = chunk[:end]
-        if self._cap is not None:
-            return self._lines_capped(chunk)
-        return self._lines(chunk)
+        events = self._lines(chunk)
+        cap = self._cap
+        # With a cap, a look is needed only if something is still being assembled
+        # (a tail, an event's data) or the block is bigger than the cap: usually
+        # a chunk ends on an event boundary and this is three cheap tests.
+        if cap is not None and (pending or self._data is not None or len(chunk) > cap):
+            return self._check_sizes(chunk, events, cap)
+        return events
 
     def _raise_deferred(self) -> None:
         error, self._deferred = self._deferred, None
@@ -297,8 +307,16 @@ class SSEDecoder:
             raise error
 
     def _grow(self, size: int) -> None:
-        """The incomplete line grew by ``size`` bytes (only called with a cap)."""
-        self._pending_size += size
+        """The incomplete line grew by ``size`` bytes (only called with a cap).
+
+        Counted from scratch while the line has at most two pieces (the tail
+        an earlier chunk left, and this one), then incrementally: linear work.
+        """
+        pending = self._pending
+        if len(pending) <= 2:
+            self._pending_size = sum(len(p) for p in pending)
+        else:
+            self._pending_size += size
         if self._cap is not None and self._pending_size > self._cap:
             self._too_large("line")
 
@@ -313,15 +331,13 @@ class SSEDecoder:
             f"rawllm stopped reading the stream."
         )
 
-    def _lines_capped(self, block: bytes) -> list[ServerSentEvent]:
-        """``_lines`` plus the size checks (the incomplete tail, the event being built)."""
-        cap = self._cap
-        assert cap is not None
+    def _check_sizes(
+        self, block: bytes, events: list[ServerSentEvent], cap: int
+    ) -> list[ServerSentEvent]:
+        """After ``_lines``: the tail, the event being built and the new events fit the cap."""
         pending = self._pending
-        self._pending_size = len(pending[0]) if pending else 0
-        if self._pending_size > cap:
+        if pending and len(pending[0]) > cap:
             self._too_large("line")
-        events = self._lines(block)
         if len(block) > cap:  # rare: only then can an event completed here exceed the cap
             for i, event in enumerate(events):
                 if len(event.data) > cap // 4 and len(event.data.encode()) > cap:
