@@ -131,6 +131,22 @@ def test_threads_each_with_their_own_loop(server: MockServer, no_unclosed: list[
     asyncio.run(client.close())
 
 
+def test_threads_one_after_another_with_a_rate_limit(
+    server: MockServer, no_unclosed: list[str]
+) -> None:
+    """A rate-limited client handed from thread to thread (one loop at a time)."""
+    client = _client(
+        server, rate_limit=rawllm.RateLimit(requests_per_minute=60_000, max_concurrency=2)
+    )
+    results: list[tuple[str, str]] = []
+    for _ in range(3):
+        t = threading.Thread(target=lambda: results.append(asyncio.run(_use(client))))
+        t.start()
+        t.join(30)
+    assert len(results) == 3 and all(a and b for a, b in results)
+    asyncio.run(client.close())
+
+
 def test_concurrent_loops_share_one_client(server: MockServer, no_unclosed: list[str]) -> None:
     """Two live loops at once: each has its own pool; close() closes both."""
     client = _client(server)
@@ -159,7 +175,7 @@ def test_concurrent_loops_share_one_client(server: MockServer, no_unclosed: list
 
 @pytest.mark.skipif(not hasattr(os, "fork"), reason="no fork on this platform")
 def test_forked_child_gets_its_own_pool(server: MockServer, no_unclosed: list[str]) -> None:
-    client = _client(server)
+    client = _client(server, rate_limit=rawllm.RateLimit(requests_per_minute=60_000))
 
     async def parent() -> dict[str, Any]:
         assert (await _use(client))[0]  # the parent now has pooled connections
