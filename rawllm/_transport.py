@@ -25,7 +25,8 @@ from __future__ import annotations
 
 import asyncio
 import ssl as _ssl
-from collections.abc import Mapping
+from collections.abc import Awaitable, Coroutine, Mapping
+from typing import TypeVar
 
 import aiohttp
 from aiohttp import client_exceptions as ce
@@ -45,15 +46,18 @@ __all__ = [
     "AIOHTTP_ERRORS",
     "DEFAULT_MAX_EVENT_BYTES",
     "DEFAULT_MAX_RESPONSE_BYTES",
-    "ClientResponse",
+    "ClientTimeout",
     "Headers",
+    "Response",
     "Transport",
     "client_timeout",
     "map_aiohttp_error",
+    "within",
 ]
 
-ClientResponse = aiohttp.ClientResponse
 Headers = CIMultiDictProxy[str]
+ClientTimeout = aiohttp.ClientTimeout
+T = TypeVar("T")
 
 DEFAULT_MAX_RESPONSE_BYTES = 64 * 2**20
 DEFAULT_MAX_EVENT_BYTES = 16 * 2**20
@@ -137,6 +141,26 @@ def body_too_large(cap: int, what: str = "response body") -> APIResponseValidati
         f"The {what} is larger than max_response_bytes={cap}: rawllm stopped reading it "
         f"(raise the limit with rawllm.OpenAI(max_response_bytes=...) if this is expected)."
     )
+
+
+async def within(awaitable: Awaitable[T], seconds: float | None, name: str, message: str) -> T:
+    """Await ``awaitable`` for at most ``seconds`` (None: no limit).
+
+    The one place a rawllm deadline becomes an error: when it fires, raises
+    ``APITimeoutError(message, timeout=name)``.  Errors from inside (aiohttp's
+    own timeouts, already mapped) pass through unchanged.
+    """
+    if seconds is None:
+        return await awaitable
+    if seconds <= 0:
+        if isinstance(awaitable, Coroutine):
+            awaitable.close()  # never started: nothing to clean up, no "never awaited" warning
+        raise APITimeoutError(message, timeout=name)
+    try:
+        async with asyncio.timeout(seconds):
+            return await awaitable
+    except TimeoutError:
+        raise APITimeoutError(message, timeout=name) from None
 
 
 def client_timeout(timeout: Timeout, budget: float | None) -> aiohttp.ClientTimeout:
@@ -263,46 +287,19 @@ class Transport:
         merged.update(extra)
         return merged
 
-    async def request(
+    async def send(
         self,
         method: str,
         url: URL,
         body: bytes | None,
         headers: Mapping[str, str] | None,
         timeout: aiohttp.ClientTimeout,
-    ) -> tuple[int, Headers, bytes]:
-        """Send a request and read the whole body (at most ``max_response_bytes``)."""
+    ) -> Response:
+        """Send a request and return once the headers are in (the body is not read yet)."""
         session = self.session
         proxy, proxy_auth = self.proxy_for(url)
         try:
-            async with session.request(
-                method,
-                url,
-                data=body,
-                headers=headers,
-                timeout=timeout,
-                proxy=proxy,
-                proxy_auth=proxy_auth,
-                allow_redirects=False,
-            ) as resp:
-                data = await read_body(resp, self._max_bytes)
-                return resp.status, resp.headers, data
-        except AIOHTTP_ERRORS as exc:
-            raise map_aiohttp_error(exc) from exc
-
-    async def open(
-        self,
-        method: str,
-        url: URL,
-        body: bytes | None,
-        headers: Mapping[str, str] | None,
-        timeout: aiohttp.ClientTimeout,
-    ) -> aiohttp.ClientResponse:
-        """Send a request and return once the headers are in (the body is not read)."""
-        session = self.session
-        proxy, proxy_auth = self.proxy_for(url)
-        try:
-            return await session.request(
+            raw = await session.request(
                 method,
                 url,
                 data=body,
@@ -314,21 +311,7 @@ class Transport:
             )
         except AIOHTTP_ERRORS as exc:
             raise map_aiohttp_error(exc) from exc
-
-    @staticmethod
-    async def read_chunk(resp: aiohttp.ClientResponse) -> bytes:
-        """The next bytes of a streamed body (b"" at the end), errors mapped."""
-        try:
-            return await resp.content.readany()
-        except AIOHTTP_ERRORS as exc:
-            raise map_aiohttp_error(exc) from exc
-
-    async def read_rest(self, resp: aiohttp.ClientResponse) -> bytes:
-        """The rest of a body (for an error status on a stream request), errors mapped."""
-        try:
-            return await read_body(resp, self._max_bytes)
-        except AIOHTTP_ERRORS as exc:
-            raise map_aiohttp_error(exc) from exc
+        return Response(raw, self._max_bytes)
 
     @property
     def closed(self) -> bool:
@@ -348,6 +331,73 @@ class Transport:
         else:
             state = f"open sessions={len(self._sessions)}"
         return f"<Transport {state}>"
+
+
+class Response:
+    """One response as rawllm sees it: status, headers and body reads, errors mapped.
+
+    The aiohttp response stays inside: every read crosses ``map_aiohttp_error``.
+    A body read to its end hands the connection back to the pool;
+    ``close()`` drops it (a body abandoned mid-way cannot be reused).
+    """
+
+    __slots__ = ("_cap", "_raw", "headers", "status")
+
+    def __init__(self, raw: aiohttp.ClientResponse, max_bytes: int) -> None:
+        self._raw = raw
+        self._cap = max_bytes
+        self.status: int = raw.status
+        self.headers: Headers = raw.headers
+
+    async def read(self) -> bytes:
+        """The whole (rest of the) body, at most ``max_response_bytes``; then released.
+
+        Raises:
+            APIResponseValidationError: the body is larger than the cap (the
+                connection is dropped, the rest never read).
+        """
+        raw = self._raw
+        try:
+            return await read_body(raw, self._cap)
+        except AIOHTTP_ERRORS as exc:
+            raise map_aiohttp_error(exc) from exc
+        finally:
+            raw.release()
+
+    async def read_chunk(self) -> bytes:
+        """The next bytes of the body as they arrive (b"" at the end)."""
+        try:
+            return await self._raw.content.readany()
+        except AIOHTTP_ERRORS as exc:
+            raise map_aiohttp_error(exc) from exc
+
+    async def finish(self, within: float) -> None:
+        """Read the (normally empty) rest so the connection can be reused, else drop it."""
+        raw = self._raw
+        content = raw.content
+        if content.at_eof():  # the usual case: nothing to wait for
+            raw.release()
+            return
+        try:
+            async with asyncio.timeout(within):
+                while not content.at_eof():
+                    if not await content.readany():
+                        break
+        except Exception:  # a timeout or a broken connection: it cannot be reused
+            raw.close()
+            return
+        raw.release()
+
+    def release(self) -> None:
+        """Hand the connection back to the pool (aiohttp drops it if the body was not all read)."""
+        self._raw.release()
+
+    def close(self) -> None:
+        """Drop the connection now (used when a body is abandoned mid-way)."""
+        self._raw.close()
+
+    def __repr__(self) -> str:
+        return f"<Response {self.status}>"
 
 
 async def read_body(resp: aiohttp.ClientResponse, cap: int) -> bytes:
@@ -377,25 +427,3 @@ async def read_body(resp: aiohttp.ClientResponse, cap: int) -> bytes:
     if len(chunks) == 1:
         return chunks[0]
     return b"".join(chunks)
-
-
-def response_headers(resp: aiohttp.ClientResponse) -> Headers:
-    return resp.headers
-
-
-def response_status(resp: aiohttp.ClientResponse) -> int:
-    return resp.status
-
-
-def close_response(resp: aiohttp.ClientResponse) -> None:
-    """Drop the connection now (used when a stream is abandoned mid-body)."""
-    resp.close()
-
-
-def release_response(resp: aiohttp.ClientResponse) -> None:
-    """Give the connection back to the pool (the body was read to the end)."""
-    resp.release()
-
-
-def at_eof(resp: aiohttp.ClientResponse) -> bool:
-    return resp.content.at_eof()

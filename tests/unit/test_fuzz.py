@@ -4,8 +4,8 @@ Properties:
 - the SSE decoder never raises on any bytes (without a cap), gives the same
   events for any chunking with a cap at least as large as the input, and with
   a smaller cap raises only ``APIResponseValidationError``;
-- each API's event decoder, and its accumulator over what it decoded, either
-  returns or raises a ``rawllm.APIError``: never a bare ``KeyError``,
+- each API's ``StreamReader`` (its event decoder, end rule and accumulator),
+  fed in any chunking, either returns or raises a ``rawllm.APIError``: never a bare ``KeyError``,
   ``TypeError``, ``RecursionError``...;
 - work is linear in the input on adversarial shapes (one endless line fed a
   byte at a time, a million CRs, endless data lines): the number of Python
@@ -30,8 +30,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import rawllm
-from rawllm import _resources
-from rawllm._streaming import AsyncStream
+from rawllm import _formats
+from rawllm._reader import StreamReader
 from rawllm.sse import ServerSentEvent, SSEDecoder
 
 EXAMPLES = int(os.environ.get("RAWLLM_FUZZ_EXAMPLES", "100"))
@@ -157,84 +157,56 @@ RESPONSES_TYPES = [
 ]
 
 
-def _specs() -> dict[str, tuple[Any, list[str]]]:
+def _formats_by_api() -> dict[str, tuple[Any, list[str]]]:
     return {
-        "chat": (_resources.CHAT_STREAM, CHAT_TYPES),
-        "anthropic": (_resources._message_stream(), ANTHROPIC_TYPES),
-        "responses": (_resources._response_stream(), RESPONSES_TYPES),
+        "chat": (_formats.CHAT, CHAT_TYPES),
+        "anthropic": (_formats.messages(), ANTHROPIC_TYPES),
+        "responses": (_formats.responses(), RESPONSES_TYPES),
     }
 
 
-class _Content:
-    """A body that is all there at once: ``readany`` never suspends."""
-
-    def __init__(self, chunks: list[bytes]) -> None:
-        self._chunks = chunks
-
-    async def readany(self) -> bytes:
-        return self._chunks.pop(0) if self._chunks else b""
-
-    def at_eof(self) -> bool:
-        return not self._chunks
+def _sse_body(events: list[ServerSentEvent]) -> bytes:
+    out = []
+    for e in events:
+        out.append(b"event: " + e.event.encode() + b"\n")
+        for line in e.data.split("\n"):
+            out.append(b"data: " + line.encode("utf-8", "surrogatepass") + b"\n")
+        out.append(b"\n")
+    return b"".join(out)
 
 
-class _Resp:
-    headers: dict[str, str] = {}
-
-    def __init__(self, chunks: list[bytes]) -> None:
-        self.content = _Content(chunks)
-
-    def close(self) -> None:
-        pass
-
-    def release(self) -> None:
-        pass
-
-
-def _drive(coro: Any) -> Any:
-    """Run a coroutine that never suspends (the fake body is all there), without a loop."""
+def _run_reader(fmt: Any, events: list[ServerSentEvent], cuts: list[int]) -> None:
+    """Feed the events to the real StreamReader (any chunking); fold what it produced."""
+    body = _sse_body(events)
+    reader: StreamReader[Any, Any] = StreamReader(fmt, max_bytes=1 << 24, max_event_bytes=1 << 20)
+    points = sorted({c % (len(body) + 1) for c in cuts})
+    last = 0
     try:
-        coro.send(None)
-    except StopIteration as stop:
-        return stop.value
-    raise AssertionError("suspended")  # pragma: no cover
-
-
-def _run_spec(spec: Any, events: list[ServerSentEvent]) -> None:
-    """Feed the events to a real AsyncStream; iterate, then accumulate what it produced."""
-    body = b"".join(
-        b"event: %s\n%s\n"
-        % (
-            e.event.encode(),
-            b"".join(
-                b"data: %s\n" % line.encode("utf-8", "surrogatepass") for line in e.data.split("\n")
-            ),
-        )
-        for e in events
-    )
-    stream = AsyncStream(_Resp([body]), b"", spec, max_event_bytes=1 << 20, max_bytes=1 << 24)  # type: ignore[arg-type]
-    while True:
-        try:
-            _drive(stream.__anext__())
-        except StopAsyncIteration:
-            break
-        except rawllm.APIError:
-            break
-    try:
-        spec.accumulate(stream._items)
+        for p in [*points, len(body)]:
+            reader.feed(body[last:p])
+            last = p
+        reader.eof()
     except rawllm.APIError:
         pass
+    if reader.done:
+        try:
+            reader.final()
+        except rawllm.APIError:
+            pass
 
 
 @pytest.mark.parametrize("api", ["chat", "anthropic", "responses"])
 def test_stream_decoders_raise_only_typed_errors(api: str) -> None:
-    spec, types = _specs()[api]
+    fmt, types = _formats_by_api()[api]
     names = st.sampled_from(["message", "error", "ping", *types])
 
     @FUZZ
-    @given(st.lists(st.tuples(names, _shaped(types)), max_size=12))
-    def run(pairs: list[tuple[str, str]]) -> None:
-        _run_spec(spec, [ServerSentEvent(event=name, data=data) for name, data in pairs])
+    @given(
+        st.lists(st.tuples(names, _shaped(types)), max_size=12),
+        st.lists(st.integers(min_value=0), max_size=6),
+    )
+    def run(pairs: list[tuple[str, str]], cuts: list[int]) -> None:
+        _run_reader(fmt, [ServerSentEvent(event=name, data=data) for name, data in pairs], cuts)
 
     run()
 
