@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from ._azure import AzureOpenAI
 from ._client import RetryEvent
 from ._config import NOT_GIVEN, NotGiven, PoolLimits, RateLimit, Timeout
 from ._exceptions import (
@@ -31,7 +32,7 @@ from ._exceptions import (
     UnprocessableEntityError,
 )
 from ._limiter import LimiterState, estimate_tokens
-from ._providers import Anthropic, OpenAI
+from ._providers import Anthropic, AsyncAnthropic, AsyncOpenAI, OpenAI
 from ._streaming import AsyncStream
 from ._version import __version__
 
@@ -47,8 +48,11 @@ __all__ = [
     "APIStatusError",
     "APITimeoutError",
     "Anthropic",
+    "AsyncAnthropic",
+    "AsyncOpenAI",
     "AsyncStream",
     "AuthenticationError",
+    "AzureOpenAI",
     "BadRequestError",
     "BatchResult",
     "ConflictError",

@@ -102,13 +102,19 @@ class BaseClient:
         session: Any,
         on_retry: Callable[[RetryEvent], Any] | None,
         auth_headers: Mapping[str, str],
+        default_query: Mapping[str, Any] | None = None,
         _shared: _Shared | None = None,
     ) -> None:
         if max_retries < 0:
             raise ValueError("max_retries must be >= 0")
         register_secret(api_key)
         self.api_key = api_key
-        self.base_url = URL(base_url.rstrip("/"))
+        # A query inside base_url (Azure's "?api-version=...") is kept apart and
+        # sent on every call, never glued to the path.
+        url = URL(base_url)
+        self.default_query: dict[str, str] = {k: str(v) for k, v in url.query.items()}
+        self.default_query.update({k: str(v) for k, v in (default_query or {}).items()})
+        self.base_url = URL(str(url.with_query(None).with_fragment(None)).rstrip("/"))
         self.max_retries = max_retries
         self.timeout = coerce_timeout(timeout)
         self.rate_limit = rate_limit
@@ -164,6 +170,7 @@ class BaseClient:
             "rate_limit": self.rate_limit,
             "pool": self.pool,
             "default_headers": self.default_headers,
+            "default_query": self.default_query,
             "on_retry": self.on_retry,
         }
 
@@ -231,7 +238,10 @@ class BaseClient:
     def _url(self, path: str, query: Mapping[str, Any] | None) -> URL:
         url = self._urls.get(path)
         if url is None:
-            url = self._urls[path] = URL(self._base_str + path, encoded=True)
+            url = URL(self._base_str + path, encoded=True)
+            if self.default_query:
+                url = url.update_query(self.default_query)
+            self._urls[path] = url
         if query:
             url = url.update_query({k: str(v) for k, v in query.items()})
         return url

@@ -1,8 +1,9 @@
 """The call namespaces: chat.completions, embeddings, models, responses, messages.
 
-Each ``create()`` takes the official SDK's keyword arguments: named ones are
-sent as given, unknown ones go into the JSON body, ``None`` and ``NOT_GIVEN``
-are not sent, and ``extra_headers`` / ``extra_query`` / ``extra_body`` /
+Each ``create()`` takes the official SDK's keyword arguments (``_params``):
+they are sent as given, ``None`` and ``NOT_GIVEN`` are not sent, an unknown one
+raises ``TypeError`` before anything is sent (provider extras go in
+``extra_body``), and ``extra_headers`` / ``extra_query`` / ``extra_body`` /
 ``timeout`` apply to that call only.
 """
 
@@ -15,6 +16,7 @@ from typing import TYPE_CHECKING, Any, Literal, overload
 
 from ._accumulate import ChatCompletionAccumulator, chunk_text
 from ._config import NOT_GIVEN, NotGiven, Timeout
+from ._params import accepted, unknown_kwargs
 from ._streaming import AsyncStream, StreamSpec
 from ._wire import openai as _openai
 from ._wire.openai import build_params as _body
@@ -40,6 +42,13 @@ __all__ = [
 ]
 
 TimeoutArg = Timeout | float | None | NotGiven
+
+# What each method's **params may hold (checked before anything is sent).
+_CHAT_CREATE = accepted("chat.completions.create")
+_EMBEDDINGS_CREATE = accepted("embeddings.create")
+_RESPONSES_CREATE = accepted("responses.create")
+_MESSAGES_CREATE = accepted("messages.create")
+_COUNT_TOKENS = accepted("messages.count_tokens")
 
 
 def _fold(accumulator: Callable[[], Any]) -> Callable[[list[Any]], Any]:
@@ -245,6 +254,8 @@ class AsyncCompletions(_Resource):
             ...     model="gpt-4o-mini", messages=[{"role": "user", "content": "Hi"}])
             >>> resp.choices[0].message.content
         """
+        if not _CHAT_CREATE.issuperset(params):
+            raise unknown_kwargs("chat.completions.create", params, _CHAT_CREATE)
         params["messages"] = messages
         params["model"] = model
         result: ChatCompletion | AsyncStream[ChatCompletionChunk] = await self._post(
@@ -294,6 +305,8 @@ class AsyncEmbeddings(_Resource):
             >>> resp = await client.embeddings.create(model="text-embedding-3-small", input="hi")
             >>> len(resp.data[0].embedding)
         """
+        if not _EMBEDDINGS_CREATE.issuperset(params):
+            raise unknown_kwargs("embeddings.create", params, _EMBEDDINGS_CREATE)
         params["input"] = input
         params["model"] = model
         result: CreateEmbeddingResponse = await self._post(
@@ -398,6 +411,8 @@ class AsyncResponses(_Resource):
             >>> resp = await client.responses.create(model="gpt-4.1", input="Hi")
             >>> resp.output_text
         """
+        if not _RESPONSES_CREATE.issuperset(params):
+            raise unknown_kwargs("responses.create", params, _RESPONSES_CREATE)
         wire = _responses_wire()
         result: Response | AsyncStream[ResponseStreamEvent] = await self._post(
             "/responses",
@@ -484,6 +499,8 @@ class AsyncMessages(_Resource):
             ...     messages=[{"role": "user", "content": "Hi"}])
             >>> msg.content[0].text
         """
+        if not _MESSAGES_CREATE.issuperset(params):
+            raise unknown_kwargs("messages.create", params, _MESSAGES_CREATE)
         wire = _anthropic_wire()
         params["max_tokens"] = max_tokens
         params["messages"] = messages
@@ -518,6 +535,8 @@ class AsyncMessages(_Resource):
         Example:
             >>> (await client.messages.count_tokens(model=..., messages=...)).input_tokens
         """
+        if not _COUNT_TOKENS.issuperset(params):
+            raise unknown_kwargs("messages.count_tokens", params, _COUNT_TOKENS)
         max_retries = params.pop("max_retries", NOT_GIVEN)
         wire = _anthropic_wire()
         params["messages"] = messages
