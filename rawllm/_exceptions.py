@@ -7,6 +7,7 @@ becomes ``except rawllm.RateLimitError``::
     ├── APIConnectionError           network failure, reset, truncated stream
     │   └── APITimeoutError          .timeout says which limit fired
     ├── APIResponseValidationError   a 2xx body that is not JSON or not the right shape
+    ├── LengthFinishReasonError      parse(): the answer was cut by the token limit
     └── APIStatusError               .status_code, .headers, .body, .request_id
         ├── BadRequestError (400)
         ├── AuthenticationError (401)
@@ -47,6 +48,7 @@ __all__ = [
     "BadRequestError",
     "ConflictError",
     "InternalServerError",
+    "LengthFinishReasonError",
     "NotFoundError",
     "OverloadedError",
     "PermissionDeniedError",
@@ -178,6 +180,26 @@ class APIResponseValidationError(APIError):
     ) -> None:
         super().__init__(message, body=body, request_id=request_id)
         self.status_code = status_code
+
+
+class LengthFinishReasonError(APIError):
+    """A ``parse()`` answer ended by the token limit (``finish_reason == "length"``).
+
+    The JSON is cut, so it cannot be parsed; raise ``max_completion_tokens``.
+
+    Attributes:
+        completion: the ``ChatCompletion`` as received.
+    """
+
+    completion: Any
+
+    def __init__(self, *, completion: Any = None) -> None:
+        usage = getattr(completion, "usage", None)
+        suffix = f" - {usage!r}" if usage is not None else ""
+        super().__init__(
+            "Could not parse response content as the length limit was reached" + suffix
+        )
+        self.completion = completion
 
 
 class APIStatusError(APIError):
