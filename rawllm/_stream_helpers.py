@@ -24,8 +24,8 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from types import TracebackType
 from typing import Any, Generic, TypeVar
 
-from ._structured import parse_chat_completion, parse_response
 from ._streaming import AsyncStream
+from ._structured import parse_chat_completion, parse_response
 
 __all__ = [
     "ChatCompletionStream",

@@ -53,6 +53,8 @@ class FunctionTool(dict[str, Any]):
     description: str | None
     strict: bool
     target: Any
+    _decode: Callable[[str | bytes], Any]
+    _kwargs: bool
 
     def parse_arguments(self, arguments: str | bytes | Mapping[str, Any]) -> Any:
         """The call's arguments decoded in one pass: an instance of the type, or for a

@@ -49,7 +49,7 @@ class ParsedChatCompletionMessage(
 ):
     """A message with ``.parsed``: the content decoded into ``T`` (None on a refusal)."""
 
-    tool_calls: list[ParsedFunctionToolCall] | None = None
+    tool_calls: list[ParsedFunctionToolCall] | None = None  # type: ignore[assignment]
 
     @property
     def parsed(self) -> T | None:
@@ -68,12 +68,13 @@ class ParsedChatCompletion(ChatCompletion, Generic[T], kw_only=True):
     """A ``ChatCompletion`` from ``chat.completions.parse()``.
 
     Example:
-        >>> resp = await client.chat.completions.parse(model=..., messages=..., response_format=City)
+        >>> resp = await client.chat.completions.parse(
+        ...     model=..., messages=..., response_format=City)
         >>> resp.choices[0].message.parsed
         City(name='Paris', country='France')
     """
 
-    choices: list[ParsedChoice[T]]
+    choices: list[ParsedChoice[T]]  # type: ignore[assignment]
 
 
 class ParsedResponse(Response, Generic[T], kw_only=True):
