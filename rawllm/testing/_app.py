@@ -31,7 +31,7 @@ import os
 import socket
 import struct
 import time
-from collections import Counter
+from collections import Counter, OrderedDict
 from collections.abc import Mapping
 from typing import Any
 
@@ -39,7 +39,7 @@ import msgspec
 from aiohttp import web
 from multidict import CIMultiDictProxy
 
-from . import _faults, _strict
+from . import _faults, _lookup, _strict
 from ._errors import (
     BADSHAPE_JSON,
     HTML_502,
@@ -134,6 +134,7 @@ class MockServer:
         self.api_key = api_key
         self.record = record
         self._plan = FaultPlan(faults)
+        self._stored: OrderedDict[str, bytes] = OrderedDict()
         self.requests: list[RecordedRequest] = []
         self.in_flight = 0
         self.peak_in_flight = 0
@@ -290,8 +291,14 @@ class MockServer:
         arrived = time.monotonic()
         method, path = request.method, request.path
         api = _ROUTES.get((method, path))
+        item_id: str | None = None
+        azure = False
+        if api is None:
+            api, item_id, azure = _lookup.resolve(method, path)
         headers = request.headers
-        anthropic = api in _ANTHROPIC_APIS or (api == "models" and "anthropic-version" in headers)
+        anthropic = api in _ANTHROPIC_APIS or (
+            api in ("models", "model") and "anthropic-version" in headers and not azure
+        )
         raw = await request.read() if method == "POST" else b""
         body: Any = None
         if raw:
@@ -300,7 +307,9 @@ class MockServer:
             except msgspec.DecodeError:
                 body = None
         if self.record:
-            self.requests.append(RecordedRequest(method, path, headers, body, arrived, raw))
+            self.requests.append(
+                RecordedRequest(method, path, headers, body, arrived, raw, request.query_string)
+            )
         rid = self._next_id()
 
         # -- fault step ---------------------------------------------------------
@@ -326,10 +335,14 @@ class MockServer:
             if early is not None:
                 return early
 
-        if api is None:
+        if api is None or (azure and "api-version" not in request.query):
+            if azure:  # Azure's words for a missing deployment route or api-version
+                return self._error(rid, False, 404, "Resource not found")
             return self._error(rid, anthropic, 404, f"Invalid URL ({method} {path})")
-        if self.api_key is not None and not self._authorized(headers, anthropic):
+        if self.api_key is not None and not self._authorized(headers, anthropic, azure):
             return self._error(rid, anthropic, 401)
+        if method == "GET" and (item_id is not None or (anthropic and api == "models")):
+            return self._lookup(api, item_id, request.query, rid, anthropic)
         if method == "POST" and not isinstance(body, dict):
             msg = "We could not parse the JSON body of your request."
             return self._error(rid, anthropic, 400, msg)
@@ -338,9 +351,11 @@ class MockServer:
         except BadRequest as exc:
             return self._error(rid, anthropic, exc.status, exc.message)
 
-    def _authorized(self, headers: CIMultiDictProxy[str], anthropic: bool) -> bool:
+    def _authorized(self, headers: CIMultiDictProxy[str], anthropic: bool, azure: bool) -> bool:
         if anthropic:
             return headers.get("x-api-key") == self.api_key
+        if azure and headers.get("api-key") == self.api_key:
+            return True
         return headers.get("authorization") == f"Bearer {self.api_key}"
 
     async def _early_fault(
@@ -387,6 +402,38 @@ class MockServer:
                 transport.close()
         # aiohttp finds the transport gone when it writes this and drops it quietly.
         return web.Response(status=599)
+
+    def _lookup(
+        self,
+        api: str,
+        item_id: str | None,
+        query: Mapping[str, str],
+        rid: str,
+        anthropic: bool,
+    ) -> web.Response:
+        """Answer a GET that reads by id or pages (see ``_lookup``)."""
+        body: bytes | None
+        if api == "models":
+            try:
+                body = _lookup.anthropic_models_page(query)
+            except ValueError as exc:
+                return self._error(rid, anthropic, 400, str(exc))
+        elif api == "model":
+            assert item_id is not None
+            if anthropic:
+                body = _lookup.anthropic_model(item_id)
+                missing = f"model: {item_id}"
+            else:
+                body = _lookup.openai_model(item_id)
+                missing = f"The model '{item_id}' does not exist"
+            if body is None:
+                return self._error(rid, anthropic, 404, missing)
+        else:
+            body = self._stored.get(item_id or "")
+            if body is None:
+                return self._error(rid, False, 404, f"No response found with id '{item_id}'.")
+        self.status_counts[200] += 1
+        return web.Response(body=body, headers=self._base_headers(rid, anthropic, JSON))
 
     def _base_headers(self, rid: str, anthropic: bool, content_type: str) -> dict[str, str]:
         h = {"Content-Type": content_type}
@@ -481,6 +528,11 @@ class MockServer:
             payload = BADSHAPE_JSON[api]
         else:
             payload = rid_b.join(entry.parts)
+            if api == "responses" and body.get("store") is not False:
+                # Kept for GET /v1/responses/{id} (the last 256), as the API stores them.
+                self._stored["resp_" + rid] = payload
+                if len(self._stored) > 256:
+                    self._stored.popitem(last=False)
         headers = self._base_headers(rid, anthropic, JSON)
         if extra:
             headers.update(extra)

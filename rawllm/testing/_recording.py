@@ -21,6 +21,7 @@ class RecordedRequest:
         json: the decoded JSON body (``None`` for a GET or an undecodable body).
         time: arrival time, ``time.monotonic()`` seconds.
         body: the raw body bytes.
+        query: the raw query string (``"api-version=2024-10-21"``), ``""`` when none.
     """
 
     method: str
@@ -29,3 +30,4 @@ class RecordedRequest:
     json: Any
     time: float
     body: bytes = field(repr=False, default=b"")
+    query: str = ""
