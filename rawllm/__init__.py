@@ -35,6 +35,7 @@ from ._exceptions import (
 from ._limiter import LimiterState, estimate_tokens
 from ._providers import Anthropic, AsyncAnthropic, AsyncOpenAI, OpenAI
 from ._streaming import AsyncStream
+from ._tools import function_tool
 from ._version import __version__
 
 if TYPE_CHECKING:
@@ -76,6 +77,7 @@ __all__ = [
     "UnprocessableEntityError",
     "__version__",
     "estimate_tokens",
+    "function_tool",
 ]
 
 

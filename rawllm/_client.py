@@ -243,7 +243,10 @@ class BaseClient:
                 url = url.update_query(self.default_query)
             self._urls[path] = url
         if query:
-            url = url.update_query({k: str(v) for k, v in query.items()})
+            # A list is sent as repeated keys (``include[]=a&include[]=b``).
+            url = url.update_query(
+                {k: v if isinstance(v, list | tuple) else str(v) for k, v in query.items()}
+            )
         return url
 
     def _timeout_for(self, timeout: Any) -> Timeout:

@@ -195,7 +195,8 @@ class LengthFinishReasonError(APIError):
 
     def __init__(self, *, completion: Any = None) -> None:
         usage = getattr(completion, "usage", None)
-        suffix = f" - {usage!r}" if usage is not None else ""
+        used = getattr(usage, "completion_tokens", None)
+        suffix = f" ({used} completion tokens)" if used is not None else ""
         super().__init__(
             "Could not parse response content as the length limit was reached" + suffix
         )

@@ -13,9 +13,10 @@ from typing import TYPE_CHECKING, Any
 from ._client import BaseClient, RetryEvent, _Shared
 from ._config import PoolLimits, RateLimit, Timeout
 from ._exceptions import APIError, register_secret
-from ._resources import (
+from ._resources import AsyncEmbeddings
+from ._surface import (
+    AsyncAnthropicModels,
     AsyncChat,
-    AsyncEmbeddings,
     AsyncMessages,
     AsyncModels,
     AsyncResponses,
@@ -197,6 +198,7 @@ class Anthropic(BaseClient):
         self._anthropic_key = api_key
         register_secret(auth_token)
         self.messages = AsyncMessages(self)
+        self.models = AsyncAnthropicModels(self)
 
     def _copy_kwargs(self) -> dict[str, Any]:
         kwargs = super()._copy_kwargs()

@@ -18,6 +18,7 @@ from ._accumulate import ChatCompletionAccumulator, chunk_text
 from ._config import NOT_GIVEN, NotGiven, Timeout
 from ._params import accepted, unknown_kwargs
 from ._streaming import AsyncStream, StreamSpec
+from ._tools import tools_for_anthropic, tools_for_responses
 from ._wire import openai as _openai
 from ._wire.openai import build_params as _body
 
@@ -28,7 +29,6 @@ if TYPE_CHECKING:
         ChatCompletion,
         ChatCompletionChunk,
         CreateEmbeddingResponse,
-        ModelList,
     )
     from .types.responses import Response, ResponseStreamEvent
 
@@ -37,7 +37,6 @@ __all__ = [
     "AsyncCompletions",
     "AsyncEmbeddings",
     "AsyncMessages",
-    "AsyncModels",
     "AsyncResponses",
 ]
 
@@ -324,36 +323,6 @@ class AsyncEmbeddings(_Resource):
         return result
 
 
-class AsyncModels(_Resource):
-    """``client.models``."""
-
-    __slots__ = ()
-
-    async def list(
-        self,
-        *,
-        extra_headers: Mapping[str, str] | None = None,
-        extra_query: Mapping[str, Any] | None = None,
-        timeout: TimeoutArg = NOT_GIVEN,
-        max_retries: int | NotGiven = NOT_GIVEN,
-    ) -> ModelList:
-        """List the models the server offers.
-
-        Example:
-            >>> [m.id for m in (await client.models.list()).data]
-        """
-        return await self._client._request(
-            "GET",
-            "/models",
-            None,
-            _openai.decode_model_list,
-            extra_headers=extra_headers,
-            extra_query=extra_query,
-            timeout=timeout,
-            max_retries=max_retries,
-        )
-
-
 class AsyncResponses(_Resource):
     """``client.responses`` (the OpenAI Responses API)."""
 
@@ -413,6 +382,8 @@ class AsyncResponses(_Resource):
         """
         if not _RESPONSES_CREATE.issuperset(params):
             raise unknown_kwargs("responses.create", params, _RESPONSES_CREATE)
+        if "tools" in params:  # rawllm.function_tool entries, in the Responses form
+            params["tools"] = tools_for_responses(params["tools"])
         wire = _responses_wire()
         result: Response | AsyncStream[ResponseStreamEvent] = await self._post(
             "/responses",
@@ -501,6 +472,8 @@ class AsyncMessages(_Resource):
         """
         if not _MESSAGES_CREATE.issuperset(params):
             raise unknown_kwargs("messages.create", params, _MESSAGES_CREATE)
+        if "tools" in params:  # rawllm.function_tool entries, in the Anthropic form
+            params["tools"] = tools_for_anthropic(params["tools"])
         wire = _anthropic_wire()
         params["max_tokens"] = max_tokens
         params["messages"] = messages
