@@ -30,7 +30,9 @@ from ._config import NOT_GIVEN, NotGiven, PoolLimits, RateLimit, Timeout, coerce
 from ._exceptions import (
     APIConnectionError,
     APIError,
+    APIStatusError,
     APITimeoutError,
+    RequestInfo,
     make_status_error,
     redact,
     register_secret,
@@ -475,6 +477,8 @@ class BaseClient:
         )
         if delay is None:
             error.retries = retries
+            if isinstance(error, APIStatusError):  # e.response.request, as in the official SDKs
+                error.response.request = RequestInfo(method, str(url))
             raise error
         what = f"HTTP {status}" if status is not None else type(error).__name__
         logger.info(
