@@ -307,6 +307,7 @@ class BaseClient:
                     finally:
                         permit.release()
                     attach(result, data, request_id_from(rheaders))
+                    result.__dict__["_http"] = (status, rheaders)  # for with_raw_response
                     if retries:
                         result.__dict__["_retries"] = retries
                     usage = getattr(result, "usage", None)

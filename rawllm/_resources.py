@@ -120,6 +120,14 @@ class _Resource:
     def __init__(self, client: BaseClient) -> None:
         self._client = client
 
+    @property
+    def with_raw_response(self) -> Any:
+        """These calls, returning an ``APIResponse`` (``.headers``, ``.status_code``,
+        ``.retries_taken``, ``.elapsed``, ``.parse()``) as in the official SDKs."""
+        from ._raw_response import WithRawResponse
+
+        return WithRawResponse(self)
+
     def _post(
         self,
         path: str,
