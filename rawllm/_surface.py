@@ -276,6 +276,7 @@ class AsyncChat(_resources.AsyncChat):
     """``client.chat``."""
 
     __slots__ = ()
+    completions: AsyncCompletions
 
     def __init__(self, client: BaseClient) -> None:
         super().__init__(client)

@@ -321,3 +321,35 @@ async def test_default_query_organization_project(mock_server: MockServer) -> No
     assert first.query == "tenant=t1&trace=1" and second.query == "tenant=t1"
     assert first.headers["OpenAI-Organization"] == "org-1"
     assert first.headers["OpenAI-Project"] == "proj-1"
+
+
+async def test_with_raw_response(mock_server: MockServer) -> None:
+    async with oai(mock_server) as client:
+        raw = await client.chat.completions.with_raw_response.create(
+            model="m",
+            messages=user("hi"),
+            extra_headers={"x-mock-faults": "429,ok", "x-mock-key": "raw"},
+        )
+        completion = raw.parse()
+        assert raw.status_code == 200 and raw.retries_taken == 1
+        assert raw.elapsed > 0 and raw.request_id == completion._request_id
+        assert raw.headers["x-request-id"] == completion._request_id
+        assert raw.json() == completion.to_dict() and raw.text.startswith("{")
+        listed = await client.models.with_raw_response.list()
+        assert listed.parse().data and listed.status_code == 200
+        streamed = await client.chat.completions.with_raw_response.create(
+            model="m", messages=user("hi"), stream=True
+        )
+        assert streamed.headers["content-type"].startswith("text/event-stream")
+        async with streamed.parse() as stream:
+            assert len([c async for c in stream]) > 1
+        resp = await client.responses.create(model="m", input="x")
+        await client.responses.retrieve(resp.id, include=["a.b", "c.d"], starting_after=2)
+    assert mock_server.requests[-1].query == "include[]=a.b&include[]=c.d&starting_after=2"
+    async with ant(mock_server) as client:
+        raw_msg = await client.messages.with_raw_response.create(
+            model="m", max_tokens=3, messages=user("x")
+        )
+        assert raw_msg.headers["request-id"] == raw_msg.parse()._request_id
+        with pytest.raises(AttributeError):
+            client.messages.with_raw_response._post  # noqa: B018
