@@ -328,7 +328,7 @@ async def test_with_raw_response(mock_server: MockServer) -> None:
         raw = await client.chat.completions.with_raw_response.create(
             model="m",
             messages=user("hi"),
-            extra_headers={"x-mock-faults": "429,ok", "x-mock-key": "raw"},
+            extra_headers={"x-mock-faults": "429:retry-after-ms=10,ok", "x-mock-key": "raw"},
         )
         completion = raw.parse()
         assert raw.status_code == 200 and raw.retries_taken == 1
