@@ -325,16 +325,6 @@ async def test_default_query_organization_project(mock_server: MockServer) -> No
 
 async def test_with_raw_response(mock_server: MockServer) -> None:
     async with oai(mock_server) as client:
-        raw = await client.chat.completions.with_raw_response.create(
-            model="m",
-            messages=user("hi"),
-            extra_headers={"x-mock-faults": "429:retry-after-ms=10,ok", "x-mock-key": "raw"},
-        )
-        completion = raw.parse()
-        assert raw.status_code == 200 and raw.retries_taken == 1
-        assert raw.elapsed > 0 and raw.request_id == completion._request_id
-        assert raw.headers["x-request-id"] == completion._request_id
-        assert raw.json() == completion.to_dict() and raw.text.startswith("{")
         listed = await client.models.with_raw_response.list()
         assert listed.parse().data and listed.status_code == 200
         streamed = await client.chat.completions.with_raw_response.create(
@@ -353,3 +343,15 @@ async def test_with_raw_response(mock_server: MockServer) -> None:
         assert raw_msg.headers["request-id"] == raw_msg.parse()._request_id
         with pytest.raises(AttributeError):
             client.messages.with_raw_response._post  # noqa: B018
+    # last: a 429 makes the client's limiter slow down its later calls
+    async with oai(mock_server) as client:
+        raw = await client.chat.completions.with_raw_response.create(
+            model="m",
+            messages=user("hi"),
+            extra_headers={"x-mock-faults": "429:retry-after-ms=10,ok", "x-mock-key": "raw"},
+        )
+    completion = raw.parse()
+    assert raw.status_code == 200 and raw.retries_taken == 1
+    assert raw.elapsed > 0 and raw.request_id == completion._request_id
+    assert raw.headers["x-request-id"] == completion._request_id
+    assert raw.json() == completion.to_dict() and raw.text.startswith("{")
