@@ -170,7 +170,8 @@ class AzureOpenAI(OpenAI):
 
         self.api_version = api_version
         self.azure_endpoint = azure_endpoint
-        self.azure_deployment = azure_deployment or None
+        # As in the official SDK, a deployment counts only with an endpoint (not a base_url).
+        self.azure_deployment = (azure_deployment or None) if azure_endpoint else None
         self.azure_ad_token = azure_ad_token
         self.azure_ad_token_provider = azure_ad_token_provider
         self._azure_key = api_key
