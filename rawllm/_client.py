@@ -17,6 +17,7 @@ this module only sequences them.
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 import random
 import time
@@ -325,7 +326,7 @@ class BaseClient:
         method: str,
         path: str,
         body: bytes,
-        spec: StreamSpec,
+        spec: StreamSpec | None,
         *,
         tokens: int = 0,
         extra_headers: Mapping[str, str] | None = None,
@@ -341,7 +342,9 @@ class BaseClient:
         transport = shared.transport
         limiter = shared.limiter
         headers = transport.merge_headers(extra_headers)
-        if headers is None:
+        if spec is None:  # a plain body opened by with_streaming_response
+            pass
+        elif headers is None:
             headers = {"Accept": "text/event-stream"}
         else:
             headers = {**headers, "Accept": "text/event-stream"}
@@ -386,6 +389,17 @@ class BaseClient:
                         permit.release()
                         raise
                     else:
+                        if spec is None:  # with_streaming_response: the body stays unread
+                            from ._raw_response import StreamedResponse
+
+                            return StreamedResponse(  # type: ignore[return-value]
+                                resp,
+                                first,
+                                read_chunk=functools.partial(Transport.read_chunk, resp),
+                                permit=permit,
+                                request_id=request_id_from(rheaders),
+                                retries=retries,
+                            )
                         return AsyncStream(
                             resp,
                             first,

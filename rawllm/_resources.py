@@ -128,6 +128,14 @@ class _Resource:
 
         return WithRawResponse(self)
 
+    @property
+    def with_streaming_response(self) -> Any:
+        """These calls as ``async with``, the body unread until asked for (``.headers``,
+        ``.status_code``, ``await .parse()``, ``.iter_bytes()``, ``.iter_lines()``)."""
+        from ._raw_response import WithStreamingResponse
+
+        return WithStreamingResponse(self)
+
     def _post(
         self,
         path: str,

@@ -355,3 +355,29 @@ async def test_with_raw_response(mock_server: MockServer) -> None:
     assert raw.elapsed > 0 and raw.request_id == completion._request_id
     assert raw.headers["x-request-id"] == completion._request_id
     assert raw.json() == completion.to_dict() and raw.text.startswith("{")
+
+
+async def test_with_streaming_response(mock_server: MockServer) -> None:
+    async with oai(mock_server) as client:
+        create = client.chat.completions.with_streaming_response.create
+        async with create(model="m", messages=user("hi")) as r:
+            assert r.status_code == 200 and r.headers["content-type"] == "application/json"
+            completion = await r.parse()
+        assert completion.choices[0].message.content.startswith("hi")
+        assert completion._request_id == r.request_id and completion.to_dict()["id"]
+        async with create(model="m", messages=user("hi")) as r:
+            body = b"".join([chunk async for chunk in r.iter_bytes()])
+        assert msgspec.json.decode(body)["object"] == "chat.completion"
+        async with create(model="m", messages=user("hi")) as r:
+            pass  # left unread: the connection is dropped, the slot given back
+        async with create(model="m", messages=user("hi"), stream=True) as r:
+            assert r.headers["content-type"].startswith("text/event-stream")
+            stream = await r.parse()
+            assert len([chunk async for chunk in stream]) > 1
+        async with client.models.with_streaming_response.list() as r:
+            assert (await r.json())["object"] == "list"
+        assert client.limiter.state.in_flight == 0
+    assert [r.headers["Accept"] for r in mock_server.requests] == ["application/json"] * 3 + [
+        "text/event-stream",
+        "application/json",
+    ]
