@@ -183,15 +183,17 @@ class ResponseStream(_StreamView, Generic[T]):
         ...     response = await s.get_final_response()
     """
 
-    __slots__ = ("_format",)
+    __slots__ = ("_format", "_tools")
 
-    def __init__(self, stream: AsyncStream[Any], text_format: Any) -> None:
+    def __init__(self, stream: AsyncStream[Any], text_format: Any, tools: Any = None) -> None:
         super().__init__(stream)
         self._format = text_format
+        self._tools = tools
 
     async def get_final_response(self) -> Any:
-        """Read the rest; the ``ParsedResponse`` (``output_parsed`` set when a type was given)."""
-        return parse_response(await self._stream.get_final(), self._format)
+        """Read the rest; the ``ParsedResponse`` (``output_parsed`` set when a type was given,
+        ``parsed_arguments`` on calls of ``function_tool`` tools)."""
+        return parse_response(await self._stream.get_final(), self._format, self._tools)
 
 
 class StreamManager(Generic[S]):

@@ -282,7 +282,7 @@ def _tool_parsers(tools: Any) -> dict[str, Callable[[str], Any]]:
         if isinstance(tool, FunctionTool):
             out[tool.name] = tool.parse_arguments
         elif isinstance(tool, Mapping):
-            fn = tool.get("function")
+            fn = tool.get("function", tool)  # chat form, or the flat Responses form
             if isinstance(fn, Mapping) and fn.get("strict") and isinstance(fn.get("name"), str):
                 out[fn["name"]] = decoder_for(dict[str, Any])
     return out
@@ -332,11 +332,23 @@ def parse_chat_completion(completion: Any, tp: Any, tools: Any) -> Any:
     return out
 
 
-def parse_response(response: Any, tp: Any) -> Any:
-    """A ``Response`` as a ``ParsedResponse`` with ``output_parsed`` (None on a refusal)."""
-    from .types.parsed import ParsedResponse
+def parse_response(response: Any, tp: Any, tools: Any = None) -> Any:
+    """A ``Response`` as a ``ParsedResponse`` with ``output_parsed`` (None on a refusal);
+    ``function_call`` items of known tools get ``parsed_arguments``."""
+    from .types.parsed import ParsedResponse, ParsedResponseFunctionToolCall
+    from .types.responses import ResponseFunctionToolCall
 
-    out = _rebuild(response, ParsedResponse)
+    parsers = _tool_parsers(tools)
+    output = response.output
+    if parsers:
+        output = []
+        for item in response.output:
+            parser = parsers.get(getattr(item, "name", None) or "")
+            if isinstance(item, ResponseFunctionToolCall) and parser is not None:
+                item = _rebuild(item, ParsedResponseFunctionToolCall)
+                item.__dict__["_parsed_arguments"] = parser(item.arguments)
+            output.append(item)
+    out = _rebuild(response, ParsedResponse, output=output)
     out.__dict__.update(response.__dict__)
     text = response.output_text
     if tp is not None and text:

@@ -333,7 +333,7 @@ class AsyncResponses(_resources.AsyncResponses):
         wire = _resources._responses_wire()
 
         def decode(body: bytes) -> Any:
-            return parse_response(wire.decode_response(body), tp)
+            return parse_response(wire.decode_response(body), tp, tools)
 
         result: ParsedResponse[T] = await self._post(
             "/responses",
@@ -389,7 +389,7 @@ class AsyncResponses(_resources.AsyncResponses):
                 timeout=timeout,
                 **params,
             )
-            return ResponseStream(stream, tp)
+            return ResponseStream(stream, tp, tools)
 
         return StreamManager(open_stream)
 

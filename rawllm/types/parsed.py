@@ -14,7 +14,7 @@ from typing import Any, Generic, TypeVar
 
 from .openai import ChatCompletion, ChatCompletionMessage, ChatCompletionMessageToolCall, Choice
 from .openai import Function as _Function
-from .responses import Response
+from .responses import Response, ResponseFunctionToolCall
 
 __all__ = [
     "ParsedChatCompletion",
@@ -23,6 +23,7 @@ __all__ = [
     "ParsedFunction",
     "ParsedFunctionToolCall",
     "ParsedResponse",
+    "ParsedResponseFunctionToolCall",
 ]
 
 T = TypeVar("T")
@@ -75,6 +76,22 @@ class ParsedChatCompletion(ChatCompletion, Generic[T], kw_only=True):
     """
 
     choices: list[ParsedChoice[T]]  # type: ignore[assignment]
+
+
+class ParsedResponseFunctionToolCall(
+    ResponseFunctionToolCall,
+    kw_only=True,
+    gc=True,
+    dict=True,
+    tag_field="type",
+    tag="function_call",
+):
+    """A Responses ``function_call`` item with ``parsed_arguments`` (``function_tool`` tools)."""
+
+    @property
+    def parsed_arguments(self) -> Any:
+        """The decoded arguments, or None."""
+        return self.__dict__.get("_parsed_arguments")
 
 
 class ParsedResponse(Response, Generic[T], kw_only=True):

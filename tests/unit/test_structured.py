@@ -284,3 +284,30 @@ def test_parse_response_output_parsed() -> None:
     assert out.id == "resp_1"
     body["output"][0]["content"] = [{"type": "refusal", "refusal": "no"}]
     assert parse_response(decode_response(msgspec.json.encode(body)), Movie).output_parsed is None
+
+
+def test_parse_response_function_calls_of_known_tools() -> None:
+    def lookup(query: str) -> None:
+        """Search."""
+
+    body = {
+        "id": "resp_2",
+        "object": "response",
+        "status": "completed",
+        "model": "m",
+        "output": [
+            {
+                "type": "function_call",
+                "call_id": "c1",
+                "name": "lookup",
+                "arguments": '{"query": "q"}',
+            },
+            {"type": "function_call", "call_id": "c2", "name": "other", "arguments": "{}"},
+        ],
+    }
+    out = parse_response(decode_response(msgspec.json.encode(body)), None, [function_tool(lookup)])
+    first, second = out.output
+    assert first.parsed_arguments == {"query": "q"} and first.call_id == "c1"
+    assert not hasattr(second, "parsed_arguments")
+    # sent back as input, the item is exactly the wire object
+    assert msgspec.json.decode(msgspec.json.encode(first)) == body["output"][0]
