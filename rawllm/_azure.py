@@ -20,6 +20,7 @@ The URL rule is the pure function ``azure_path``.
 
 from __future__ import annotations
 
+import dataclasses
 import inspect
 import os
 from collections.abc import Awaitable, Callable, Mapping
@@ -31,6 +32,7 @@ from yarl import URL
 from ._client import BaseClient, RetryEvent, _Shared
 from ._config import PoolLimits, RateLimit, Timeout
 from ._exceptions import APIError, register_secret
+from ._formats import WireFormat
 from ._providers import DEFAULT_MAX_RETRIES, OpenAI
 
 __all__ = ["AzureADTokenProvider", "AzureOpenAI", "azure_path"]
@@ -236,13 +238,14 @@ class AzureOpenAI(OpenAI):
             url = url.update_query({k: str(v) for k, v in query.items()})
         return url
 
-    async def _prepare(
-        self, path: str, body: bytes | None, extra_headers: Mapping[str, str] | None
-    ) -> tuple[str, Mapping[str, str] | None]:
+    async def _request(self, fmt: WireFormat[Any, Any], body: bytes | None, **kwargs: Any) -> Any:
+        path = fmt.path
         if self.azure_deployment is None and path in DEPLOYMENT_PATHS and body:
             model = _model_of(body).model
             if model and "/deployments" not in self._base_str:
-                path, _ = azure_path(path, deployment=None, model=model)
+                fmt = dataclasses.replace(
+                    fmt, path=azure_path(path, deployment=None, model=model)[0]
+                )
         provider = self.azure_ad_token_provider
         if provider is not None:
             token = provider()
@@ -251,17 +254,7 @@ class AzureOpenAI(OpenAI):
             if not isinstance(token, str) or not token:
                 raise ValueError("Expected azure_ad_token_provider to return a non-empty string.")
             register_secret(token)
-            given = extra_headers or {}
+            given = kwargs.get("extra_headers") or {}
             if not any(k.lower() == "authorization" for k in given):
-                extra_headers = {**given, "Authorization": f"Bearer {token}"}
-        return path, extra_headers
-
-    async def _request(
-        self, method: str, path: str, body: bytes | None, decode: Any, **kwargs: Any
-    ) -> Any:
-        path, kwargs["extra_headers"] = await self._prepare(path, body, kwargs.get("extra_headers"))
-        return await BaseClient._request(self, method, path, body, decode, **kwargs)
-
-    async def _stream(self, method: str, path: str, body: bytes, spec: Any, **kwargs: Any) -> Any:
-        path, kwargs["extra_headers"] = await self._prepare(path, body, kwargs.get("extra_headers"))
-        return await BaseClient._stream(self, method, path, body, spec, **kwargs)
+                kwargs["extra_headers"] = {**given, "Authorization": f"Bearer {token}"}
+        return await BaseClient._request(self, fmt, body, **kwargs)

@@ -266,8 +266,8 @@ class _StreamingCall(Generic[R]):
 class WithStreamingResponse:
     """``resource.with_streaming_response``: each call as ``async with``, the body unread.
 
-    The call runs on a copy of the client (sharing its pool and limiter) whose two
-    send methods open the response instead of reading it, so the resource's own
+    The call runs on a copy of the client (sharing its pool and limiter) whose send
+    method opens the response instead of reading it, so the resource's own
     code (argument checks, body building, Azure routing) is the same as for a
     plain call, and the plain path carries no flag for it.
     """
@@ -290,27 +290,21 @@ class WithStreamingResponse:
                 cls = type(shadow)
 
                 async def raw_request(
-                    method: str, path: str, body: Any, decode: Any, **kw: Any
+                    fmt: Any, body: Any, *, stream: bool = False, **kw: Any
                 ) -> Any:
-                    opened = await cls._stream(shadow, method, path, body, None, **kw)
-                    opened._decode = decode
-                    return opened
-
-                async def raw_stream(
-                    method: str, path: str, body: Any, spec: Any, **kw: Any
-                ) -> Any:
-                    stream = await cls._stream(shadow, method, path, body, spec, **kw)
+                    if not stream:  # opened up to its first body bytes, not read
+                        return await cls._request(shadow, fmt, body, stream=True, raw=True, **kw)
+                    opened = await cls._request(shadow, fmt, body, stream=True, **kw)
                     return StreamedResponse(
-                        _StreamHead(stream),
+                        _StreamHead(opened),
                         b"",
                         read_chunk=_no_chunks,
-                        request_id=stream.request_id,
-                        retries=stream.retries,
-                        stream=stream,
+                        request_id=opened.request_id,
+                        retries=opened.retries,
+                        stream=opened,
                     )
 
                 shadow._request = raw_request
-                shadow._stream = raw_stream
                 opened: StreamedResponse[Any] = await getattr(type(resource)(shadow), name)(
                     *args, **kwargs
                 )

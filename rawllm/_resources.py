@@ -9,17 +9,16 @@ raises ``TypeError`` before anything is sent (provider extras go in
 
 from __future__ import annotations
 
-import functools
-from collections.abc import Awaitable, Callable, Iterable, Mapping
-from types import ModuleType
+from collections.abc import Awaitable, Iterable, Mapping
 from typing import TYPE_CHECKING, Any, Literal, overload
 
-from ._accumulate import ChatCompletionAccumulator, chunk_text
+from . import _formats
 from ._config import NOT_GIVEN, NotGiven, Timeout
+from ._formats import WireFormat
 from ._params import accepted, unknown_kwargs
-from ._streaming import AsyncStream, StreamSpec
+from ._streaming import AsyncStream
 from ._tools import tools_for_anthropic, tools_for_responses
-from ._wire import openai as _openai
+from ._wire._common import encode
 from ._wire.openai import build_params as _body
 
 if TYPE_CHECKING:
@@ -41,6 +40,10 @@ __all__ = [
 ]
 
 TimeoutArg = Timeout | float | None | NotGiven
+_Options = tuple[
+    Mapping[str, str] | None, Mapping[str, Any] | None, Mapping[str, Any] | None, TimeoutArg
+]
+"""A call's ``extra_headers``, ``extra_query``, ``extra_body`` and ``timeout``."""
 
 # What each method's **params may hold (checked before anything is sent).
 _CHAT_CREATE = accepted("chat.completions.create")
@@ -48,70 +51,6 @@ _EMBEDDINGS_CREATE = accepted("embeddings.create")
 _RESPONSES_CREATE = accepted("responses.create")
 _MESSAGES_CREATE = accepted("messages.create")
 _COUNT_TOKENS = accepted("messages.count_tokens")
-
-
-def _fold(accumulator: Callable[[], Any]) -> Callable[[list[Any]], Any]:
-    """items -> the accumulator's result (for ``StreamSpec.accumulate``)."""
-
-    def accumulate(items: list[Any]) -> Any:
-        acc = accumulator()
-        for item in items:
-            acc.add(item)
-        return acc.result()
-
-    return accumulate
-
-
-CHAT_STREAM = StreamSpec(
-    decode=_openai.decode_event,
-    decode_data=_openai.decode_chunk,
-    accumulate=_fold(ChatCompletionAccumulator),
-    text_of=chunk_text,
-    terminator="data: [DONE]",
-    done=_openai.DONE,
-)
-
-
-# The Anthropic and Responses layers are imported on first use: an OpenAI
-# chat user never pays their import time (their Struct and decoder set-up
-# is a third of rawllm's own import cost).
-@functools.cache
-def _anthropic_wire() -> ModuleType:
-    from ._wire import anthropic
-
-    return anthropic
-
-
-@functools.cache
-def _responses_wire() -> ModuleType:
-    from ._wire import responses
-
-    return responses
-
-
-def _event_stream(wire: ModuleType, accumulator: Callable[[], Any], terminator: str) -> StreamSpec:
-    """The spec of a stream of typed events ending in a terminal event."""
-    return StreamSpec(
-        decode=wire.decode_event,
-        accumulate=_fold(accumulator),
-        text_of=wire.text_delta,
-        terminator=terminator,
-        terminal_types=wire.TERMINAL_TYPES,
-    )
-
-
-@functools.cache
-def _message_stream() -> StreamSpec:
-    from ._accumulate_events import MessageAccumulator
-
-    return _event_stream(_anthropic_wire(), MessageAccumulator, "message_stop")
-
-
-@functools.cache
-def _response_stream() -> StreamSpec:
-    from ._accumulate_events import ResponseAccumulator
-
-    return _event_stream(_responses_wire(), ResponseAccumulator, "response.completed")
 
 
 class _Resource:
@@ -138,51 +77,28 @@ class _Resource:
 
     def _post(
         self,
-        path: str,
+        fmt: WireFormat[Any, Any],
         params: dict[str, Any],
-        stream: bool | None | NotGiven,
-        encode: Callable[[Mapping[str, Any]], bytes],
-        decode: Callable[[bytes], Any],
-        spec: Callable[[], StreamSpec] | None,
-        extra_headers: Mapping[str, str] | None,
-        extra_query: Mapping[str, Any] | None,
-        extra_body: Mapping[str, Any] | None,
-        timeout: TimeoutArg,
+        options: _Options,
+        stream: bool | None | NotGiven = None,
     ) -> Awaitable[Any]:
         """Build the body and start the call (a plain method: no extra coroutine frame)."""
         max_retries = params.pop("max_retries", NOT_GIVEN)
         if stream is not NOT_GIVEN and stream is not None:
             params["stream"] = bool(stream)
+        extra_headers, extra_query, extra_body, timeout = options
         body = _body(params, extra_body)
         client = self._client
-        tokens = client.limiter.estimate(body)
-        if stream and spec is not None:
-            return client._stream(
-                "POST",
-                path,
-                encode(body),
-                spec(),
-                tokens=tokens,
-                extra_headers=extra_headers,
-                extra_query=extra_query,
-                timeout=timeout,
-                max_retries=max_retries,
-            )
         return client._request(
-            "POST",
-            path,
+            fmt,
             encode(body),
-            decode,
-            tokens=tokens,
+            stream=bool(stream) and fmt.accumulator is not None,
+            tokens=client.limiter.estimate(body),
             extra_headers=extra_headers,
             extra_query=extra_query,
             timeout=timeout,
             max_retries=max_retries,
         )
-
-
-def _chat_stream() -> StreamSpec:
-    return CHAT_STREAM
 
 
 class AsyncCompletions(_Resource):
@@ -274,16 +190,7 @@ class AsyncCompletions(_Resource):
         params["messages"] = messages
         params["model"] = model
         result: ChatCompletion | AsyncStream[ChatCompletionChunk] = await self._post(
-            "/chat/completions",
-            params,
-            stream,
-            _openai.encode,
-            _openai.decode_chat_completion,
-            _chat_stream,
-            extra_headers,
-            extra_query,
-            extra_body,
-            timeout,
+            _formats.CHAT, params, (extra_headers, extra_query, extra_body, timeout), stream
         )
         return result
 
@@ -325,16 +232,7 @@ class AsyncEmbeddings(_Resource):
         params["input"] = input
         params["model"] = model
         result: CreateEmbeddingResponse = await self._post(
-            "/embeddings",
-            params,
-            None,
-            _openai.encode,
-            _openai.decode_embeddings,
-            None,
-            extra_headers,
-            extra_query,
-            extra_body,
-            timeout,
+            _formats.EMBEDDINGS, params, (extra_headers, extra_query, extra_body, timeout)
         )
         return result
 
@@ -400,18 +298,8 @@ class AsyncResponses(_Resource):
             raise unknown_kwargs("responses.create", params, _RESPONSES_CREATE)
         if "tools" in params:  # rawllm.function_tool entries, in the Responses form
             params["tools"] = tools_for_responses(params["tools"])
-        wire = _responses_wire()
         result: Response | AsyncStream[ResponseStreamEvent] = await self._post(
-            "/responses",
-            params,
-            stream,
-            wire.encode,
-            wire.decode_response,
-            _response_stream,
-            extra_headers,
-            extra_query,
-            extra_body,
-            timeout,
+            _formats.responses(), params, (extra_headers, extra_query, extra_body, timeout), stream
         )
         return result
 
@@ -490,21 +378,11 @@ class AsyncMessages(_Resource):
             raise unknown_kwargs("messages.create", params, _MESSAGES_CREATE)
         if "tools" in params:  # rawllm.function_tool entries, in the Anthropic form
             params["tools"] = tools_for_anthropic(params["tools"])
-        wire = _anthropic_wire()
         params["max_tokens"] = max_tokens
         params["messages"] = messages
         params["model"] = model
         result: Message | AsyncStream[MessageStreamEvent] = await self._post(
-            "/v1/messages",
-            params,
-            stream,
-            wire.encode,
-            wire.decode_message,
-            _message_stream,
-            extra_headers,
-            extra_query,
-            extra_body,
-            timeout,
+            _formats.messages(), params, (extra_headers, extra_query, extra_body, timeout), stream
         )
         return result
 
@@ -526,19 +404,9 @@ class AsyncMessages(_Resource):
         """
         if not _COUNT_TOKENS.issuperset(params):
             raise unknown_kwargs("messages.count_tokens", params, _COUNT_TOKENS)
-        max_retries = params.pop("max_retries", NOT_GIVEN)
-        wire = _anthropic_wire()
         params["messages"] = messages
         params["model"] = model
-        body = _body(params, extra_body)
-        decode: Callable[[bytes], MessageTokensCount] = wire.decode_count_tokens
-        return await self._client._request(
-            "POST",
-            "/v1/messages/count_tokens",
-            wire.encode(body),
-            decode,
-            extra_headers=extra_headers,
-            extra_query=extra_query,
-            timeout=timeout,
-            max_retries=max_retries,
+        result: MessageTokensCount = await self._post(
+            _formats.count_tokens(), params, (extra_headers, extra_query, extra_body, timeout)
         )
+        return result

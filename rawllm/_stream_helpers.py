@@ -94,8 +94,9 @@ class _StreamView:
         acc = self._acc
         if acc is None:
             acc = self._acc = make()
-        items = self._stream._items
-        read = self._stream._pos
+        stream = self._stream
+        items = stream._reader.items  # every item decoded so far ...
+        read = len(items) - (len(stream._buf) - stream._pos)  # ... less those not handed out
         for item in items[self._fed : read]:
             acc.add(item)
         self._fed = read

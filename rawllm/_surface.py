@@ -15,6 +15,7 @@ here is on the path of a plain ``create()`` call.
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 from collections.abc import Callable, Iterable, Mapping
 from typing import TYPE_CHECKING, Any, TypeVar, overload
@@ -22,8 +23,9 @@ from urllib.parse import quote
 
 import msgspec
 
-from . import _resources
+from . import _formats, _resources
 from ._config import NOT_GIVEN, NotGiven
+from ._formats import WireFormat
 from ._pagination import AsyncPaginator, next_after, next_after_id
 from ._params import accepted, unknown_kwargs
 from ._stream_helpers import ChatCompletionStream, MessageStream, ResponseStream, StreamManager
@@ -34,7 +36,6 @@ from ._structured import (
     text_format_param,
 )
 from ._tools import tools_for_responses
-from ._wire import openai as _openai
 from ._wire._common import invalid
 from .types.openai import Model, ModelList
 
@@ -109,11 +110,10 @@ async def _get(
     timeout: TimeoutArg,
     max_retries: Any,
 ) -> Any:
+    fmt: WireFormat[Any, Any] = WireFormat(name=path, path=path, decode=decode, method="GET")
     return await client._request(
-        "GET",
-        path,
+        fmt,
         None,
-        decode,
         extra_headers=extra_headers,
         extra_query=extra_query,
         timeout=timeout,
@@ -209,20 +209,15 @@ class AsyncCompletions(_resources.AsyncCompletions):
         params["response_format"] = rf if tp is None else response_format_param(tp)
         params["tools"] = tools
 
+        chat = _formats.CHAT
+
         def decode(body: bytes) -> Any:
-            return parse_chat_completion(_openai.decode_chat_completion(body), tp, tools)
+            return parse_chat_completion(chat.decode(body), tp, tools)
 
         result: ParsedChatCompletion[Any] = await self._post(
-            "/chat/completions",
+            dataclasses.replace(chat, decode=decode),
             params,
-            None,
-            _openai.encode,
-            decode,
-            None,
-            extra_headers,
-            extra_query,
-            extra_body,
-            timeout,
+            (extra_headers, extra_query, extra_body, timeout),
         )
         return result
 
@@ -330,22 +325,15 @@ class AsyncResponses(_resources.AsyncResponses):
         tp, _ = _format(text_format)
         params["text"] = _text_param(params.get("text"), tp)
         params["tools"] = tools_for_responses(tools)
-        wire = _resources._responses_wire()
+        fmt = _formats.responses()
 
         def decode(body: bytes) -> Any:
-            return parse_response(wire.decode_response(body), tp, tools)
+            return parse_response(fmt.decode(body), tp, tools)
 
         result: ParsedResponse[T] = await self._post(
-            "/responses",
+            dataclasses.replace(fmt, decode=decode),
             params,
-            None,
-            wire.encode,
-            decode,
-            None,
-            extra_headers,
-            extra_query,
-            extra_body,
-            timeout,
+            (extra_headers, extra_query, extra_body, timeout),
         )
         return result
 
@@ -426,10 +414,10 @@ class AsyncResponses(_resources.AsyncResponses):
                 query[key] = str(value).lower() if isinstance(value, bool) else value
         if extra_query:
             query.update(extra_query)
-        wire = _resources._responses_wire()
+        decode = _formats.responses().decode
         path = "/responses/" + quote(response_id, safe="")
         result: Response = await _get(
-            self._client, path, wire.decode_response, extra_headers, query, timeout, max_retries
+            self._client, path, decode, extra_headers, query, timeout, max_retries
         )
         return result
 
@@ -521,7 +509,7 @@ class AsyncModels(_resources._Resource):
             result: ModelList = await _get(
                 client,
                 "/models",
-                _openai.decode_model_list,
+                _formats.MODELS.decode,
                 extra_headers,
                 query or None,
                 timeout,
