@@ -14,13 +14,8 @@ from ._client import BaseClient, RetryEvent, _Shared
 from ._config import PoolLimits, RateLimit, Timeout
 from ._exceptions import APIError, register_secret
 from ._resources import AsyncEmbeddings
-from ._surface import (
-    AsyncAnthropicModels,
-    AsyncChat,
-    AsyncMessages,
-    AsyncModels,
-    AsyncResponses,
-)
+from ._retrieval import AsyncAnthropicModels, AsyncModels
+from ._surface import AsyncChat, AsyncMessages, AsyncResponses
 
 if TYPE_CHECKING:
     import aiohttp
