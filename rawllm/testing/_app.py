@@ -26,6 +26,7 @@ by ``response.completed``), Anthropic Messages (``message_start`` ...
 from __future__ import annotations
 
 import asyncio
+import functools
 import math
 import os
 import socket
@@ -40,6 +41,8 @@ from aiohttp import web
 from multidict import CIMultiDictProxy
 
 from . import _faults, _lookup, _strict
+from ._batch_routes import answer_line, is_batch_route, serve_batch_route
+from ._batch_store import BatchStore
 from ._errors import (
     BADSHAPE_JSON,
     HTML_502,
@@ -66,6 +69,7 @@ _ROUTES = {
     ("POST", "/v1/messages/count_tokens"): "count_tokens",
 }
 _ANTHROPIC_APIS = frozenset({"messages", "count_tokens"})
+MAX_BODY = 32_000_000
 
 
 def _int_header(value: str | None, name: str) -> int | None:
@@ -96,6 +100,10 @@ class MockServer:
         tpm: strict-provider tokens-per-minute budget (``None``: unlimited).
         api_key: when set, requests without this key get a 401.
         record: keep every request in :attr:`requests` (turn off for long benchmarks).
+        batch_phase: seconds each Batch API phase lasts (validating, in progress,
+            finalizing; see ``docs/testing.md``): the 24 h lifecycle, compressed.
+        batch_window: seconds standing for the 24 h completion window; a batch
+            whose work outlasts it ends ``expired``.
 
     Raises:
         ValueError: ``faults`` is not a valid script.
@@ -121,6 +129,8 @@ class MockServer:
         tpm: float | None = None,
         api_key: str | None = None,
         record: bool = True,
+        batch_phase: float = 0.2,
+        batch_window: float = 3600.0,
     ) -> None:
         self.host = host
         self.port = port
@@ -148,6 +158,10 @@ class MockServer:
         self._cache: dict[tuple[str, bool, int, bytes], Rendered] = {}
         self._prefix = os.urandom(5).hex()
         self._counter = 0
+        self.batch_store = BatchStore(
+            functools.partial(answer_line, self), self._next_id, phase=batch_phase,
+            window=batch_window,
+        )  # fmt: skip
 
     # -- lifecycle -------------------------------------------------------------
 
@@ -291,15 +305,20 @@ class MockServer:
         arrived = time.monotonic()
         method, path = request.method, request.path
         api = _ROUTES.get((method, path))
-        item_id: str | None = None
-        azure = False
+        item_id, azure = None, False
         if api is None:
             api, item_id, azure = _lookup.resolve(method, path)
         headers = request.headers
+        if api is None and is_batch_route(path):
+            return await serve_batch_route(self, request, arrived)
         anthropic = api in _ANTHROPIC_APIS or (
             api in ("models", "model") and "anthropic-version" in headers and not azure
         )
-        raw = await request.read() if method == "POST" else b""
+        # Not request.read(): its 1 MiB cap is far below the providers' (a prompt with
+        # images is easily more); the cap here is Anthropic's 32 MB.
+        raw = await request.content.read() if method == "POST" else b""
+        if len(raw) > MAX_BODY:
+            return self._error(self._next_id(), anthropic, 413)
         body: Any = None
         if raw:
             try:
@@ -342,7 +361,11 @@ class MockServer:
         if self.api_key is not None and not self._authorized(headers, anthropic, azure):
             return self._error(rid, anthropic, 401)
         if method == "GET" and (item_id is not None or (anthropic and api == "models")):
-            return self._lookup(api, item_id, request.query, rid, anthropic)
+            status, out = _lookup.answer(api, item_id, request.query, anthropic, self._stored)
+            if isinstance(out, str):
+                return self._error(rid, anthropic and api != "response", status, out)
+            self.status_counts[200] += 1
+            return web.Response(body=out, headers=self._base_headers(rid, anthropic, JSON))
         if method == "POST" and not isinstance(body, dict):
             msg = "We could not parse the JSON body of your request."
             return self._error(rid, anthropic, 400, msg)
@@ -351,7 +374,9 @@ class MockServer:
         except BadRequest as exc:
             return self._error(rid, anthropic, exc.status, exc.message)
 
-    def _authorized(self, headers: CIMultiDictProxy[str], anthropic: bool, azure: bool) -> bool:
+    def _authorized(
+        self, headers: CIMultiDictProxy[str], anthropic: bool, azure: bool = False
+    ) -> bool:
         if anthropic:
             return headers.get("x-api-key") == self.api_key
         if azure and headers.get("api-key") == self.api_key:
@@ -402,38 +427,6 @@ class MockServer:
                 transport.close()
         # aiohttp finds the transport gone when it writes this and drops it quietly.
         return web.Response(status=599)
-
-    def _lookup(
-        self,
-        api: str,
-        item_id: str | None,
-        query: Mapping[str, str],
-        rid: str,
-        anthropic: bool,
-    ) -> web.Response:
-        """Answer a GET that reads by id or pages (see ``_lookup``)."""
-        body: bytes | None
-        if api == "models":
-            try:
-                body = _lookup.anthropic_models_page(query)
-            except ValueError as exc:
-                return self._error(rid, anthropic, 400, str(exc))
-        elif api == "model":
-            assert item_id is not None
-            if anthropic:
-                body = _lookup.anthropic_model(item_id)
-                missing = f"model: {item_id}"
-            else:
-                body = _lookup.openai_model(item_id)
-                missing = f"The model '{item_id}' does not exist"
-            if body is None:
-                return self._error(rid, anthropic, 404, missing)
-        else:
-            body = self._stored.get(item_id or "")
-            if body is None:
-                return self._error(rid, False, 404, f"No response found with id '{item_id}'.")
-        self.status_counts[200] += 1
-        return web.Response(body=body, headers=self._base_headers(rid, anthropic, JSON))
 
     def _base_headers(self, rid: str, anthropic: bool, content_type: str) -> dict[str, str]:
         h = {"Content-Type": content_type}
@@ -529,10 +522,7 @@ class MockServer:
         else:
             payload = rid_b.join(entry.parts)
             if api == "responses" and body.get("store") is not False:
-                # Kept for GET /v1/responses/{id} (the last 256), as the API stores them.
-                self._stored["resp_" + rid] = payload
-                if len(self._stored) > 256:
-                    self._stored.popitem(last=False)
+                _lookup.store(self._stored, "resp_" + rid, payload)
         headers = self._base_headers(rid, anthropic, JSON)
         if extra:
             headers.update(extra)

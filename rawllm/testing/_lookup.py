@@ -19,6 +19,7 @@ Pure functions of the path, the query and the server's state passed in.
 from __future__ import annotations
 
 import time
+from collections import OrderedDict
 from collections.abc import Mapping
 from typing import Any
 
@@ -27,11 +28,16 @@ from ._render_common import encode
 __all__ = [
     "ANTHROPIC_MODELS",
     "OPENAI_MODELS",
+    "STORED_RESPONSES",
     "anthropic_model",
     "anthropic_models_page",
+    "answer",
     "openai_model",
     "resolve",
+    "store",
 ]
+
+STORED_RESPONSES = 256
 
 # (id, display name, created) newest first, as the Anthropic Models API lists them.
 ANTHROPIC_MODELS = (
@@ -155,3 +161,38 @@ def anthropic_models_page(query: Mapping[str, str]) -> bytes:
             "last_id": page[-1][0] if page else None,
         }
     )
+
+
+def store(stored: OrderedDict[str, bytes], response_id: str, body: bytes) -> None:
+    """Keep a created response for ``GET /v1/responses/{id}`` (the last 256)."""
+    stored[response_id] = body
+    if len(stored) > STORED_RESPONSES:
+        stored.popitem(last=False)
+
+
+def answer(
+    api: str,
+    item_id: str | None,
+    query: Mapping[str, str],
+    anthropic: bool,
+    stored: Mapping[str, bytes],
+) -> tuple[int, bytes | str]:
+    """``(200, body)``, or ``(status, error message)`` for a GET by id or a models page."""
+    if api == "models":
+        try:
+            return 200, anthropic_models_page(query)
+        except ValueError as exc:
+            return 400, str(exc)
+    if api == "model":
+        model_id = item_id or ""
+        if anthropic:
+            found = anthropic_model(model_id)
+            return (200, found) if found is not None else (404, f"model: {model_id}")
+        found = openai_model(model_id)
+        return (
+            (200, found) if found is not None else (404, f"The model '{model_id}' does not exist")
+        )
+    body = stored.get(item_id or "")
+    if body is None:
+        return 404, f"No response found with id '{item_id}'."
+    return 200, body
