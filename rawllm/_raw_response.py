@@ -13,13 +13,20 @@ headers (two references in its ``__dict__``), and the wrapper measures
 
 from __future__ import annotations
 
+import inspect
 import time
 from collections.abc import Awaitable, Callable, Mapping
 from typing import Any, Generic, TypeVar
 
 import msgspec
 
-__all__ = ["APIResponse", "StreamedResponse", "WithRawResponse", "WithStreamingResponse"]
+__all__ = [
+    "APIResponse",
+    "RawResponses",
+    "StreamedResponse",
+    "WithRawResponse",
+    "WithStreamingResponse",
+]
 
 R = TypeVar("R")
 
@@ -259,8 +266,13 @@ class _StreamingCall(Generic[R]):
         return self._response
 
     async def __aexit__(self, *exc: object) -> None:
-        if self._response is not None:
-            await self._response.close()
+        response = self._response
+        if response is not None:
+            # A StreamedResponse; calls that stream bodies of their own (files.content)
+            # hand back their own object, whose close() may be sync.
+            outcome = response.close()
+            if inspect.isawaitable(outcome):
+                await outcome
 
 
 class WithStreamingResponse:
@@ -333,3 +345,21 @@ class _StreamHead:
 
 async def _no_chunks() -> bytes:
     return b""
+
+
+class RawResponses:
+    """Mixin of every resource namespace: ``with_raw_response`` and ``with_streaming_response``."""
+
+    __slots__ = ()
+
+    @property
+    def with_raw_response(self) -> Any:
+        """These calls, returning an ``APIResponse`` (``.headers``, ``.status_code``,
+        ``.retries_taken``, ``.elapsed``, ``.parse()``) as in the official SDKs."""
+        return WithRawResponse(self)
+
+    @property
+    def with_streaming_response(self) -> Any:
+        """These calls as ``async with``, the body unread until asked for (``.headers``,
+        ``.status_code``, ``await .parse()``, ``.iter_bytes()``, ``.iter_lines()``)."""
+        return WithStreamingResponse(self)

@@ -16,6 +16,7 @@ from . import _formats
 from ._config import NOT_GIVEN, NotGiven, Timeout
 from ._formats import WireFormat
 from ._params import accepted, unknown_kwargs
+from ._raw_response import RawResponses
 from ._streaming import AsyncStream
 from ._tools import tools_for_anthropic, tools_for_responses
 from ._wire._common import encode
@@ -54,27 +55,11 @@ _MESSAGES_CREATE = accepted("messages.create")
 _COUNT_TOKENS = accepted("messages.count_tokens")
 
 
-class _Resource:
+class _Resource(RawResponses):
     __slots__ = ("_client",)
 
     def __init__(self, client: BaseClient) -> None:
         self._client = client
-
-    @property
-    def with_raw_response(self) -> Any:
-        """These calls, returning an ``APIResponse`` (``.headers``, ``.status_code``,
-        ``.retries_taken``, ``.elapsed``, ``.parse()``) as in the official SDKs."""
-        from ._raw_response import WithRawResponse
-
-        return WithRawResponse(self)
-
-    @property
-    def with_streaming_response(self) -> Any:
-        """These calls as ``async with``, the body unread until asked for (``.headers``,
-        ``.status_code``, ``await .parse()``, ``.iter_bytes()``, ``.iter_lines()``)."""
-        from ._raw_response import WithStreamingResponse
-
-        return WithStreamingResponse(self)
 
     def _post(
         self,

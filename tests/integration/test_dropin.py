@@ -381,3 +381,13 @@ async def test_with_streaming_response(mock_server: MockServer) -> None:
         "text/event-stream",
         "application/json",
     ]
+
+
+async def test_raw_responses_on_the_batch_resources(mock_server: MockServer) -> None:
+    async with oai(mock_server) as client:
+        raw = await client.files.with_raw_response.create(file=b'{"a": 1}\n', purpose="batch")
+        uploaded = raw.parse()
+        assert raw.status_code == 200 and raw.headers["x-request-id"]
+        async with client.files.with_streaming_response.content(uploaded.id) as body:
+            assert await body.read() == b'{"a": 1}\n'
+        assert client.limiter.state.in_flight == 0
