@@ -32,9 +32,10 @@ from ._exceptions import (
     RequestTooLargeError,
     UnprocessableEntityError,
 )
-from ._limiter import LimiterState, estimate_tokens
+from ._permit import LimiterState
 from ._providers import Anthropic, AsyncAnthropic, AsyncOpenAI, OpenAI
 from ._streaming import AsyncStream
+from ._tokens import estimate_tokens
 from ._tools import function_tool
 from ._version import __version__
 

@@ -34,6 +34,7 @@ from ._config import PoolLimits, RateLimit, Timeout
 from ._exceptions import APIError, register_secret
 from ._formats import WireFormat
 from ._providers import DEFAULT_MAX_RETRIES, OpenAI
+from ._transport import DEFAULT_MAX_EVENT_BYTES, DEFAULT_MAX_RESPONSE_BYTES
 
 __all__ = ["AzureADTokenProvider", "AzureOpenAI", "azure_path"]
 
@@ -100,7 +101,8 @@ class AzureOpenAI(OpenAI):
             every call, so it can refresh (azure-identity's ``get_bearer_token_provider``).
         base_url: instead of ``azure_endpoint`` (mutually exclusive with it).
         organization, project, default_query, timeout, max_retries, rate_limit, pool,
-            default_headers, session, on_retry: as for ``rawllm.OpenAI``.
+            default_headers, session, on_retry, ssl, proxy, max_response_bytes,
+            max_event_bytes: as for ``rawllm.OpenAI``.
 
     Raises:
         APIError: no credential was given or found in the environment.
@@ -131,6 +133,10 @@ class AzureOpenAI(OpenAI):
         default_query: Mapping[str, Any] | None = None,
         session: Any = None,
         on_retry: Callable[[RetryEvent], Any] | None = None,
+        ssl: Any = None,
+        proxy: str | None = None,
+        max_response_bytes: int = DEFAULT_MAX_RESPONSE_BYTES,
+        max_event_bytes: int = DEFAULT_MAX_EVENT_BYTES,
         _shared: _Shared | None = None,
     ) -> None:
         given = [x is not None for x in (api_key, azure_ad_token, azure_ad_token_provider)]
@@ -200,6 +206,10 @@ class AzureOpenAI(OpenAI):
             default_query=query,
             session=session,
             on_retry=on_retry,
+            ssl=ssl,
+            proxy=proxy,
+            max_response_bytes=max_response_bytes,
+            max_event_bytes=max_event_bytes,
             _shared=_shared,
         )
 
