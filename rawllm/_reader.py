@@ -132,7 +132,16 @@ class StreamReader(Generic[E, R]):
         events = self._sse.feed(data)
         if not events:
             return []
-        return self._take(events)
+        new: list[E] = []
+        try:
+            self._decode(self, events, new)
+        except APIError as exc:
+            self._error = exc
+            if not new:
+                raise
+            # else raised by the next call, after these items
+        self._items.extend(new)
+        return new
 
     def eof(self) -> list[E]:
         """The body ended.  Returns the last items (none for SSE) or raises.
@@ -181,18 +190,6 @@ class StreamReader(Generic[E, R]):
         if n:
             what += f", the last a {type(self._items[-1]).__name__}"
         return what
-
-    def _take(self, events: list[ServerSentEvent]) -> list[E]:
-        new: list[E] = []
-        try:
-            self._decode(self, events, new)
-        except APIError as exc:
-            if not new:
-                self._error = exc
-                raise
-            self._error = exc  # raised by the next call, after these items
-        self._items.extend(new)
-        return new
 
     # The two loops differ only in what they pass the decoder: the per-event
     # path has no branch on the format.
