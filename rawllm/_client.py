@@ -226,7 +226,8 @@ class BaseClient:
         """
         policy = self._policy if max_retries is NOT_GIVEN else RetryPolicy(max_retries=max_retries)
         t = self.timeout if timeout is NOT_GIVEN else coerce_timeout(timeout)
-        call = self._plan(fmt, body, stream, t, extra_headers, extra_query)
+        url = self._url(fmt.path, extra_query)
+        call = _Call(fmt, url, body, self._shared.transport.merge_headers(extra_headers), stream, t)
         aio_timeout = self._aio_timeout if timeout is NOT_GIVEN else client_timeout(t, None)
         retries = 0
         while True:
@@ -243,24 +244,6 @@ class BaseClient:
                 if result is None or not stream:  # an open stream holds its permit
                     permit.release()
             retries = await self._backoff(policy, error, retries, call)
-
-    def _plan(
-        self,
-        fmt: WireFormat[Any, Any],
-        body: bytes | None,
-        stream: bool,
-        t: Timeout,
-        extra_headers: Mapping[str, str] | None,
-        extra_query: Mapping[str, Any] | None,
-    ) -> _Call:
-        """What every attempt of the call sends, and its deadline."""
-        headers: Mapping[str, str] | None = self._shared.transport.merge_headers(extra_headers)
-        if stream:
-            headers = {**headers, **_SSE_ACCEPT} if headers else _SSE_ACCEPT
-        started = time.monotonic()
-        deadline = None if t.total is None else started + t.total
-        url = self._url(fmt.path, extra_query)
-        return _Call(fmt, url, body, headers, stream, t, started, deadline)
 
     async def _attempt(
         self, call: _Call, aio_timeout: ClientTimeout, permit: Any, retries: int
@@ -395,7 +378,7 @@ class BaseClient:
 
 
 class _Call:
-    """What every attempt of one call sends, fixed before the first (a plain class: cheap)."""
+    """What every attempt of one call sends, and its deadline (a plain class: cheap)."""
 
     __slots__ = ("body", "deadline", "fmt", "headers", "started", "stream", "timeout", "url")
 
@@ -407,17 +390,17 @@ class _Call:
         headers: Mapping[str, str] | None,
         stream: bool,
         timeout: Timeout,
-        started: float,
-        deadline: float | None,
     ) -> None:
+        if stream:
+            headers = {**headers, **_SSE_ACCEPT} if headers else _SSE_ACCEPT
         self.fmt = fmt
         self.url = url
         self.body = body
         self.headers = headers
         self.stream = stream
         self.timeout = timeout
-        self.started = started
-        self.deadline = deadline
+        self.started = started = time.monotonic()
+        self.deadline = None if timeout.total is None else started + timeout.total
 
 
 _SSE_ACCEPT: Mapping[str, str] = {"Accept": "text/event-stream"}
