@@ -283,12 +283,15 @@ class BaseClient:
         t = call.timeout
         limit = t.first_event
         try:
-            first = await within(
-                resp.read_chunk(),
-                None if limit is None else call.started + limit - time.monotonic(),
-                "first_event",
-                f"Stream timed out: no data within first_event={limit} s.",
-            )
+            if limit is None:
+                first = await resp.read_chunk()
+            else:
+                first = await within(
+                    resp.read_chunk(),
+                    call.started + limit - time.monotonic(),
+                    "first_event",
+                    f"Stream timed out: no data within first_event={limit} s.",
+                )
         except BaseException:
             resp.close()
             raise
