@@ -132,10 +132,11 @@ async def open_binary(
     the ``total`` deadline) until the first body byte has arrived, as for a
     stream; the permit is not held while the body is read.
     """
+    from ._client import _Call
+
     t = client.timeout if isinstance(timeout, NotGiven) else coerce_timeout(timeout)
-    call = client._plan(_DOWNLOAD, None, False, t, extra_headers, None)
-    call.url = url
     transport = client._shared.transport
+    call = _Call(_DOWNLOAD, url, None, transport.merge_headers(extra_headers), False, t)
     limiter = client._shared.limiter
     retries = 0
     while True:
