@@ -218,16 +218,23 @@ class BaseClient:
         extra_query: Mapping[str, Any] | None = None,
         timeout: Any = NOT_GIVEN,
         max_retries: Any = NOT_GIVEN,
+        url: URL | None = None,
+        opener: Opener | None = None,
     ) -> Any:
         """One call with retries: the decoded result (or an open ``AsyncStream``), or the error.
 
         The attempt loop: acquire a permit, send, decide, sleep; the permit is
-        released here, once, unless an open stream took it over.
+        released here, once, unless an open stream took it over.  ``opener``
+        (with ``url``, for a download) builds the result from the response and
+        its first chunk instead of decoding the whole body; it does not keep
+        the permit.
         """
         policy = self._policy if max_retries is NOT_GIVEN else RetryPolicy(max_retries=max_retries)
         t = self.timeout if timeout is NOT_GIVEN else coerce_timeout(timeout)
-        url = self._url(fmt.path, extra_query)
-        call = _Call(fmt, url, body, self._shared.transport.merge_headers(extra_headers), stream, t)
+        if url is None:
+            url = self._url(fmt.path, extra_query)
+        headers = self._shared.transport.merge_headers(extra_headers)
+        call = _Call(fmt, url, body, headers, stream, t, opener)
         aio_timeout = self._aio_timeout if timeout is NOT_GIVEN else client_timeout(t, None)
         retries = 0
         while True:
@@ -255,9 +262,12 @@ class BaseClient:
         )
         status = resp.status
         self._shared.limiter.observe(status, resp.headers)
-        if call.stream:
+        if call.opens:
             if status < 300:
-                return await self._open_stream(call, resp, permit, retries)
+                opener = call.opener
+                if opener is None:
+                    return await self._open_stream(call, resp, permit, retries)
+                return opener(resp, await _first_chunk(call, resp))
             try:
                 data = await resp.read()
             except APIConnectionError:
@@ -281,27 +291,14 @@ class BaseClient:
     ) -> AsyncStream[Any]:
         """Wait for the first body byte (still inside the retry loop), then hand over."""
         t = call.timeout
-        limit = t.first_event
-        try:
-            if limit is None:
-                first = await resp.read_chunk()
-            else:
-                first = await within(
-                    resp.read_chunk(),
-                    call.started + limit - time.monotonic(),
-                    "first_event",
-                    f"Stream timed out: no data within first_event={limit} s.",
-                )
-        except BaseException:
-            resp.close()
-            raise
+        first = await _first_chunk(call, resp)
         return AsyncStream(
             resp,
             first,
             StreamReader(call.fmt),
             permit=permit,
             request_id=request_id_from(resp.headers),
-            first_event=limit,
+            first_event=t.first_event,
             event_idle=t.event_idle,
             started=call.started,
             retries=retries,
@@ -383,7 +380,18 @@ class BaseClient:
 class _Call:
     """What every attempt of one call sends, and its deadline (a plain class: cheap)."""
 
-    __slots__ = ("body", "deadline", "fmt", "headers", "started", "stream", "timeout", "url")
+    __slots__ = (
+        "body",
+        "deadline",
+        "fmt",
+        "headers",
+        "opener",
+        "opens",
+        "started",
+        "stream",
+        "timeout",
+        "url",
+    )
 
     def __init__(
         self,
@@ -393,9 +401,12 @@ class _Call:
         headers: Mapping[str, str] | None,
         stream: bool,
         timeout: Timeout,
+        opener: Opener | None = None,
     ) -> None:
         if stream:
             headers = {**headers, **_SSE_ACCEPT} if headers else _SSE_ACCEPT
+        self.opener = opener
+        self.opens = stream or opener is not None  # the result is built from the first chunk
         self.fmt = fmt
         self.url = url
         self.body = body
@@ -407,6 +418,26 @@ class _Call:
 
 
 _SSE_ACCEPT: Mapping[str, str] = {"Accept": "text/event-stream"}
+
+Opener = Callable[[Response, bytes], Any]
+"""Builds a download's result from its response and its first chunk."""
+
+
+async def _first_chunk(call: _Call, resp: Response) -> bytes:
+    """The first body byte(s), within ``first_event`` of the call's start; else drop ``resp``."""
+    limit = call.timeout.first_event
+    try:
+        if limit is None:
+            return await resp.read_chunk()
+        return await within(
+            resp.read_chunk(),
+            call.started + limit - time.monotonic(),
+            "first_event",
+            f"Stream timed out: no data within first_event={limit} s.",
+        )
+    except BaseException:
+        resp.close()
+        raise
 
 
 def _budget(call: _Call, retries: int) -> float | None:
