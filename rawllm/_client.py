@@ -34,6 +34,7 @@ from ._exceptions import (
     APIResponseValidationError,
     APIStatusError,
     APITimeoutError,
+    RequestInfo,
     make_status_error,
     redact,
     register_secret,
@@ -113,6 +114,7 @@ class BaseClient:
         session: Any,
         on_retry: Callable[[RetryEvent], Any] | None,
         auth_headers: Mapping[str, str],
+        default_query: Mapping[str, Any] | None = None,
         ssl: Any = None,
         proxy: Any = None,
         max_response_bytes: int = DEFAULT_MAX_RESPONSE_BYTES,
@@ -136,7 +138,12 @@ class BaseClient:
         if proxy is not None:
             check_base_url(str(proxy), what="proxy")
         self.api_key = api_key
-        self.base_url = URL(base_url.rstrip("/"))
+        # A query inside base_url (Azure's "?api-version=...") is kept apart and
+        # sent on every call, never glued to the path.
+        url = URL(base_url)
+        self.default_query: dict[str, str] = {k: str(v) for k, v in url.query.items()}
+        self.default_query.update({k: str(v) for k, v in (default_query or {}).items()})
+        self.base_url = URL(str(url.with_query(None).with_fragment(None)).rstrip("/"))
         self.max_retries = max_retries
         self.timeout = coerce_timeout(timeout)
         self.rate_limit = rate_limit
@@ -199,6 +206,7 @@ class BaseClient:
             "rate_limit": self.rate_limit,
             "pool": self.pool,
             "default_headers": self.default_headers,
+            "default_query": self.default_query,
             "on_retry": self.on_retry,
             "max_response_bytes": self.max_response_bytes,
             "max_event_bytes": self.max_event_bytes,
@@ -238,9 +246,15 @@ class BaseClient:
     def _url(self, path: str, query: Mapping[str, Any] | None) -> URL:
         url = self._urls.get(path)
         if url is None:
-            url = self._urls[path] = URL(self._base_str + path, encoded=True)
+            url = URL(self._base_str + path, encoded=True)
+            if self.default_query:
+                url = url.update_query(self.default_query)
+            self._urls[path] = url
         if query:
-            url = url.update_query({k: str(v) for k, v in query.items()})
+            # A list is sent as repeated keys (``include[]=a&include[]=b``).
+            url = url.update_query(
+                {k: v if isinstance(v, list | tuple) else str(v) for k, v in query.items()}
+            )
         return url
 
     async def _request(
@@ -256,6 +270,7 @@ class BaseClient:
         max_retries: Any = NOT_GIVEN,
         url: URL | None = None,
         opener: Opener | None = None,
+        raw: bool = False,
     ) -> Any:
         """One call with retries: the decoded result (or an open ``AsyncStream``), or the error.
 
@@ -270,7 +285,7 @@ class BaseClient:
         if url is None:
             url = self._url(fmt.path, extra_query)
         headers = self._shared.transport.merge_headers(extra_headers)
-        call = _Call(fmt, url, body, headers, stream, t, opener)
+        call = _Call(fmt, url, body, headers, stream, t, opener, raw)
         aio_timeout = self._aio_timeout if timeout is NOT_GIVEN else client_timeout(t, None)
         retries = 0
         while True:
@@ -319,6 +334,7 @@ class BaseClient:
                 "The response's JSON is nested too deeply to decode."
             ) from None
         attach(result, data, request_id_from(resp.headers))
+        result.__dict__["_http"] = (status, resp.headers)  # for with_raw_response
         if retries:
             result.__dict__["_retries"] = retries
         used = fmt.usage_tokens(result)
@@ -332,6 +348,18 @@ class BaseClient:
         """Wait for the first body byte (still inside the retry loop), then hand over."""
         t = call.timeout
         first = await _first_chunk(call, resp)
+        if call.raw:  # with_streaming_response: the rest of the body stays unread
+            from ._raw_response import StreamedResponse
+
+            return StreamedResponse(  # type: ignore[return-value]
+                resp,
+                first,
+                read_chunk=resp.read_chunk,
+                decode=call.fmt.decode,
+                permit=permit,
+                request_id=request_id_from(resp.headers),
+                retries=retries,
+            )
         reader: StreamReader[Any, Any] = StreamReader(
             call.fmt, max_bytes=self.max_response_bytes, max_event_bytes=self.max_event_bytes
         )
@@ -389,6 +417,8 @@ class BaseClient:
         )
         if delay is None:
             error.retries = retries
+            if isinstance(error, APIStatusError):  # e.response.request, as in the official SDKs
+                error.response.request = RequestInfo(call.fmt.method, str(call.url))
             raise error
         what = f"HTTP {status}" if status is not None else type(error).__name__
         method, url = call.fmt.method, call.url
@@ -430,6 +460,7 @@ class _Call:
         "headers",
         "opener",
         "opens",
+        "raw",
         "started",
         "stream",
         "timeout",
@@ -445,8 +476,9 @@ class _Call:
         stream: bool,
         timeout: Timeout,
         opener: Opener | None = None,
+        raw: bool = False,
     ) -> None:
-        if stream:
+        if stream and not raw:  # raw: a plain body opened by with_streaming_response
             headers = {**headers, **_SSE_ACCEPT} if headers else _SSE_ACCEPT
         self.opener = opener
         self.opens = stream or opener is not None  # the result is built from the first chunk
@@ -458,6 +490,7 @@ class _Call:
         self.timeout = timeout
         self.started = started = time.monotonic()
         self.deadline = None if timeout.total is None else started + timeout.total
+        self.raw = raw
 
 
 _SSE_ACCEPT: Mapping[str, str] = {"Accept": "text/event-stream"}
