@@ -299,7 +299,7 @@ class BaseClient:
                         permit.settle(_usage_tokens(usage))
                     return result
                 permit.release()
-                error = make_status_error(status, rheaders, data)
+                error = make_status_error(status, rheaders, data, url=str(url))
             retries = await self._backoff(
                 policy, error, status, rheaders, retries, deadline, method, url
             )
@@ -389,7 +389,7 @@ class BaseClient:
                     finally:
                         resp.release()
                         permit.release()
-                    error = make_status_error(status, rheaders, data)
+                    error = make_status_error(status, rheaders, data, url=str(url))
             retries = await self._backoff(
                 policy, error, status, rheaders, retries, deadline, method, url
             )

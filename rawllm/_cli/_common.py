@@ -8,6 +8,7 @@ import asyncio
 import sys
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
+from urllib.parse import urlsplit
 
 from .._exceptions import APIError
 from .._providers import Anthropic, OpenAI
@@ -24,6 +25,7 @@ __all__ = [
     "MOCK_KEY",
     "UsageError",
     "add_connection",
+    "http_url",
     "err",
     "make_client",
     "mock_base_url",
@@ -59,6 +61,16 @@ def non_negative_float(text: str) -> float:
     return value
 
 
+def http_url(text: str) -> str:
+    """An argparse type: an absolute http(s) URL with a host (a usage error otherwise)."""
+    parts = urlsplit(text)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise argparse.ArgumentTypeError(
+            f"not an http(s) URL: {text!r} (e.g. http://localhost:8000/v1)"
+        )
+    return text
+
+
 def add_connection(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--provider",
@@ -68,6 +80,7 @@ def add_connection(p: argparse.ArgumentParser) -> None:
     )
     p.add_argument(
         "--base-url",
+        type=http_url,
         help="server URL (default: env OPENAI_BASE_URL / ANTHROPIC_BASE_URL, else the "
         "provider's; OpenAI's includes /v1, Anthropic's does not)",
     )
@@ -144,6 +157,8 @@ def make_client(
         )
     except APIError as exc:  # no API key
         raise UsageError(f"{exc} (or use --mock to try rawllm without a key)") from None
+    except ValueError as exc:  # a configuration the client refuses (a bad header, URL, ...)
+        raise UsageError(str(exc)) from None
 
 
 def mock_base_url(server: Any, provider: str) -> str:

@@ -51,7 +51,7 @@ from ._errors import (
 from ._faults import Bucket, FaultPlan, Step
 from ._planning import DEFAULT_TOKENS, reply_text
 from ._recording import RecordedRequest
-from ._render import CACHE_ENTRIES, CACHE_MAX_BODY, BadRequest, Rendered, render
+from ._render import CACHE_ENTRIES, CACHE_MAX_BODY, BadRequest, Rendered, render, unknown_model
 from ._render_common import JSON, KEEPALIVE, SSE, decode
 from ._thread import LoopThread
 
@@ -76,6 +76,13 @@ def _int_header(value: str | None, name: str) -> int | None:
     return int(value)
 
 
+def _model_not_found(model: str, anthropic: bool) -> str:
+    """The providers' own 404 message for a model they do not serve."""
+    if anthropic:
+        return f"model: {model}"
+    return f"The model `{model}` does not exist or you do not have access to it."
+
+
 # -- the server ----------------------------------------------------------------
 
 
@@ -94,8 +101,11 @@ class MockServer:
         faults: a fault script such as ``"429:retry-after=1,500,ok"`` (see docs/testing.md).
         rpm: strict-provider requests-per-minute budget (``None``: unlimited).
         tpm: strict-provider tokens-per-minute budget (``None``: unlimited).
-        api_key: when set, requests without this key get a 401.
+        api_key: when set, requests without this key get a 401 (sent as
+            ``Authorization: Bearer`` or, on Anthropic routes, ``x-api-key``).
         record: keep every request in :attr:`requests` (turn off for long benchmarks).
+        strict_models: answer 404 (as the providers do) for a model that this
+            provider's ``/v1/models`` does not list; by default any model is served.
 
     Raises:
         ValueError: ``faults`` is not a valid script.
@@ -121,6 +131,7 @@ class MockServer:
         tpm: float | None = None,
         api_key: str | None = None,
         record: bool = True,
+        strict_models: bool = False,
     ) -> None:
         self.host = host
         self.port = port
@@ -133,6 +144,7 @@ class MockServer:
         self.tpm = tpm
         self.api_key = api_key
         self.record = record
+        self.strict_models = strict_models
         self._plan = FaultPlan(faults)
         self.requests: list[RecordedRequest] = []
         self.in_flight = 0
@@ -333,14 +345,20 @@ class MockServer:
         if method == "POST" and not isinstance(body, dict):
             msg = "We could not parse the JSON body of your request."
             return self._error(rid, anthropic, 400, msg)
+        if self.strict_models and api != "models":
+            missing = unknown_model(body, anthropic)
+            if missing is not None:
+                return self._error(rid, anthropic, 404, _model_not_found(missing, anthropic))
         try:
             return await self._route(request, api, raw, body or {}, rid, step, anthropic, tokens)
         except BadRequest as exc:
             return self._error(rid, anthropic, exc.status, exc.message)
 
     def _authorized(self, headers: CIMultiDictProxy[str], anthropic: bool) -> bool:
-        if anthropic:
-            return headers.get("x-api-key") == self.api_key
+        # Anthropic takes x-api-key, and Authorization: Bearer too (the official SDK
+        # sends the latter when built with auth_token=).
+        if anthropic and headers.get("x-api-key") == self.api_key:
+            return True
         return headers.get("authorization") == f"Bearer {self.api_key}"
 
     async def _early_fault(

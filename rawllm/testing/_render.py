@@ -20,20 +20,41 @@ from ._render_chat import chat_body, chat_frames
 from ._render_common import encode
 from ._render_responses import responses_body, responses_frames
 
-__all__ = ["CACHE_ENTRIES", "CACHE_MAX_BODY", "BadRequest", "Rendered", "render"]
+__all__ = [
+    "ANTHROPIC_MODELS",
+    "CACHE_ENTRIES",
+    "CACHE_MAX_BODY",
+    "OPENAI_MODELS",
+    "BadRequest",
+    "Rendered",
+    "render",
+    "unknown_model",
+]
 
-MODELS = (
+# The ids each provider's ``/v1/models`` lists (id, created, Anthropic display name),
+# and the only ones a ``MockServer(strict_models=True)`` accepts on that provider's routes.
+OPENAI_MODELS = (
     ("gpt-4o-mini", 1721172741),
     ("gpt-4o", 1715367049),
+    ("gpt-4.1-mini", 1744318173),
+    ("gpt-4.1", 1744316542),
     ("text-embedding-3-small", 1705948997),
-    ("claude-sonnet-4-5", 1759104000),
+    ("text-embedding-3-large", 1705953180),
 )
+ANTHROPIC_MODELS = (
+    ("claude-sonnet-4-5", 1759104000, "Claude Sonnet 4.5"),
+    ("claude-haiku-4-5", 1760486400, "Claude Haiku 4.5"),
+    ("claude-opus-4-1", 1754352000, "Claude Opus 4.1"),
+)
+_OPENAI_IDS = frozenset(m for m, _ in OPENAI_MODELS)
+_ANTHROPIC_IDS = frozenset(m for m, *_ in ANTHROPIC_MODELS)
 
 _OPENAI_MODELS = encode(
     {
         "object": "list",
         "data": [
-            {"id": m, "object": "model", "created": c, "owned_by": "system"} for m, c in MODELS
+            {"id": m, "object": "model", "created": c, "owned_by": "system"}
+            for m, c in OPENAI_MODELS
         ],
     }
 )
@@ -43,16 +64,32 @@ _ANTHROPIC_MODELS = encode(
             {
                 "type": "model",
                 "id": m,
-                "display_name": m,
+                "display_name": name,
                 "created_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(c)),
             }
-            for m, c in MODELS
+            for m, c, name in ANTHROPIC_MODELS
         ],
         "has_more": False,
-        "first_id": MODELS[0][0],
-        "last_id": MODELS[-1][0],
+        "first_id": ANTHROPIC_MODELS[0][0],
+        "last_id": ANTHROPIC_MODELS[-1][0],
     }
 )
+
+
+def unknown_model(body: Any, anthropic: bool) -> str | None:
+    """The request's ``model`` when this provider's list lacks it, else None.
+
+    Example:
+        >>> unknown_model({"model": "nope"}, anthropic=False)
+        'nope'
+        >>> unknown_model({"model": "claude-haiku-4-5"}, anthropic=True) is None
+        True
+    """
+    model = body.get("model") if isinstance(body, dict) else None
+    if not isinstance(model, str):
+        return None  # a missing model is the renderer's 400, not a 404
+    return None if model in (_ANTHROPIC_IDS if anthropic else _OPENAI_IDS) else model
+
 
 # A mark rendered in place of the response id, so that a rendered answer can be cached
 # per request body and stamped per request by one ``bytes.join`` (``bytes.replace``
