@@ -161,7 +161,10 @@ def test_the_extractor_finds_indented_blocks_and_only_python(tmp_path: Path) -> 
         "```python\n# not run: needs a GPU\nx = 1\n```\n"
     )
     blocks = list(python_blocks(page))
-    assert [b.code for b in blocks] == ["import rawllm\nprint(1)\n", "# not run: needs a GPU\nx = 1\n"]
+    assert [b.code for b in blocks] == [
+        "import rawllm\nprint(1)\n",
+        "# not run: needs a GPU\nx = 1\n",
+    ]
     assert [b.skipped for b in blocks] == [False, True]
     assert blocks[0].where.endswith("page.md:9")  # the opening fence
     found = {b.where.split(":")[0] for p in PAGES for b in python_blocks(p)}
