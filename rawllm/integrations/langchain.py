@@ -53,7 +53,9 @@ _ANTHROPIC_DEFAULT_MAX_TOKENS = 1024  # the Messages API requires max_tokens
 class ChatRawllm(BaseChatModel):
     """A LangChain chat model that sends every call through a rawllm client.
 
-    Args:
+    Built with keyword arguments, one per attribute.
+
+    Attributes:
         client: a ``rawllm.OpenAI`` (or ``AsyncOpenAI``, any OpenAI-compatible
             server) or ``rawllm.Anthropic`` client; it is not closed by this model.
         model: the model id sent with every call.

@@ -39,16 +39,19 @@ SERVED = {"examples/fastapi_app.py": "tests/integration/test_fastapi_example.py"
 
 _OPEN = re.compile(r"^(?P<indent>[ \t]*)```(?P<lang>[\w+-]*)[^\n]*$")
 _NOT_RUN = re.compile(r"^# not run: \S")
+_INCLUDE = re.compile(r'^--8<-- "(?P<path>[^"]+)"$')  # pymdownx.snippets, as the site renders it
 
 
 @dataclass
 class Block:
     where: str
     code: str
+    includes: tuple[str, ...] = ()
 
     @property
     def skipped(self) -> bool:
-        return self.code.startswith("# not run:")
+        # a served example is run by its own end-to-end test, not as a script
+        return self.code.startswith("# not run:") or any(i in SERVED for i in self.includes)
 
     @property
     def is_test_module(self) -> bool:
@@ -73,7 +76,16 @@ def python_blocks(path: Path) -> Iterator[Block]:
             i += 1
         i += 1
         if m["lang"] in ("python", "py"):
-            yield Block(f"{path}:{start}", "\n".join(body) + "\n")
+            includes = tuple(
+                inc["path"] for inc in map(_INCLUDE.match, body) if inc is not None
+            )
+            code = "\n".join(
+                (ROOT / inc["path"]).read_text().rstrip("\n")
+                if (inc := _INCLUDE.match(line))
+                else line
+                for line in body
+            )
+            yield Block(f"{path}:{start}", code + "\n", includes)
 
 
 @pytest.fixture(scope="module")
@@ -117,12 +129,14 @@ def run_page(path: Path, server: MockServer, tmp: Path) -> subprocess.CompletedP
     )
 
 
-@pytest.mark.parametrize("path", PAGES, ids=str)
+def has_examples(path: Path) -> bool:
+    return any(not b.skipped for b in python_blocks(path))
+
+
+@pytest.mark.parametrize("path", [p for p in PAGES if has_examples(p)], ids=str)
 def test_every_python_block_of_the_page_runs(
     path: Path, server: MockServer, tmp_path: Path
 ) -> None:
-    if not any(not b.skipped for b in python_blocks(path)):
-        pytest.skip("no Python example on this page")
     proc = run_page(path, server, tmp_path)
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-6000:]
 
@@ -146,7 +160,7 @@ def test_served_examples_have_their_own_test() -> None:
 
 
 def test_skipped_blocks_say_why_on_the_page() -> None:
-    skipped = [b for p in PAGES for b in python_blocks(p) if b.skipped]
+    skipped = [b for p in PAGES for b in python_blocks(p) if b.skipped and not b.includes]
     for block in skipped:
         assert _NOT_RUN.match(block.code), f"{block.where}: '# not run:' needs a reason"
     # rare by design: each one is a page saying it shows something this test cannot host
