@@ -76,9 +76,7 @@ def python_blocks(path: Path) -> Iterator[Block]:
             i += 1
         i += 1
         if m["lang"] in ("python", "py"):
-            includes = tuple(
-                inc["path"] for inc in map(_INCLUDE.match, body) if inc is not None
-            )
+            includes = tuple(inc["path"] for inc in map(_INCLUDE.match, body) if inc is not None)
             code = "\n".join(
                 (ROOT / inc["path"]).read_text().rstrip("\n")
                 if (inc := _INCLUDE.match(line))
