@@ -179,6 +179,10 @@ def test_the_extractor_finds_indented_blocks_and_only_python(tmp_path: Path) -> 
     ]
     assert [b.skipped for b in blocks] == [False, True]
     assert blocks[0].where.endswith("page.md:9")  # the opening fence
+    # an included file is the block's code; a served app's include is tested elsewhere
+    page.write_text('```python\n--8<-- "examples/fastapi_app.py"\n```\n')
+    (served,) = python_blocks(page)
+    assert served.skipped and "FastAPI(lifespan=lifespan)" in served.code
     found = {b.where.split(":")[0] for p in PAGES for b in python_blocks(p)}
     assert "README.md" in found and "docs/quickstart.md" in found
 

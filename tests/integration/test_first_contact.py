@@ -12,18 +12,22 @@ MSG = [{"role": "user", "content": "hi"}]
 
 
 async def test_anthropic_routes_accept_bearer_auth_as_the_sdk_sends_it() -> None:
-    anthropic = pytest.importorskip("anthropic")
+    # The official SDK built with auth_token= sends "Authorization: Bearer ..." and no
+    # x-api-key on /v1/messages; rawllm.Anthropic(auth_token=...) sends the same.
     async with MockServer(api_key="k-right") as server:
-        sdk = anthropic.AsyncAnthropic(auth_token="k-right", base_url=server.anthropic_base_url)
-        msg = await sdk.messages.create(model="claude-sonnet-4-5", max_tokens=8, messages=MSG)
-        assert msg.content[0].text
-        await sdk.close()
-        assert "x-api-key" not in server.requests[-1].headers
-        assert server.requests[-1].headers["authorization"] == "Bearer k-right"
-        wrong = anthropic.AsyncAnthropic(auth_token="k-wrong", base_url=server.anthropic_base_url)
-        with pytest.raises(anthropic.AuthenticationError):
-            await wrong.messages.create(model="claude-sonnet-4-5", max_tokens=8, messages=MSG)
-        await wrong.close()
+        url = server.anthropic_base_url
+        async with rawllm.Anthropic(auth_token="k-right", base_url=url) as client:
+            msg = await client.messages.create(
+                model="claude-sonnet-4-5", max_tokens=8, messages=MSG
+            )
+            assert msg.content[0].text
+        sent = server.requests[-1].headers
+        assert "x-api-key" not in sent and sent["authorization"] == "Bearer k-right"
+        async with rawllm.Anthropic(auth_token="k-wrong", base_url=url) as client:
+            with pytest.raises(rawllm.AuthenticationError):
+                await client.messages.create(model="claude-sonnet-4-5", max_tokens=8, messages=MSG)
+        async with rawllm.Anthropic(api_key="k-right", base_url=url) as client:  # x-api-key
+            await client.messages.create(model="claude-sonnet-4-5", max_tokens=8, messages=MSG)
 
 
 async def test_each_provider_lists_its_own_model_ids() -> None:
