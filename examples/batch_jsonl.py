@@ -22,7 +22,7 @@ PROMPTS = Path(__file__).with_name("prompts.jsonl")
 async def main() -> None:
     lines = [json.loads(line) for line in PROMPTS.read_text().splitlines() if line.strip()]
     async with rawllm.OpenAI(
-        rate_limit=rawllm.RateLimit(requests_per_minute=3_000, tokens_per_minute=1_000_000),
+        rate_limit=rawllm.RateLimit(requests_per_minute=30_000, tokens_per_minute=10_000_000),
         timeout=rawllm.Timeout(connect=5, read=60, total=120),
     ) as client:
         ok = failed = 0

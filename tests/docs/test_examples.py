@@ -22,8 +22,10 @@ import re
 import subprocess
 import sys
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -131,24 +133,48 @@ def has_examples(path: Path) -> bool:
     return any(not b.skipped for b in python_blocks(path))
 
 
-@pytest.mark.parametrize("path", [p for p in PAGES if has_examples(p)], ids=str)
-def test_every_python_block_of_the_page_runs(
-    path: Path, server: MockServer, tmp_path: Path
-) -> None:
-    proc = run_page(path, server, tmp_path)
-    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-6000:]
+RUN_PAGES = [p for p in PAGES if has_examples(p)]
 
 
-@pytest.mark.parametrize("path", [p for p in EXAMPLES if str(p) not in SERVED], ids=str)
-def test_every_example_script_runs(path: Path, server: MockServer, tmp_path: Path) -> None:
-    proc = subprocess.run(
+def run_script(path: Path, server: MockServer, tmp: Path) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
         [sys.executable, str(ROOT / path)],
-        cwd=tmp_path,
+        cwd=tmp,
         env=example_env(server),
         capture_output=True,
         text=True,
         timeout=120,
     )
+
+
+@pytest.fixture(scope="module")
+def results(
+    server: MockServer, tmp_path_factory: pytest.TempPathFactory
+) -> dict[Path, subprocess.CompletedProcess[str]]:
+    """Every page and script, run a few at a time (most of each run is start-up and imports)."""
+    jobs: list[tuple[Path, Any]] = [(p, run_page) for p in RUN_PAGES]
+    jobs += [(p, run_script) for p in EXAMPLES if str(p) not in SERVED]
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        futures = {
+            path: pool.submit(fn, path, server, tmp_path_factory.mktemp("example"))
+            for path, fn in jobs
+        }
+        return {path: future.result() for path, future in futures.items()}
+
+
+@pytest.mark.parametrize("path", RUN_PAGES, ids=str)
+def test_every_python_block_of_the_page_runs(
+    path: Path, results: dict[Path, subprocess.CompletedProcess[str]]
+) -> None:
+    proc = results[path]
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-6000:]
+
+
+@pytest.mark.parametrize("path", [p for p in EXAMPLES if str(p) not in SERVED], ids=str)
+def test_every_example_script_runs(
+    path: Path, results: dict[Path, subprocess.CompletedProcess[str]]
+) -> None:
+    proc = results[path]
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-6000:]
 
 
@@ -187,11 +213,13 @@ def test_the_extractor_finds_indented_blocks_and_only_python(tmp_path: Path) -> 
     assert "README.md" in found and "docs/quickstart.md" in found
 
 
-def test_the_readme_quickstart_runs_as_printed(server: MockServer, tmp_path: Path) -> None:
-    proc = run_page(Path("README.md"), server, tmp_path)
+def test_the_readme_quickstart_runs_as_printed(
+    results: dict[Path, subprocess.CompletedProcess[str]],
+) -> None:
+    proc = results[Path("README.md")]
     assert proc.returncode == 0, proc.stderr
     out = proc.stdout.splitlines()
     # the stream's text ends its own line before the finish reason is printed
     assert "stop" in out, out
-    # the NotFoundError branch ran: the mock knows no model "nope"
+    # the NotFoundError branch ran: the mock knows no model "gpt-nope"
     assert any(line.startswith("404 ") for line in out), out
