@@ -149,11 +149,17 @@ def run_script(path: Path, server: MockServer, tmp: Path) -> subprocess.Complete
 
 @pytest.fixture(scope="module")
 def results(
-    server: MockServer, tmp_path_factory: pytest.TempPathFactory
+    request: pytest.FixtureRequest, server: MockServer, tmp_path_factory: pytest.TempPathFactory
 ) -> dict[Path, subprocess.CompletedProcess[str]]:
-    """Every page and script, run a few at a time (most of each run is start-up and imports)."""
-    jobs: list[tuple[Path, Any]] = [(p, run_page) for p in RUN_PAGES]
-    jobs += [(p, run_script) for p in EXAMPLES if str(p) not in SERVED]
+    """The selected pages and scripts, run a few at a time (most of a run is start-up)."""
+    selected = {
+        item.callspec.params["path"]
+        for item in request.session.items
+        if item.module is request.module and hasattr(item, "callspec")
+    }
+    selected.add(Path("README.md"))  # the quickstart test reads it
+    jobs: list[tuple[Path, Any]] = [(p, run_page) for p in RUN_PAGES if p in selected]
+    jobs += [(p, run_script) for p in EXAMPLES if str(p) not in SERVED and p in selected]
     with ThreadPoolExecutor(max_workers=4) as pool:
         futures = {
             path: pool.submit(fn, path, server, tmp_path_factory.mktemp("example"))
