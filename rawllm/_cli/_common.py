@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import math
 import sys
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
@@ -49,14 +50,14 @@ def positive_int(text: str) -> int:
 
 def positive_float(text: str) -> float:
     value = float(text)
-    if value <= 0:
+    if not value > 0 or value == math.inf:  # also refuses nan
         raise argparse.ArgumentTypeError(f"must be > 0, got {value}")
     return value
 
 
 def non_negative_float(text: str) -> float:
     value = float(text)
-    if value < 0:
+    if not value >= 0 or value == math.inf:  # also refuses nan
         raise argparse.ArgumentTypeError(f"must be >= 0, got {value}")
     return value
 

@@ -51,6 +51,8 @@ def check(argv: list[str], code: int, capsys: pytest.CaptureFixture[str], *words
         (["chat", "--base-url", "not-a-url", "hi"], ["--base-url", "not-a-url"]),
         (["batch", "in.jsonl", "-o", "o.jsonl", "--base-url", "ftp://x/v1"], ["--base-url"]),
         (["chat", "--mock", "--max-retries", "-1", "hi"], ["--max-retries"]),
+        (["chat", "--timeout", "nan", "hi"], ["--timeout"]),
+        (["batch", "in.jsonl", "-o", "o.jsonl", "--rpm", "inf"], ["--rpm"]),
         (["nosuchcommand"], ["nosuchcommand"]),
     ],
 )
