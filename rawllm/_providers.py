@@ -114,14 +114,13 @@ class OpenAI(BaseClient):
 class Anthropic(BaseClient):
     """Async client for the Anthropic Messages API.
 
-    The arguments not listed here (``timeout``, ``max_retries``, ``rate_limit``, ``pool``,
-    ``default_headers``, ``session``, ``on_retry``) are those of ``rawllm.OpenAI``.
-
     Args:
         api_key: defaults to env ``ANTHROPIC_API_KEY``; sent as ``x-api-key``.
         auth_token: a bearer token instead of an API key (env ``ANTHROPIC_AUTH_TOKEN``).
         base_url: defaults to env ``ANTHROPIC_BASE_URL``, else ``https://api.anthropic.com``
             (without ``/v1``, as in the official SDK).
+        timeout, max_retries, rate_limit, pool, default_headers, session, on_retry:
+            as for ``rawllm.OpenAI``.
 
     Raises:
         APIError: neither an API key nor an auth token was given or found.
