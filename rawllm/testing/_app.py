@@ -103,9 +103,9 @@ class MockServer:
         tpm: strict-provider tokens-per-minute budget (``None``: unlimited).
         api_key: when set, requests without this key get a 401 (sent as
             ``Authorization: Bearer`` or, on Anthropic routes, ``x-api-key``).
-        record: keep every request in :attr:`requests` (turn off for long benchmarks).
         strict_models: answer 404 (as the providers do) for a model that this
             provider's ``/v1/models`` does not list; by default any model is served.
+        record: keep every request in :attr:`requests` (turn off for long benchmarks).
 
     Raises:
         ValueError: ``faults`` is not a valid script.
@@ -130,8 +130,8 @@ class MockServer:
         rpm: float | None = None,
         tpm: float | None = None,
         api_key: str | None = None,
-        record: bool = True,
         strict_models: bool = False,
+        record: bool = True,
     ) -> None:
         self.host = host
         self.port = port
@@ -143,8 +143,8 @@ class MockServer:
         self.rpm = rpm
         self.tpm = tpm
         self.api_key = api_key
-        self.record = record
         self.strict_models = strict_models
+        self.record = record
         self._plan = FaultPlan(faults)
         self.requests: list[RecordedRequest] = []
         self.in_flight = 0

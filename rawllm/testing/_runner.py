@@ -12,72 +12,20 @@ import errno
 import math
 import signal
 import sys
-from typing import Any
 
 from . import _faults
 from ._app import MockServer
 from ._planning import DEFAULT_TOKENS
 
-__all__ = ["DEFAULT_PORT", "add_arguments", "run_cli", "serve"]
-
+__all__ = ["DEFAULT_PORT", "add_arguments", "check_arguments", "run_cli", "serve"]
 
 # Not 8000 (vLLM's), 8080 (llama.cpp's, TGI's), 4000 (LiteLLM's) nor 11434 (Ollama's):
 # the mock stands in for those servers and may run beside them.
 DEFAULT_PORT = 8100
 
 
-def _int_in(low: int, high: int | None = None) -> Any:
-    """An argparse type: an int in [low, high], else a usage error naming the range."""
-
-    def parse(text: str) -> int:
-        try:
-            value = int(text)
-        except ValueError:
-            raise argparse.ArgumentTypeError(f"not an integer: {text!r}") from None
-        if value < low or (high is not None and value > high):
-            bound = f"between {low} and {high}" if high is not None else f">= {low}"
-            raise argparse.ArgumentTypeError(f"must be {bound}, got {text}")
-        return value
-
-    return parse
-
-
-def _float(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
-    if not math.isfinite(value):
-        raise argparse.ArgumentTypeError(f"must be a finite number, got {text}")
-    return value
-
-
-def _positive(text: str) -> float:
-    value = _float(text)
-    if value <= 0:
-        raise argparse.ArgumentTypeError(f"must be > 0, got {text}")
-    return value
-
-
-def _non_negative(text: str) -> float:
-    value = _float(text)
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"must be >= 0, got {text}")
-    return value
-
-
-def _fault_script(text: str) -> str:
-    try:
-        _faults.parse_script(text)
-    except ValueError as exc:
-        raise argparse.ArgumentTypeError(str(exc)) from None
-    return text
-
-
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """Add MockServer's options to ``parser`` (for ``rawllm mock``).
-
-    Every value is checked here, so a bad one is a usage error (exit status 2).
 
     Example:
         >>> p = argparse.ArgumentParser(); add_arguments(p)
@@ -86,46 +34,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     """
     parser.add_argument("--host", default="127.0.0.1", help="interface (default 127.0.0.1)")
     parser.add_argument(
-        "--port",
-        type=_int_in(0, 65535),
-        default=DEFAULT_PORT,
-        help=f"port, 0 picks one (default {DEFAULT_PORT})",
-    )
-    parser.add_argument("--latency", type=_non_negative, default=0.0, help="seconds before headers")
-    parser.add_argument(
-        "--tokens",
-        "--chunks",
-        dest="tokens",
-        type=_int_in(1),
-        default=DEFAULT_TOKENS,
-        help="words per answer, one stream delta each (default 16)",
-    )
-    parser.add_argument(
-        "--tokens-per-second",
-        type=_positive,
-        default=None,
-        help="stream pacing (default: no pause)",
-    )
-    parser.add_argument(
-        "--keepalive-every",
-        type=_int_in(0),
-        default=0,
-        help="keep-alive comment every N events",
-    )
-    parser.add_argument(
-        "--big-event",
-        type=_int_in(0),
-        default=0,
-        help="bytes of one extra text delta per answer",
-    )
-    parser.add_argument(
-        "--faults", type=_fault_script, default=None, help='fault script, e.g. "429,500,ok"'
-    )
-    parser.add_argument("--rpm", type=_positive, default=None, help="strict requests per minute")
-    parser.add_argument("--tpm", type=_positive, default=None, help="strict tokens per minute")
-    parser.add_argument("--api-key", default=None, help="require this API key (401 otherwise)")
-    parser.add_argument(
-        "--record", action="store_true", help="keep every request in memory (off by default)"
+        "--port", type=int, default=DEFAULT_PORT, help=f"port, 0 picks one (default {DEFAULT_PORT})"
     )
     parser.add_argument(
         "--strict-models",
@@ -133,12 +42,38 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="answer 404 for a model the provider's /v1/models does not list (as real "
         "providers do); by default any model name is served",
     )
+    parser.add_argument("--latency", type=float, default=0.0, help="seconds before headers")
+    parser.add_argument(
+        "--tokens",
+        "--chunks",
+        dest="tokens",
+        type=int,
+        default=DEFAULT_TOKENS,
+        help="words per answer, one stream delta each (default 16)",
+    )
+    parser.add_argument(
+        "--tokens-per-second", type=float, default=None, help="stream pacing (default: no pause)"
+    )
+    parser.add_argument(
+        "--keepalive-every", type=int, default=0, help="keep-alive comment every N events"
+    )
+    parser.add_argument(
+        "--big-event", type=int, default=0, help="bytes of one extra text delta per answer"
+    )
+    parser.add_argument("--faults", default=None, help='fault script, e.g. "429,500,ok"')
+    parser.add_argument("--rpm", type=float, default=None, help="strict requests per minute")
+    parser.add_argument("--tpm", type=float, default=None, help="strict tokens per minute")
+    parser.add_argument("--api-key", default=None, help="require this API key (401 otherwise)")
+    parser.add_argument(
+        "--record", action="store_true", help="keep every request in memory (off by default)"
+    )
 
 
 async def _serve(args: argparse.Namespace) -> None:
     server = MockServer(
         host=args.host,
         port=args.port,
+        strict_models=args.strict_models,
         latency=args.latency,
         tokens=args.tokens,
         tokens_per_second=args.tokens_per_second,
@@ -149,7 +84,6 @@ async def _serve(args: argparse.Namespace) -> None:
         tpm=args.tpm,
         api_key=args.api_key,
         record=args.record,
-        strict_models=args.strict_models,
     )
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
@@ -164,21 +98,63 @@ async def _serve(args: argparse.Namespace) -> None:
         await stop.wait()
 
 
+def check_arguments(args: argparse.Namespace) -> None:
+    """Refuse option values the server cannot run with (argparse only checks the types).
+
+    Raises:
+        ValueError: naming the option and the accepted range.
+
+    Example:
+        >>> check_arguments(argparse.Namespace(port=99999))
+        Traceback (most recent call last):
+        ValueError: --port must be between 0 and 65535, got 99999
+    """
+
+    def need(name: str, ok: bool, rule: str) -> None:
+        if not ok:
+            raise ValueError(f"--{name.replace('_', '-')} {rule}, got {getattr(args, name)}")
+
+    def positive(value: float | None) -> bool:
+        return value is None or (math.isfinite(value) and value > 0)
+
+    need("port", 0 <= args.port <= 65535, "must be between 0 and 65535")
+    need("tokens", args.tokens >= 1, "must be >= 1")
+    need("latency", math.isfinite(args.latency) and args.latency >= 0, "must be >= 0")
+    need("tokens_per_second", positive(args.tokens_per_second), "must be > 0")
+    need("keepalive_every", args.keepalive_every >= 0, "must be >= 0")
+    need("big_event", args.big_event >= 0, "must be >= 0")
+    need("rpm", positive(args.rpm), "must be > 0")
+    need("tpm", positive(args.tpm), "must be > 0")
+    try:
+        _faults.parse_script(args.faults)
+    except ValueError as exc:
+        raise ValueError(f"--faults: {exc}") from None
+
+
 def serve(args: argparse.Namespace) -> int:
     """Run MockServer with parsed ``args`` until SIGINT/SIGTERM; return the exit code.
 
-    A socket that cannot be bound (port in use, an address this host does not
-    have) is reported on stderr as one ``rawllm: error:`` line, exit status 1.
+    A bad option value is one ``rawllm: error:`` line and exit status 2; a socket
+    that cannot be bound (port in use, an address this host does not have) one
+    such line and exit status 1.
     """
+    try:
+        check_arguments(args)
+    except ValueError as exc:
+        return _fail(str(exc), 2)
     try:
         asyncio.run(_serve(args))
     except KeyboardInterrupt:
         pass
     except OSError as exc:
-        sys.stderr.write(f"rawllm: error: {_bind_error(args.host, args.port, exc)}\n")
-        sys.stderr.flush()
-        return 1
+        return _fail(_bind_error(args.host, args.port, exc), 1)
     return 0
+
+
+def _fail(message: str, status: int) -> int:
+    sys.stderr.write(f"rawllm: error: {message}\n")
+    sys.stderr.flush()
+    return status
 
 
 def _bind_error(host: str, port: int, exc: OSError) -> str:

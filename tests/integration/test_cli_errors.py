@@ -41,7 +41,7 @@ def check(argv: list[str], code: int, capsys: pytest.CaptureFixture[str], *words
     ("argv", "words"),
     [
         (["mock", "--port", "99999"], ["--port", "between 0 and 65535"]),
-        (["mock", "--port", "abc"], ["--port", "not an integer"]),
+        (["mock", "--port", "abc"], ["--port", "invalid int value"]),
         (["mock", "--faults", "bogus"], ["--faults", "bogus"]),
         (["mock", "--tokens", "-1"], ["--tokens", ">= 1"]),
         (["mock", "--rpm", "0"], ["--rpm", "> 0"]),
