@@ -101,8 +101,7 @@ class MockServer:
         faults: a fault script such as ``"429:retry-after=1,500,ok"`` (see docs/testing.md).
         rpm: strict-provider requests-per-minute budget (``None``: unlimited).
         tpm: strict-provider tokens-per-minute budget (``None``: unlimited).
-        api_key: when set, requests without this key get a 401 (sent as
-            ``Authorization: Bearer`` or, on Anthropic routes, ``x-api-key``).
+        api_key: when set, requests without this key get a 401.
         strict_models: answer 404 (as the providers do) for a model that this
             provider's ``/v1/models`` does not list; by default any model is served.
         record: keep every request in :attr:`requests` (turn off for long benchmarks).
