@@ -9,6 +9,7 @@ model lists are rendered here; the three generating APIs by their own modules.
 from __future__ import annotations
 
 import base64
+import re
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -48,6 +49,7 @@ ANTHROPIC_MODELS = (
 )
 _OPENAI_IDS = frozenset(m for m, _ in OPENAI_MODELS)
 _ANTHROPIC_IDS = frozenset(m for m, *_ in ANTHROPIC_MODELS)
+_DATED = re.compile(r"-(\d{8}|\d{4}-\d{2}-\d{2})$")  # claude-...-20251001, gpt-4o-2024-08-06
 
 _OPENAI_MODELS = encode(
     {
@@ -82,13 +84,15 @@ def unknown_model(body: Any, anthropic: bool) -> str | None:
     Example:
         >>> unknown_model({"model": "nope"}, anthropic=False)
         'nope'
-        >>> unknown_model({"model": "claude-haiku-4-5"}, anthropic=True) is None
+        >>> unknown_model({"model": "claude-haiku-4-5-20251001"}, anthropic=True) is None
         True
     """
     model = body.get("model") if isinstance(body, dict) else None
     if not isinstance(model, str):
         return None  # a missing model is the renderer's 400, not a 404
-    return None if model in (_ANTHROPIC_IDS if anthropic else _OPENAI_IDS) else model
+    # Dated snapshots are served under their alias's name too (claude-haiku-4-5-20251001).
+    alias = _DATED.sub("", model)
+    return None if alias in (_ANTHROPIC_IDS if anthropic else _OPENAI_IDS) else model
 
 
 # A mark rendered in place of the response id, so that a rendered answer can be cached
