@@ -29,8 +29,7 @@ Invariants:
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from typing import Any, Final, Protocol
+from typing import Any, Final
 
 import msgspec
 
@@ -40,24 +39,20 @@ from ..types.anthropic import (
     MessageStreamEvent,
     MessageTokensCount,
     RawContentBlockDeltaEvent,
-    RawMessageStopEvent,
     TextDelta,
     UnknownContentBlock,
     _KnownContentBlock,
 )
-from ._common import any_decoder, convert, generic, invalid, union_tags
+from ._common import Event, any_decoder, convert, encode, generic, invalid, union_tags
 
 __all__ = [
-    "TERMINAL_TYPES",
     "decode_count_tokens",
     "decode_event",
     "decode_message",
     "encode",
-    "is_terminal",
     "text_delta",
 ]
 
-_encoder: Final = msgspec.json.Encoder()
 _message_decoder: Final = msgspec.json.Decoder(Message)
 _count_decoder: Final = msgspec.json.Decoder(MessageTokensCount)
 _event_decoder: Final[msgspec.json.Decoder[MessageStreamEvent]] = msgspec.json.Decoder(
@@ -72,29 +67,6 @@ _DELTA_TYPES: Final = frozenset(
 )
 # Stands in for an unknown block during the slow-path conversion; replaced afterwards.
 _PLACEHOLDER_BLOCK: Final = {"type": "redacted_thinking", "data": ""}
-
-
-# -- requests --------------------------------------------------------------------------
-
-
-def encode(params: Mapping[str, Any]) -> bytes:
-    """Encode a Messages request body to JSON bytes.
-
-    Args:
-        params: the body (``model``, ``max_tokens``, ``messages``, ...), with
-            unset values already removed.
-
-    Returns:
-        UTF-8 JSON bytes.
-
-    Raises:
-        TypeError: a value JSON cannot represent.
-
-    Example:
-        >>> encode({"model": "claude-sonnet-4-5", "max_tokens": 8, "messages": []})
-        b'{"model":"claude-sonnet-4-5","max_tokens":8,"messages":[]}'
-    """
-    return _encoder.encode(params)
 
 
 # -- errors and the slow path ------------------------------------------------------------
@@ -172,14 +144,6 @@ def decode_count_tokens(body: bytes | str) -> MessageTokensCount:
 # -- stream events --------------------------------------------------------------------------
 
 
-class _Event(Protocol):
-    @property
-    def event(self) -> str: ...
-
-    @property
-    def data(self) -> str: ...
-
-
 def _stream_error(data: str) -> Exception:
     try:
         obj = any_decoder.decode(data)
@@ -190,7 +154,7 @@ def _stream_error(data: str) -> Exception:
     return error_from_stream_body(obj)
 
 
-def decode_event(sse: _Event) -> MessageStreamEvent | None:
+def decode_event(sse: Event) -> MessageStreamEvent | None:
     """Decode one server-sent event of a Messages stream.
 
     Args:
@@ -261,26 +225,6 @@ def _decode_event_slow(data: str) -> MessageStreamEvent | None:
         obj, MessageStreamEvent, "MessageStreamEvent", data, patches
     )
     return event
-
-
-TERMINAL_TYPES: Final = frozenset({RawMessageStopEvent})
-"""The event types that end a stream (the streaming layer tests ``type(item) in``)."""
-
-
-def is_terminal(event: object) -> bool:
-    """Whether ``event`` ends the stream (``message_stop``).
-
-    Args:
-        event: a decoded stream event.
-
-    Returns:
-        True for ``RawMessageStopEvent``.
-
-    Example:
-        >>> is_terminal(RawMessageStopEvent())
-        True
-    """
-    return type(event) is RawMessageStopEvent
 
 
 def text_delta(event: object) -> str | None:

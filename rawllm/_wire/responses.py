@@ -16,8 +16,8 @@ Invariants:
   skipped (``None``), ``error`` and ``response.failed`` raise, unknown output
   items and content parts become ``UnknownOutputItem`` / ``UnknownContentPart``,
   and anything else is an ``APIResponseValidationError`` with the text in ``.body``.
-- Terminal events (``is_terminal``): ``response.completed`` and
-  ``response.incomplete``.  An incomplete response is a finished answer cut
+- Terminal events (the end rule is ``rawllm._formats.RESPONSES``'s): ``response.completed``
+  and ``response.incomplete``.  An incomplete response is a finished answer cut
   short by the model (``max_output_tokens``, content filter), not a transport
   failure, so it ends the stream normally and ``final()`` returns it with
   ``status == "incomplete"`` and ``incomplete_details.reason`` set.
@@ -28,16 +28,13 @@ Invariants:
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from typing import Any, Final, Protocol, TypeVar
+from typing import Any, Final, TypeVar
 
 import msgspec
 
 from .._exceptions import error_from_stream_body
 from ..types.responses import (
     Response,
-    ResponseCompletedEvent,
-    ResponseIncompleteEvent,
     ResponseStreamEvent,
     ResponseTextDeltaEvent,
     UnknownContentPart,
@@ -45,18 +42,15 @@ from ..types.responses import (
     _KnownOutputContent,
     _KnownOutputItem,
 )
-from ._common import any_decoder, convert, generic, invalid, union_tags
+from ._common import Event, any_decoder, convert, encode, generic, invalid, union_tags
 
 __all__ = [
-    "TERMINAL_TYPES",
     "decode_event",
     "decode_response",
     "encode",
-    "is_terminal",
     "text_delta",
 ]
 
-_encoder: Final = msgspec.json.Encoder()
 _response_decoder: Final = msgspec.json.Decoder(Response)
 _event_decoder: Final[msgspec.json.Decoder[ResponseStreamEvent]] = msgspec.json.Decoder(
     ResponseStreamEvent
@@ -69,34 +63,10 @@ _PART_TYPES: Final = union_tags(_KnownOutputContent)
 # Stand-ins for unknown items / parts during the slow-path conversion; replaced afterwards.
 _PLACEHOLDER_ITEM: Final = {"type": "reasoning", "id": "", "summary": []}
 _PLACEHOLDER_PART: Final = {"type": "refusal", "refusal": ""}
-TERMINAL_TYPES: Final = frozenset({ResponseCompletedEvent, ResponseIncompleteEvent})
-"""The event types that end a stream (the streaming layer tests ``type(item) in``)."""
 _PART_EVENTS: Final = frozenset(("response.content_part.added", "response.content_part.done"))
 
 _T = TypeVar("_T")
 _Patches = list[tuple[tuple[Any, ...], Any]]
-
-
-# -- requests ------------------------------------------------------------------------------
-
-
-def encode(params: Mapping[str, Any]) -> bytes:
-    """Encode a Responses request body to JSON bytes.
-
-    Args:
-        params: the body (``model``, ``input``, ...), with unset values already removed.
-
-    Returns:
-        UTF-8 JSON bytes.
-
-    Raises:
-        TypeError: a value JSON cannot represent.
-
-    Example:
-        >>> encode({"model": "gpt-5-mini", "input": "Hi"})
-        b'{"model":"gpt-5-mini","input":"Hi"}'
-    """
-    return _encoder.encode(params)
 
 
 # -- errors and the slow path ----------------------------------------------------------------
@@ -172,14 +142,6 @@ def decode_response(body: bytes | str) -> Response:
 # -- stream events ------------------------------------------------------------------------------
 
 
-class _Event(Protocol):
-    @property
-    def event(self) -> str: ...
-
-    @property
-    def data(self) -> str: ...
-
-
 def _error_event(data: str) -> Exception:
     try:
         obj = any_decoder.decode(data)
@@ -198,7 +160,7 @@ def _failed(obj: dict[str, Any]) -> Exception:
     return error_from_stream_body({"error": err})
 
 
-def decode_event(sse: _Event) -> ResponseStreamEvent | None:
+def decode_event(sse: Event) -> ResponseStreamEvent | None:
     """Decode one server-sent event of a Responses stream.
 
     Args:
@@ -256,23 +218,6 @@ def _decode_event_slow(data: str) -> ResponseStreamEvent | None:
         obj, ResponseStreamEvent, "ResponseStreamEvent", data, patches
     )
     return event
-
-
-def is_terminal(event: object) -> bool:
-    """Whether ``event`` ends the stream: ``response.completed`` or ``response.incomplete``.
-
-    Args:
-        event: a decoded stream event.
-
-    Returns:
-        True for ``ResponseCompletedEvent`` and ``ResponseIncompleteEvent``.
-
-    Example:
-        >>> is_terminal(decode_event(ServerSentEvent(data='{"type": "response.completed", '
-        ...     '"response": {"id": "resp_1"}}')))
-        True
-    """
-    return type(event) in TERMINAL_TYPES
 
 
 def text_delta(event: object) -> str | None:
