@@ -367,7 +367,8 @@ class MockServer:
         if self.strict_models and api != "models":
             missing = unknown_model(body, anthropic)
             if missing is not None:
-                return self._error(rid, anthropic, 404, _model_not_found(missing, anthropic))
+                message = _model_not_found(missing, anthropic)
+                return self._error(rid, anthropic, 404, message, code="model_not_found")
         try:
             return await self._route(request, api, raw, body or {}, rid, step, anthropic, tokens)
         except BadRequest as exc:
@@ -442,13 +443,14 @@ class MockServer:
         status: int,
         message: str | None = None,
         extra: list[tuple[str, str]] | None = None,
+        code: str | None = None,
     ) -> web.Response:
         self.status_counts[status] += 1
         headers = self._base_headers(rid, anthropic, JSON)
         if extra:
             headers.update(extra)
         return web.Response(
-            status=status, body=error_body(anthropic, status, message), headers=headers
+            status=status, body=error_body(anthropic, status, message, code), headers=headers
         )
 
     def _rate_limited(
