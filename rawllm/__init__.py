@@ -30,9 +30,10 @@ from ._exceptions import (
     RequestTooLargeError,
     UnprocessableEntityError,
 )
-from ._limiter import LimiterState, estimate_tokens
+from ._permit import LimiterState
 from ._providers import Anthropic, OpenAI
 from ._streaming import AsyncStream
+from ._tokens import estimate_tokens
 from ._version import __version__
 
 if TYPE_CHECKING:

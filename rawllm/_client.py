@@ -271,7 +271,7 @@ class BaseClient:
             fmt.method, call.url, call.body, call.headers, aio_timeout
         )
         status = resp.status
-        self._shared.limiter.observe(status, resp.headers)
+        self._shared.limiter.observe(status, resp.headers, permit)
         if call.stream:
             if status < 300:
                 return await self._open_stream(call, resp, permit, retries)

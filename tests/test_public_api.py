@@ -16,6 +16,9 @@ CORE_MODULES = [
     "sse.py",
     "_retry.py",
     "_ratelimit.py",
+    "_ratelimit_headers.py",
+    "_congestion.py",
+    "_tokens.py",
     "_exceptions.py",
     "_config.py",
     "_accumulate.py",
@@ -33,6 +36,7 @@ CORE_MODULES = [
     "testing/_planning.py",
     "testing/_errors.py",
     "testing/_strict.py",
+    "testing/_enforce.py",
     "testing/_render.py",
     "testing/_render_common.py",
     "testing/_render_chat.py",
@@ -138,11 +142,13 @@ def test_only_transport_imports_aiohttp_in_the_client() -> None:
         assert "aiohttp" not in _imports(path), path.name
 
 
-def test_runtime_dependencies_are_exactly_four() -> None:
+def test_runtime_dependencies_are_exactly_three() -> None:
+    # aiolimiter was dropped (nothing in rawllm/ used it; docs/rate-limits.md says why):
+    # an installed-but-unused dependency is not listed.
     meta = tomllib.loads((ROOT / "pyproject.toml").read_text())
     deps = meta["project"]["dependencies"]
     names = {re.split(r"[<>=!~\[; ]", d, maxsplit=1)[0].lower() for d in deps}
-    assert names == {"aiohttp", "msgspec", "backoff", "aiolimiter"}
+    assert names == {"aiohttp", "msgspec", "backoff"}
     assert all(">=" in d for d in deps), "pin lower bounds"
 
 

@@ -43,6 +43,7 @@ from multidict import CIMultiDictProxy
 from . import _faults, _strict
 from ._batch_routes import answer_line, is_batch_route, serve_batch_route
 from ._batch_store import BatchStore
+from ._enforce import Budget, Enforcement, Enforcer, make_budget
 from ._errors import (
     BADSHAPE_JSON,
     HTML_502,
@@ -51,12 +52,14 @@ from ._errors import (
     error_body,
     stream_error,
 )
-from ._faults import Bucket, FaultPlan, Step
+from ._faults import FaultPlan, Step
 from ._planning import DEFAULT_TOKENS, reply_text
 from ._recording import RecordedRequest
 from ._render import CACHE_ENTRIES, CACHE_MAX_BODY, BadRequest, Rendered, render, unknown_model
 from ._render_common import JSON, KEEPALIVE, SSE, decode
 from ._thread import LoopThread
+
+_NO_ENFORCEMENT = Enforcement()
 
 __all__ = ["MockServer"]
 
@@ -105,6 +108,18 @@ class MockServer:
         faults: a fault script such as ``"429:retry-after=1,500,ok"`` (see docs/testing.md).
         rpm: strict-provider requests-per-minute budget (``None``: unlimited).
         tpm: strict-provider tokens-per-minute budget (``None``: unlimited).
+        window: enforce ``rpm``/``tpm`` over fixed windows of this many seconds
+            (as OpenAI and Azure enforce per-minute limits per 1 s or 10 s),
+            still advertising per-minute headers; ``None``: a bucket with one
+            second of burst.
+        charge_rejected: refused requests count against the budget too (OpenAI).
+        gateway_429: probability of a 429 without rate headers (a gateway, vLLM, Ollama).
+        gateway_retry_after: ``Retry-After`` seconds of those 429s (``None``: none).
+        max_concurrency: requests in flight above this get 429 "too many
+            concurrent requests" (Anthropic routes: 529 ``overloaded_error``).
+        change_after: seconds after the first request when ``rpm``/``tpm`` change ...
+        change_factor: ... by this factor (0.5: the budget halves mid-run).
+        seed: seed of the random ``gateway_429`` refusals.
         api_key: when set, requests without this key get a 401.
         strict_models: answer 404 (as the providers do) for a model that this
             provider's ``/v1/models`` does not list; by default any model is served.
@@ -136,6 +151,14 @@ class MockServer:
         faults: str | None = None,
         rpm: float | None = None,
         tpm: float | None = None,
+        window: float | None = None,
+        charge_rejected: bool = False,
+        gateway_429: float = 0.0,
+        gateway_retry_after: float | None = 0.2,
+        max_concurrency: int | None = None,
+        change_after: float | None = None,
+        change_factor: float = 0.5,
+        seed: int = 0,
         api_key: str | None = None,
         strict_models: bool = False,
         record: bool = True,
@@ -151,6 +174,17 @@ class MockServer:
         self.big_event = big_event
         self.rpm = rpm
         self.tpm = tpm
+        self.enforcement = Enforcement(
+            window=window,
+            charge_rejected=charge_rejected,
+            gateway_429=gateway_429,
+            gateway_retry_after=gateway_retry_after,
+            max_concurrency=max_concurrency,
+            change_after=change_after,
+            change_factor=change_factor,
+            seed=seed,
+        )
+        self._enforcer: Enforcer | None = None
         self.api_key = api_key
         self.strict_models = strict_models
         self.record = record
@@ -160,7 +194,7 @@ class MockServer:
         self.peak_in_flight = 0
         self.status_counts: Counter[int] = Counter()
         self.rate_limited = 0
-        self._buckets: tuple[Bucket | None, Bucket | None] = (None, None)
+        self._buckets: tuple[Budget | None, Budget | None] = (None, None)
         self._runner: web.ServerRunner | None = None
         self._sock: socket.socket | None = None
         self._closing: asyncio.Event | None = None
@@ -200,9 +234,12 @@ class MockServer:
             raise RuntimeError("MockServer is already started")
         self._closing = asyncio.Event()
         now = time.monotonic()
+        window = self.enforcement.window
+        if self.enforcement != _NO_ENFORCEMENT:
+            self._enforcer = Enforcer(self.enforcement)
         self._buckets = (
-            Bucket(self.rpm, now) if self.rpm else None,
-            Bucket(self.tpm, now) if self.tpm else None,
+            make_budget(self.rpm, now, window),
+            make_budget(self.tpm, now, window),
         )
         server = web.Server(self._handle, handler_cancellation=True, access_log=None)
         runner = web.ServerRunner(server, handle_signals=False, shutdown_timeout=0.5)
@@ -333,6 +370,14 @@ class MockServer:
         if self.record:
             self.requests.append(RecordedRequest(method, path, headers, body, arrived, raw))
         rid = self._next_id()
+        enforcer = self._enforcer
+        if api is not None and enforcer is not None:
+            self._buckets = enforcer.budgets(self._buckets, arrived)
+            refusal = enforcer.refusal(self.in_flight, anthropic)
+            if refusal is not None:
+                status, message, extra = refusal
+                self.rate_limited += status == 429
+                return self._error(rid, anthropic, status, message, extra)
 
         # -- fault step ---------------------------------------------------------
         script = headers.get("x-mock-faults")
@@ -465,7 +510,8 @@ class MockServer:
         }
         bucket = self._buckets[0 if which == "requests" else 1]
         assert bucket is not None
-        body = _strict.refusal_body(anthropic, which, int(bucket.limit), cost, wait)
+        used = int(bucket.limit) - bucket.remaining(time.monotonic())
+        body = _strict.refusal_body(anthropic, which, int(bucket.limit), cost, wait, used)
         return web.Response(status=429, body=body, headers=headers)
 
     async def _route(
@@ -493,7 +539,12 @@ class MockServer:
         extra: dict[str, str] = {}
         if self._buckets != (None, None):
             extra, wait, which = _strict.debit(
-                self._buckets, anthropic, entry.cost, time.monotonic(), time.time()
+                self._buckets,
+                anthropic,
+                entry.cost,
+                time.monotonic(),
+                time.time(),
+                self.enforcement.charge_rejected,
             )
             if wait > 0.0:
                 return self._rate_limited(rid, anthropic, extra, wait, which, entry.cost)
