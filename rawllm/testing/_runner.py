@@ -122,8 +122,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
 
 
-async def _serve(args: argparse.Namespace) -> None:
-    server = MockServer(
+def _server(args: argparse.Namespace) -> MockServer:
+    return MockServer(
         host=args.host,
         port=args.port,
         strict_models=args.strict_models,
@@ -148,6 +148,9 @@ async def _serve(args: argparse.Namespace) -> None:
         batch_phase=args.batch_phase,
         batch_window=args.batch_window,
     )
+
+
+async def _serve(server: MockServer) -> None:
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
@@ -188,6 +191,9 @@ def check_arguments(args: argparse.Namespace) -> None:
     need("big_event", args.big_event >= 0, "must be >= 0")
     need("rpm", positive(args.rpm), "must be > 0")
     need("tpm", positive(args.tpm), "must be > 0")
+    need("gateway_retry_after", not math.isnan(args.gateway_retry_after), "must be a number")
+    need("batch_phase", math.isfinite(args.batch_phase) and args.batch_phase >= 0, "must be >= 0")
+    need("batch_window", positive(args.batch_window), "must be > 0")
     try:
         _faults.parse_script(args.faults)
     except ValueError as exc:
@@ -203,10 +209,11 @@ def serve(args: argparse.Namespace) -> int:
     """
     try:
         check_arguments(args)
+        server = _server(args)  # the server checks the values of its other options
     except ValueError as exc:
         return _fail(str(exc), 2)
     try:
-        asyncio.run(_serve(args))
+        asyncio.run(_serve(server))
     except KeyboardInterrupt:
         pass
     except OSError as exc:

@@ -48,6 +48,9 @@ def check(argv: list[str], code: int, capsys: pytest.CaptureFixture[str], *words
         (["mock", "--tpm", "-5"], ["--tpm", "> 0"]),
         (["mock", "--latency", "nan"], ["--latency"]),
         (["mock", "--tokens-per-second", "0"], ["--tokens-per-second", "> 0"]),
+        (["mock", "--window", "-1"], ["window"]),  # checked by MockServer itself
+        (["mock", "--gateway-429", "2"], ["gateway_429"]),
+        (["mock", "--batch-phase", "-1"], ["--batch-phase", ">= 0"]),
         (["chat", "--base-url", "not-a-url", "hi"], ["--base-url", "not-a-url"]),
         (["batch", "in.jsonl", "-o", "o.jsonl", "--base-url", "ftp://x/v1"], ["--base-url"]),
         (["chat", "--mock", "--max-retries", "-1", "hi"], ["--max-retries"]),
