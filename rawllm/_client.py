@@ -26,10 +26,12 @@ from typing import Any, Self
 
 from yarl import URL
 
+from ._checks import check_base_url, check_cap, check_headers
 from ._config import NOT_GIVEN, NotGiven, PoolLimits, RateLimit, Timeout, coerce_timeout
 from ._exceptions import (
     APIConnectionError,
     APIError,
+    APIResponseValidationError,
     APIStatusError,
     APITimeoutError,
     make_status_error,
@@ -42,7 +44,15 @@ from ._limiter import Limiter
 from ._reader import StreamReader
 from ._retry import RetryPolicy, attempt_budget
 from ._streaming import AsyncStream
-from ._transport import ClientTimeout, Response, Transport, client_timeout, within
+from ._transport import (
+    DEFAULT_MAX_EVENT_BYTES,
+    DEFAULT_MAX_RESPONSE_BYTES,
+    ClientTimeout,
+    Response,
+    Transport,
+    client_timeout,
+    within,
+)
 from ._version import __version__
 from .types._base import attach
 
@@ -103,11 +113,28 @@ class BaseClient:
         session: Any,
         on_retry: Callable[[RetryEvent], Any] | None,
         auth_headers: Mapping[str, str],
+        ssl: Any = None,
+        proxy: Any = None,
+        max_response_bytes: int = DEFAULT_MAX_RESPONSE_BYTES,
+        max_event_bytes: int = DEFAULT_MAX_EVENT_BYTES,
         _shared: _Shared | None = None,
     ) -> None:
         if max_retries < 0:
             raise ValueError("max_retries must be >= 0")
         register_secret(api_key)
+        # Configuration mistakes surface here, before anything is sent.
+        check_base_url(base_url)
+        check_headers(auth_headers, "api_key / auth headers")
+        check_headers(default_headers, "default_headers")
+        self.max_response_bytes = check_cap("max_response_bytes", max_response_bytes)
+        self.max_event_bytes = check_cap("max_event_bytes", max_event_bytes)
+        if session is not None and (ssl is not None or proxy is not None):
+            raise ValueError(
+                "ssl= and proxy= configure rawllm's own connection pool: with session= "
+                "set them on your aiohttp session (its connector / proxy) instead"
+            )
+        if proxy is not None:
+            check_base_url(str(proxy), what="proxy")
         self.api_key = api_key
         self.base_url = URL(base_url.rstrip("/"))
         self.max_retries = max_retries
@@ -126,7 +153,14 @@ class BaseClient:
         }
         if _shared is None:
             _shared = _Shared(
-                Transport(pool=self.pool, headers=headers, session=session),
+                Transport(
+                    pool=self.pool,
+                    headers=headers,
+                    session=session,
+                    ssl=ssl,
+                    proxy=proxy,
+                    max_response_bytes=self.max_response_bytes,
+                ),
                 Limiter(rate_limit),
             )
         self._shared = _shared
@@ -166,6 +200,8 @@ class BaseClient:
             "pool": self.pool,
             "default_headers": self.default_headers,
             "on_retry": self.on_retry,
+            "max_response_bytes": self.max_response_bytes,
+            "max_event_bytes": self.max_event_bytes,
         }
 
     def with_options(
@@ -254,6 +290,8 @@ class BaseClient:
         extra_query: Mapping[str, Any] | None,
     ) -> _Call:
         """What every attempt of the call sends, and its deadline."""
+        if extra_headers:
+            check_headers(extra_headers, "extra_headers")  # before anything is sent
         headers: Mapping[str, str] | None = self._shared.transport.merge_headers(extra_headers)
         if stream:
             headers = {**headers, **_SSE_ACCEPT} if headers else _SSE_ACCEPT
@@ -274,7 +312,12 @@ class BaseClient:
         self._shared.limiter.observe(status, resp.headers, permit)
         if call.stream:
             if status < 300:
-                return await self._open_stream(call, resp, permit, retries)
+                reader = StreamReader(
+                    fmt,
+                    max_bytes=self.max_response_bytes,
+                    max_event_bytes=self.max_event_bytes,
+                )
+                return await self._open_stream(call, resp, reader, permit, retries)
             try:
                 data = await resp.read()
             except APIConnectionError:
@@ -283,7 +326,12 @@ class BaseClient:
             data = await resp.read()
         if status >= 300:
             raise make_status_error(status, resp.headers, data, url=str(call.url))
-        result = fmt.decode(data)
+        try:
+            result = fmt.decode(data)
+        except RecursionError:  # msgspec on absurdly nested JSON: hostile, not a bug
+            raise APIResponseValidationError(
+                "The response's JSON is nested too deeply to decode."
+            ) from None
         attach(result, data, request_id_from(resp.headers))
         if retries:
             result.__dict__["_retries"] = retries
@@ -294,7 +342,7 @@ class BaseClient:
 
     @staticmethod
     async def _open_stream(
-        call: _Call, resp: Response, permit: Any, retries: int
+        call: _Call, resp: Response, reader: StreamReader[Any, Any], permit: Any, retries: int
     ) -> AsyncStream[Any]:
         """Wait for the first body byte (still inside the retry loop), then hand over."""
         t = call.timeout
@@ -312,7 +360,7 @@ class BaseClient:
         return AsyncStream(
             resp,
             first,
-            StreamReader(call.fmt),
+            reader,
             permit=permit,
             request_id=request_id_from(resp.headers),
             first_event=limit,

@@ -7,6 +7,7 @@ headers; everything else lives in ``BaseClient``.
 from __future__ import annotations
 
 import os
+import ssl as ssl_
 from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any
 
@@ -20,6 +21,7 @@ from ._resources import (
     AsyncModels,
     AsyncResponses,
 )
+from ._transport import DEFAULT_MAX_EVENT_BYTES, DEFAULT_MAX_RESPONSE_BYTES
 
 if TYPE_CHECKING:
     import aiohttp
@@ -82,9 +84,22 @@ class OpenAI(_Client):
         default_headers: headers sent with every request.
         session: your own ``aiohttp.ClientSession`` (never closed by rawllm).
         on_retry: called with a ``RetryEvent`` before each retry sleep.
+        ssl: an ``ssl.SSLContext`` to verify the server with (a private CA, a
+            client certificate), or ``False`` to skip certificate verification
+            entirely (INSECURE: anyone on the path can read and change the
+            traffic, API key included; for local test servers only).  Not
+            with ``session=``.
+        proxy: an ``http://`` proxy URL (``http://user:pass@host:port``) used
+            for every request instead of the environment's ``HTTPS_PROXY``.
+            Not with ``session=``.
+        max_response_bytes: largest body (after decompression) and largest
+            whole stream rawllm reads; more raises ``APIResponseValidationError``.
+        max_event_bytes: largest single server-sent event (or line) of a stream.
 
     Raises:
         APIError: no API key was given or found in the environment.
+        ValueError: a configuration mistake (CR/LF in a header or the key, a
+            base URL that is not http(s), ``ssl=`` with ``session=``).
 
     Example:
         >>> async with rawllm.OpenAI() as client:
@@ -106,6 +121,10 @@ class OpenAI(_Client):
         default_headers: Mapping[str, str] | None = None,
         session: aiohttp.ClientSession | None = None,
         on_retry: Callable[[RetryEvent], Any] | None = None,
+        ssl: ssl_.SSLContext | bool | None = None,
+        proxy: str | None = None,
+        max_response_bytes: int = DEFAULT_MAX_RESPONSE_BYTES,
+        max_event_bytes: int = DEFAULT_MAX_EVENT_BYTES,
         _shared: _Shared | None = None,
     ) -> None:
         api_key = api_key if api_key is not None else os.environ.get("OPENAI_API_KEY")
@@ -133,6 +152,10 @@ class OpenAI(_Client):
             session=session,
             on_retry=on_retry,
             auth_headers=auth,
+            ssl=ssl,
+            proxy=proxy,
+            max_response_bytes=max_response_bytes,
+            max_event_bytes=max_event_bytes,
             _shared=_shared,
         )
         self.chat = AsyncChat(self)
@@ -169,8 +192,8 @@ class Anthropic(_Client):
         auth_token: a bearer token instead of an API key (env ``ANTHROPIC_AUTH_TOKEN``).
         base_url: defaults to env ``ANTHROPIC_BASE_URL``, else ``https://api.anthropic.com``
             (without ``/v1``, as in the official SDK).
-        timeout, max_retries, rate_limit, pool, default_headers, session, on_retry:
-            as for ``rawllm.OpenAI``.
+        timeout, max_retries, rate_limit, pool, default_headers, session, on_retry,
+        ssl, proxy, max_response_bytes, max_event_bytes: as for ``rawllm.OpenAI``.
 
     Raises:
         APIError: neither an API key nor an auth token was given or found.
@@ -194,6 +217,10 @@ class Anthropic(_Client):
         default_headers: Mapping[str, str] | None = None,
         session: aiohttp.ClientSession | None = None,
         on_retry: Callable[[RetryEvent], Any] | None = None,
+        ssl: ssl_.SSLContext | bool | None = None,
+        proxy: str | None = None,
+        max_response_bytes: int = DEFAULT_MAX_RESPONSE_BYTES,
+        max_event_bytes: int = DEFAULT_MAX_EVENT_BYTES,
         _shared: _Shared | None = None,
     ) -> None:
         api_key = api_key if api_key is not None else os.environ.get("ANTHROPIC_API_KEY")
@@ -223,6 +250,10 @@ class Anthropic(_Client):
             session=session,
             on_retry=on_retry,
             auth_headers=auth,
+            ssl=ssl,
+            proxy=proxy,
+            max_response_bytes=max_response_bytes,
+            max_event_bytes=max_event_bytes,
             _shared=_shared,
         )
         self._anthropic_key = api_key
