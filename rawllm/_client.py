@@ -34,6 +34,7 @@ from ._exceptions import (
     APIResponseValidationError,
     APIStatusError,
     APITimeoutError,
+    RequestInfo,
     make_status_error,
     redact,
     register_secret,
@@ -113,6 +114,7 @@ class BaseClient:
         session: Any,
         on_retry: Callable[[RetryEvent], Any] | None,
         auth_headers: Mapping[str, str],
+        default_query: Mapping[str, Any] | None = None,
         ssl: Any = None,
         proxy: Any = None,
         max_response_bytes: int = DEFAULT_MAX_RESPONSE_BYTES,
@@ -136,7 +138,12 @@ class BaseClient:
         if proxy is not None:
             check_base_url(str(proxy), what="proxy")
         self.api_key = api_key
-        self.base_url = URL(base_url.rstrip("/"))
+        # A query inside base_url (Azure's "?api-version=...") is kept apart and
+        # sent on every call, never glued to the path.
+        url = URL(base_url)
+        self.default_query: dict[str, str] = {k: str(v) for k, v in url.query.items()}
+        self.default_query.update({k: str(v) for k, v in (default_query or {}).items()})
+        self.base_url = URL(str(url.with_query(None).with_fragment(None)).rstrip("/"))
         self.max_retries = max_retries
         self.timeout = coerce_timeout(timeout)
         self.rate_limit = rate_limit
@@ -199,6 +206,7 @@ class BaseClient:
             "rate_limit": self.rate_limit,
             "pool": self.pool,
             "default_headers": self.default_headers,
+            "default_query": self.default_query,
             "on_retry": self.on_retry,
             "max_response_bytes": self.max_response_bytes,
             "max_event_bytes": self.max_event_bytes,
@@ -238,9 +246,15 @@ class BaseClient:
     def _url(self, path: str, query: Mapping[str, Any] | None) -> URL:
         url = self._urls.get(path)
         if url is None:
-            url = self._urls[path] = URL(self._base_str + path, encoded=True)
+            url = URL(self._base_str + path, encoded=True)
+            if self.default_query:
+                url = url.update_query(self.default_query)
+            self._urls[path] = url
         if query:
-            url = url.update_query({k: str(v) for k, v in query.items()})
+            # A list is sent as repeated keys (``include[]=a&include[]=b``).
+            url = url.update_query(
+                {k: v if isinstance(v, list | tuple) else str(v) for k, v in query.items()}
+            )
         return url
 
     async def _request(
@@ -254,6 +268,7 @@ class BaseClient:
         extra_query: Mapping[str, Any] | None = None,
         timeout: Any = NOT_GIVEN,
         max_retries: Any = NOT_GIVEN,
+        raw: bool = False,
     ) -> Any:
         """One call with retries: the decoded result (or an open ``AsyncStream``), or the error.
 
@@ -262,7 +277,7 @@ class BaseClient:
         """
         policy = self._policy if max_retries is NOT_GIVEN else RetryPolicy(max_retries=max_retries)
         t = self.timeout if timeout is NOT_GIVEN else coerce_timeout(timeout)
-        call = self._plan(fmt, body, stream, t, extra_headers, extra_query)
+        call = self._plan(fmt, body, stream, t, extra_headers, extra_query, raw)
         aio_timeout = self._aio_timeout if timeout is NOT_GIVEN else client_timeout(t, None)
         retries = 0
         while True:
@@ -288,17 +303,20 @@ class BaseClient:
         t: Timeout,
         extra_headers: Mapping[str, str] | None,
         extra_query: Mapping[str, Any] | None,
+        raw: bool = False,
     ) -> _Call:
         """What every attempt of the call sends, and its deadline."""
         if extra_headers:
             check_headers(extra_headers, "extra_headers")  # before anything is sent
         headers: Mapping[str, str] | None = self._shared.transport.merge_headers(extra_headers)
-        if stream:
+        if stream and not raw:  # raw: a plain body opened by with_streaming_response
             headers = {**headers, **_SSE_ACCEPT} if headers else _SSE_ACCEPT
         started = time.monotonic()
         deadline = None if t.total is None else started + t.total
         url = self._url(fmt.path, extra_query)
-        return _Call(fmt, url, body, headers, stream, t, started, deadline)
+        call = _Call(fmt, url, body, headers, stream, t, started, deadline)
+        call.raw = raw
+        return call
 
     async def _attempt(
         self, call: _Call, aio_timeout: ClientTimeout, permit: Any, retries: int
@@ -333,6 +351,7 @@ class BaseClient:
                 "The response's JSON is nested too deeply to decode."
             ) from None
         attach(result, data, request_id_from(resp.headers))
+        result.__dict__["_http"] = (status, resp.headers)  # for with_raw_response
         if retries:
             result.__dict__["_retries"] = retries
         used = fmt.usage_tokens(result)
@@ -357,6 +376,18 @@ class BaseClient:
         except BaseException:
             resp.close()
             raise
+        if call.raw:  # with_streaming_response: the rest of the body stays unread
+            from ._raw_response import StreamedResponse
+
+            return StreamedResponse(  # type: ignore[return-value]
+                resp,
+                first,
+                read_chunk=resp.read_chunk,
+                decode=call.fmt.decode,
+                permit=permit,
+                request_id=request_id_from(resp.headers),
+                retries=retries,
+            )
         return AsyncStream(
             resp,
             first,
@@ -411,6 +442,8 @@ class BaseClient:
         )
         if delay is None:
             error.retries = retries
+            if isinstance(error, APIStatusError):  # e.response.request, as in the official SDKs
+                error.response.request = RequestInfo(call.fmt.method, str(call.url))
             raise error
         what = f"HTTP {status}" if status is not None else type(error).__name__
         method, url = call.fmt.method, call.url
@@ -445,7 +478,17 @@ class BaseClient:
 class _Call:
     """What every attempt of one call sends, fixed before the first (a plain class: cheap)."""
 
-    __slots__ = ("body", "deadline", "fmt", "headers", "started", "stream", "timeout", "url")
+    __slots__ = (
+        "body",
+        "deadline",
+        "fmt",
+        "headers",
+        "raw",
+        "started",
+        "stream",
+        "timeout",
+        "url",
+    )
 
     def __init__(
         self,
@@ -466,6 +509,7 @@ class _Call:
         self.timeout = timeout
         self.started = started
         self.deadline = deadline
+        self.raw = False
 
 
 _SSE_ACCEPT: Mapping[str, str] = {"Accept": "text/event-stream"}

@@ -32,7 +32,7 @@ import os
 import socket
 import struct
 import time
-from collections import Counter
+from collections import Counter, OrderedDict
 from collections.abc import Mapping
 from typing import Any
 
@@ -40,7 +40,7 @@ import msgspec
 from aiohttp import web
 from multidict import CIMultiDictProxy
 
-from . import _faults, _strict
+from . import _faults, _lookup, _strict
 from ._batch_routes import answer_line, is_batch_route, serve_batch_route
 from ._batch_store import BatchStore
 from ._enforce import Budget, Enforcement, Enforcer, make_budget
@@ -189,6 +189,7 @@ class MockServer:
         self.strict_models = strict_models
         self.record = record
         self._plan = FaultPlan(faults)
+        self._stored: OrderedDict[str, bytes] = OrderedDict()
         self.requests: list[RecordedRequest] = []
         self.in_flight = 0
         self.peak_in_flight = 0
@@ -352,10 +353,15 @@ class MockServer:
         arrived = time.monotonic()
         method, path = request.method, request.path
         api = _ROUTES.get((method, path))
+        item_id, azure = None, False
+        if api is None:
+            api, item_id, azure = _lookup.resolve(method, path)
         headers = request.headers
         if api is None and is_batch_route(path):
             return await serve_batch_route(self, request, arrived)
-        anthropic = api in _ANTHROPIC_APIS or (api == "models" and "anthropic-version" in headers)
+        anthropic = api in _ANTHROPIC_APIS or (
+            api in ("models", "model") and "anthropic-version" in headers and not azure
+        )
         # Not request.read(): its 1 MiB cap is far below the providers' (a prompt with
         # images is easily more); the cap here is Anthropic's 32 MB.
         raw = await request.content.read() if method == "POST" else b""
@@ -368,7 +374,9 @@ class MockServer:
             except msgspec.DecodeError:
                 body = None
         if self.record:
-            self.requests.append(RecordedRequest(method, path, headers, body, arrived, raw))
+            self.requests.append(
+                RecordedRequest(method, path, headers, body, arrived, raw, request.query_string)
+            )
         rid = self._next_id()
         enforcer = self._enforcer
         if api is not None and enforcer is not None:
@@ -402,10 +410,18 @@ class MockServer:
             if early is not None:
                 return early
 
-        if api is None:
+        if api is None or (azure and "api-version" not in request.query):
+            if azure:  # Azure's words for a missing deployment route or api-version
+                return self._error(rid, False, 404, "Resource not found")
             return self._error(rid, anthropic, 404, f"Invalid URL ({method} {path})")
-        if self.api_key is not None and not self._authorized(headers, anthropic):
+        if self.api_key is not None and not self._authorized(headers, anthropic, azure):
             return self._error(rid, anthropic, 401)
+        if method == "GET" and (item_id is not None or (anthropic and api == "models")):
+            status, out = _lookup.answer(api, item_id, request.query, anthropic, self._stored)
+            if isinstance(out, str):
+                return self._error(rid, anthropic and api != "response", status, out)
+            self.status_counts[200] += 1
+            return web.Response(body=out, headers=self._base_headers(rid, anthropic, JSON))
         if method == "POST" and not isinstance(body, dict):
             msg = "We could not parse the JSON body of your request."
             return self._error(rid, anthropic, 400, msg)
@@ -419,10 +435,14 @@ class MockServer:
         except BadRequest as exc:
             return self._error(rid, anthropic, exc.status, exc.message)
 
-    def _authorized(self, headers: CIMultiDictProxy[str], anthropic: bool) -> bool:
+    def _authorized(
+        self, headers: CIMultiDictProxy[str], anthropic: bool, azure: bool = False
+    ) -> bool:
         # Anthropic takes x-api-key, and Authorization: Bearer too (the official SDK
         # sends the latter when built with auth_token=).
         if anthropic and headers.get("x-api-key") == self.api_key:
+            return True
+        if azure and headers.get("api-key") == self.api_key:
             return True
         return headers.get("authorization") == f"Bearer {self.api_key}"
 
@@ -571,6 +591,8 @@ class MockServer:
             payload = BADSHAPE_JSON[api]
         else:
             payload = rid_b.join(entry.parts)
+            if api == "responses" and body.get("store") is not False:
+                _lookup.store(self._stored, "resp_" + rid, payload)
         headers = self._base_headers(rid, anthropic, JSON)
         if extra:
             headers.update(extra)

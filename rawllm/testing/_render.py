@@ -10,11 +10,11 @@ from __future__ import annotations
 
 import base64
 import re
-import time
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from ._lookup import ANTHROPIC_MODELS, anthropic_models_page
 from ._planning import EMBEDDING_DIMENSIONS, count_words, embedding_array, max_tokens_of, plan_reply
 from ._render_anthropic import messages_body, messages_frames
 from ._render_chat import chat_body, chat_frames
@@ -32,8 +32,8 @@ __all__ = [
     "unknown_model",
 ]
 
-# The ids each provider's ``/v1/models`` lists (id, created, Anthropic display name),
-# and the only ones a ``MockServer(strict_models=True)`` accepts on that provider's routes.
+# The ids each provider's ``/v1/models`` lists (Anthropic's: ``_lookup.ANTHROPIC_MODELS``),
+# and the only ones (or their undated aliases) ``MockServer(strict_models=True)`` accepts.
 OPENAI_MODELS = (
     ("gpt-4o-mini", 1721172741),
     ("gpt-4o", 1715367049),
@@ -42,14 +42,9 @@ OPENAI_MODELS = (
     ("text-embedding-3-small", 1705948997),
     ("text-embedding-3-large", 1705953180),
 )
-ANTHROPIC_MODELS = (
-    ("claude-sonnet-4-5", 1759104000, "Claude Sonnet 4.5"),
-    ("claude-haiku-4-5", 1760486400, "Claude Haiku 4.5"),
-    ("claude-opus-4-1", 1754352000, "Claude Opus 4.1"),
-)
-_OPENAI_IDS = frozenset(m for m, _ in OPENAI_MODELS)
-_ANTHROPIC_IDS = frozenset(m for m, *_ in ANTHROPIC_MODELS)
 _DATED = re.compile(r"-(\d{8}|\d{4}-\d{2}-\d{2})$")  # claude-...-20251001, gpt-4o-2024-08-06
+_OPENAI_IDS = frozenset(m for m, _ in OPENAI_MODELS)
+_ANTHROPIC_IDS = frozenset(_DATED.sub("", m) for m, *_ in ANTHROPIC_MODELS)
 
 _OPENAI_MODELS = encode(
     {
@@ -60,22 +55,7 @@ _OPENAI_MODELS = encode(
         ],
     }
 )
-_ANTHROPIC_MODELS = encode(
-    {
-        "data": [
-            {
-                "type": "model",
-                "id": m,
-                "display_name": name,
-                "created_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(c)),
-            }
-            for m, c, name in ANTHROPIC_MODELS
-        ],
-        "has_more": False,
-        "first_id": ANTHROPIC_MODELS[0][0],
-        "last_id": ANTHROPIC_MODELS[-1][0],
-    }
-)
+_ANTHROPIC_MODELS = anthropic_models_page({})
 
 
 def unknown_model(body: Any, anthropic: bool) -> str | None:
