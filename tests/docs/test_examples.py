@@ -98,7 +98,7 @@ def example_env(server: MockServer) -> dict[str, str]:
     env = {
         k: v
         for k, v in os.environ.items()
-        if not k.startswith(("OPENAI_", "ANTHROPIC_", "AZURE_OPENAI_"))
+        if not k.startswith(("OPENAI_", "ANTHROPIC_", "AZURE_"))
         and not k.lower().endswith("_proxy")
     }
     env.update(
@@ -106,6 +106,10 @@ def example_env(server: MockServer) -> dict[str, str]:
         OPENAI_API_KEY=KEY,
         ANTHROPIC_BASE_URL=server.anthropic_base_url,
         ANTHROPIC_API_KEY=KEY,
+        AZURE_OPENAI_ENDPOINT=server.url,  # the mock serves Azure's routes too
+        AZURE_OPENAI_API_KEY=KEY,
+        AZURE_OPENAI_AD_TOKEN=KEY,  # the mock takes the key as a bearer token as well
+        OPENAI_API_VERSION="2024-10-21",
         PYTHONPATH=str(ROOT) + os.pathsep + env.get("PYTHONPATH", ""),
         PYTHONWARNINGS="error",
         COLUMNS="80",
