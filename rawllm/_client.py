@@ -326,7 +326,7 @@ class BaseClient:
         else:
             data = await resp.read()
         if status >= 300:
-            raise make_status_error(status, resp.headers, data)
+            raise make_status_error(status, resp.headers, data, url=str(call.url))
         try:
             result = fmt.decode(data)
         except RecursionError:  # msgspec on absurdly nested JSON: hostile, not a bug
