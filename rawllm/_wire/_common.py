@@ -7,19 +7,16 @@ know yet.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from typing import Any, Final
 
 import msgspec
 
 from .._exceptions import APIResponseValidationError
 
-__all__ = ["any_decoder", "body_text", "convert", "generic", "invalid", "put", "union_tags"]
+__all__ = ["any_decoder", "body_text", "generic", "invalid", "put", "union_tags"]
 
 any_decoder: Final = msgspec.json.Decoder()
 """Decodes any JSON to plain Python objects (module-level: built once)."""
-
-Patches = Sequence[tuple[tuple[Any, ...], Any]]
 
 
 def body_text(body: bytes | str) -> str:
@@ -55,17 +52,6 @@ def put(obj: Any, path: tuple[Any, ...], value: Any) -> None:
         obj[last] = value
     else:
         setattr(obj, last, value)
-
-
-def convert(obj: Any, typ: Any, what: str, body: bytes | str, patches: Patches) -> Any:
-    """``msgspec.convert`` plain objects to ``typ``, then put back what ``patches`` held out."""
-    try:
-        result = msgspec.convert(obj, typ)
-    except msgspec.ValidationError as exc:
-        raise invalid(what, body, exc) from exc
-    for path, value in patches:
-        put(result, path, value)
-    return result
 
 
 def union_tags(union: Any) -> frozenset[str]:

@@ -35,17 +35,20 @@ from typing import Any, Final, Protocol
 import msgspec
 
 from .._exceptions import error_from_stream_body
+from ..types._base import keep_raw_fields
 from ..types.anthropic import (
     Message,
     MessageStreamEvent,
     MessageTokensCount,
     RawContentBlockDeltaEvent,
+    RawMessageStartEvent,
     RawMessageStopEvent,
     TextDelta,
     UnknownContentBlock,
     _KnownContentBlock,
 )
-from ._common import any_decoder, convert, generic, invalid, union_tags
+from ._common import any_decoder, generic, invalid, union_tags
+from ._tolerant import Path, tolerant
 
 __all__ = [
     "TERMINAL_TYPES",
@@ -113,6 +116,21 @@ def _unknown_blocks(blocks: Any, path: tuple[Any, ...]) -> list[tuple[tuple[Any,
     return found
 
 
+def _block_element(path: Path, raw: Any) -> tuple[Any, Any] | None:
+    """A content block of a known type but an unexpected shape stays, as sent, unknown."""
+    if not isinstance(raw, dict) or not isinstance(raw.get("type"), str):
+        return None
+    n = len(path)
+    at_block = (
+        (n == 2 and path[0] == "content" and isinstance(path[1], int))
+        or (n == 3 and path[:2] == ("message", "content") and isinstance(path[2], int))
+        or path == ("content_block",)
+    )
+    if not at_block:
+        return None
+    return _PLACEHOLDER_BLOCK, UnknownContentBlock(raw)
+
+
 # -- responses ---------------------------------------------------------------------------
 
 
@@ -143,7 +161,9 @@ def decode_message(body: bytes | str) -> Message:
         raise invalid("Message", body, exc) from exc
     obj = generic(body, "Message")
     patches = _unknown_blocks(obj.get("content"), ("content",)) if isinstance(obj, dict) else []
-    message: Message = convert(obj, Message, "Message", body, patches)
+    message: Message
+    message, kept = tolerant(obj, Message, "Message", body, patches, element=_block_element)
+    keep_raw_fields(message, kept)
     return message
 
 
@@ -257,10 +277,18 @@ def _decode_event_slow(data: str) -> MessageStreamEvent | None:
         message = obj.get("message")
         if isinstance(message, dict):
             patches = _unknown_blocks(message.get("content"), ("message", "content"))
-    event: MessageStreamEvent = convert(
-        obj, MessageStreamEvent, "MessageStreamEvent", data, patches
+    event: MessageStreamEvent
+    event, kept = tolerant(
+        obj, MessageStreamEvent, "MessageStreamEvent", data, patches, element=_block_element
     )
+    if kept and type(event) is RawMessageStartEvent:
+        keep_raw_fields(event.message, _under("$.message", kept))
     return event
+
+
+def _under(prefix: str, kept: dict[str, Any]) -> dict[str, Any]:
+    """The kept values below ``prefix``, with paths relative to it."""
+    return {"$" + k[len(prefix) :]: v for k, v in kept.items() if k.startswith(prefix)}
 
 
 TERMINAL_TYPES: Final = frozenset({RawMessageStopEvent})

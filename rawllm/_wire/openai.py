@@ -31,9 +31,10 @@ import msgspec
 
 from .._config import NOT_GIVEN
 from .._exceptions import APIResponseValidationError, error_from_stream_body
-from ..types._base import Result
+from ..types._base import Result, keep_raw_fields
 from ..types.openai import ChatCompletion, ChatCompletionChunk, CreateEmbeddingResponse, ModelList
-from ._common import any_decoder, invalid
+from ._common import any_decoder, generic, invalid
+from ._tolerant import Path, Repair, keep, tolerant
 
 __all__ = [
     "DONE",
@@ -121,11 +122,77 @@ def encode(params: Mapping[str, Any]) -> bytes:
 # -- responses -----------------------------------------------------------------
 
 
-def _decode(decoder: msgspec.json.Decoder[_R], what: str, body: bytes | str) -> _R:
+def _decode(
+    decoder: msgspec.json.Decoder[_R],
+    what: str,
+    body: bytes | str,
+    repair: Repair | None = None,
+) -> _R:
     try:
         return decoder.decode(body)
+    except msgspec.ValidationError:
+        pass  # a value of an unexpected shape somewhere: the tolerant path below
     except (msgspec.DecodeError, UnicodeDecodeError) as exc:
         raise invalid(what, body, exc) from exc
+    obj = generic(body, what)
+    result: _R
+    result, kept = tolerant(obj, decoder.type, what, body, [], repair=repair)
+    keep_raw_fields(result, kept)
+    return result
+
+
+def _text_of(value: Any, out: list[str]) -> None:
+    """Append the text of a part's ``text`` / ``thinking`` value (a string or a list of parts)."""
+    if isinstance(value, str):
+        out.append(value)
+    elif isinstance(value, list):
+        for part in value:
+            if isinstance(part, str):
+                out.append(part)
+            elif isinstance(part, dict):
+                _text_of(part.get("text"), out)
+
+
+def _essential_in_chunk(path: Path) -> bool:
+    """What a chunk adds to ``final()``: a stream item keeps no raw values, so these raise."""
+    if path == ("choices",):
+        return True
+    return len(path) == 4 and path[2] == "delta" and path[3] in ("content", "tool_calls")
+
+
+def _content_parts(path: Path, obj: Any, kept: dict[str, Any]) -> bool:
+    """Rewrite a message's (or delta's) ``content`` sent as a list of parts into text.
+
+    Mistral's reasoning models (and servers that copy them) send
+    ``[{"type": "thinking", "thinking": [{"type": "text", "text": ...}]},
+    {"type": "text", "text": ...}]``: the ``text`` parts become ``content``,
+    the ``thinking`` parts ``reasoning_content`` (unless the server sent that
+    too), and the list as sent is kept in ``raw_fields``.
+    """
+    if len(path) != 4 or path[0] != "choices" or path[2] not in ("message", "delta"):
+        return False
+    if path[3] != "content":
+        return False
+    message = obj["choices"][path[1]][path[2]]
+    parts = message.get("content")
+    if not isinstance(parts, list):
+        return False
+    text: list[str] = []
+    thinking: list[str] = []
+    for part in parts:
+        if isinstance(part, str):
+            text.append(part)
+        elif isinstance(part, dict):
+            kind = part.get("type")
+            if kind == "thinking":
+                _text_of(part.get("thinking"), thinking)
+            elif kind == "text" or kind is None:
+                _text_of(part.get("text"), text)
+    keep(kept, path, parts)
+    message["content"] = "".join(text) if text else None
+    if thinking and not isinstance(message.get("reasoning_content"), str):
+        message["reasoning_content"] = "".join(thinking)
+    return True
 
 
 def decode_chat_completion(body: bytes | str) -> ChatCompletion:
@@ -144,7 +211,7 @@ def decode_chat_completion(body: bytes | str) -> ChatCompletion:
         >>> decode_chat_completion(b'{"model": "m", "choices": []}').model
         'm'
     """
-    return _decode(_chat_decoder, "ChatCompletion", body)
+    return _decode(_chat_decoder, "ChatCompletion", body, _content_parts)
 
 
 def decode_embeddings(body: bytes | str) -> CreateEmbeddingResponse:
@@ -271,8 +338,6 @@ def decode_chunk(data: str) -> ChatCompletionChunk | Done | None:
     except msgspec.DecodeError as exc:
         # Off the hot path, once per stream at most: "[DONE]" is not JSON, so the
         # terminator lands here rather than costing every chunk a comparison.
-        # Otherwise: an empty payload (skipped), an error object whose fields
-        # clash with the chunk's types, or garbage.
         if data == "[DONE]":
             return DONE
         stripped = data.strip()
@@ -280,8 +345,23 @@ def decode_chunk(data: str) -> ChatCompletionChunk | Done | None:
             return None
         if stripped == "[DONE]":
             return DONE
+        if not isinstance(exc, msgspec.ValidationError):
+            raise invalid("ChatCompletionChunk", data, exc) from exc
+        # JSON, but some value does not fit: an error object whose fields clash
+        # with the chunk's types, or a chunk with an odd value (the tolerant path).
         _raise_if_error(data)
-        raise invalid("ChatCompletionChunk", data, exc) from exc
+        obj = generic(data, "ChatCompletionChunk")
+        odd: ChatCompletionChunk
+        odd, _ = tolerant(
+            obj,
+            ChatCompletionChunk,
+            "ChatCompletionChunk",
+            data,
+            [],
+            repair=_content_parts,
+            essential=_essential_in_chunk,
+        )
+        return odd
     # An error object decodes as a chunk too (unknown fields are ignored), so
     # one attribute read finds {"error": ...}; the flat {"object": "error"}
     # shape (older vLLM) has no choices, which is rare enough to test further.

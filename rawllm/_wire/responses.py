@@ -34,6 +34,7 @@ from typing import Any, Final, Protocol, TypeVar
 import msgspec
 
 from .._exceptions import error_from_stream_body
+from ..types._base import keep_raw_fields
 from ..types.responses import (
     Response,
     ResponseCompletedEvent,
@@ -45,7 +46,8 @@ from ..types.responses import (
     _KnownOutputContent,
     _KnownOutputItem,
 )
-from ._common import any_decoder, convert, generic, invalid, union_tags
+from ._common import any_decoder, generic, invalid, union_tags
+from ._tolerant import Path, tolerant
 
 __all__ = [
     "TERMINAL_TYPES",
@@ -137,6 +139,31 @@ def _unknown_in_response(resp: Any, path: tuple[Any, ...]) -> _Patches:
     return found
 
 
+def _element(path: Path, raw: Any) -> tuple[Any, Any] | None:
+    """An output item or content part of a known type but an unexpected shape stays, as sent."""
+    if not isinstance(raw, dict) or not isinstance(raw.get("type"), str):
+        return None
+    rel = path[1:] if path[:1] == ("response",) else path
+    n = len(rel)
+    if (n == 2 and rel[0] == "output") or rel == ("item",):
+        return _PLACEHOLDER_ITEM, UnknownOutputItem(raw)
+    if (n == 4 and rel[0] == "output" and rel[2] == "content") or rel == ("part",):
+        return _PLACEHOLDER_PART, UnknownContentPart(raw)
+    if n == 3 and rel[0] == "item" and rel[1] == "content":
+        return _PLACEHOLDER_PART, UnknownContentPart(raw)
+    return None
+
+
+def _essential(path: Path) -> bool:
+    """A response without a usable ``output`` list has lost what the call is for."""
+    return path == ("output",) or path == ("response", "output")
+
+
+def _under(prefix: str, kept: dict[str, Any]) -> dict[str, Any]:
+    """The kept values below ``prefix``, with paths relative to it."""
+    return {"$" + k[len(prefix) :]: v for k, v in kept.items() if k.startswith(prefix)}
+
+
 # -- responses -------------------------------------------------------------------------------
 
 
@@ -165,7 +192,12 @@ def decode_response(body: bytes | str) -> Response:
     except msgspec.DecodeError as exc:
         raise invalid("Response", body, exc) from exc
     obj = generic(body, "Response")
-    result: Response = convert(obj, Response, "Response", body, _unknown_in_response(obj, ()))
+    result: Response
+    patches = _unknown_in_response(obj, ())
+    result, kept = tolerant(
+        obj, Response, "Response", body, patches, element=_element, essential=_essential
+    )
+    keep_raw_fields(result, kept)
     return result
 
 
@@ -252,9 +284,19 @@ def _decode_event_slow(data: str) -> ResponseStreamEvent | None:
         if patches:
             obj["part"] = _PLACEHOLDER_PART
             patches = [(("part",), patches[0][1])]
-    event: ResponseStreamEvent = convert(
-        obj, ResponseStreamEvent, "ResponseStreamEvent", data, patches
+    event: ResponseStreamEvent
+    event, kept = tolerant(
+        obj,
+        ResponseStreamEvent,
+        "ResponseStreamEvent",
+        data,
+        patches,
+        element=_element,
+        essential=_essential,
     )
+    response = getattr(event, "response", None)
+    if kept and isinstance(response, Response):
+        keep_raw_fields(response, _under("$.response", kept))
     return event
 
 

@@ -44,6 +44,7 @@ __all__ = [
     "McpApprovalRequest",
     "McpCall",
     "McpListTools",
+    "McpToolCallError",
     "OutputTokensDetails",
     "Reasoning",
     "ReasoningContent",
@@ -321,8 +322,25 @@ class ImageGenerationCall(
     result: str | None = None
 
 
+class McpToolCallError(BaseModel, kw_only=True, gc=False):
+    """Why an MCP tool call failed (the spec's ``MCPToolCallError``).
+
+    ``type`` is ``http_error`` or ``mcp_protocol_error`` (with ``code`` and
+    ``message``) or ``mcp_tool_execution_error`` (with the tool's ``content``).
+    """
+
+    type: str
+    code: int | None = None
+    message: str | None = None
+    content: Any = None
+
+
 class McpCall(BaseModel, kw_only=True, gc=False, tag_field="type", tag="mcp_call"):
-    """A call of a tool on a remote MCP server, with its output or error."""
+    """A call of a tool on a remote MCP server, with its output or error.
+
+    ``error`` is an ``McpToolCallError`` object, as the spec and the API send
+    it; older answers sent a plain string, which is kept as a string.
+    """
 
     type: ClassVar[Literal["mcp_call"]] = "mcp_call"
     id: str = ""
@@ -330,7 +348,7 @@ class McpCall(BaseModel, kw_only=True, gc=False, tag_field="type", tag="mcp_call
     arguments: str = ""
     server_label: str = ""
     output: str | None = None
-    error: str | None = None
+    error: McpToolCallError | str | None = None
     status: str | None = None
     approval_request_id: str | None = None
 

@@ -304,7 +304,6 @@ def test_error_event_whose_data_is_not_json() -> None:
         '{"type": "content_block_delta", "index": 0, "delta": {"type": "text_delta"}}',
         '{"type": "content_block_delta", "index": 0}',
         '{"type": "message_start", "message": {"id": "m"}}',
-        '{"type": "content_block_start", "index": 0, "content_block": {"type": "tool_use"}}',
     ],
 )
 def test_invalid_events_raise_validation_error_with_the_text(data: str) -> None:
@@ -347,3 +346,11 @@ def test_text_delta() -> None:
     texts = [x for e in events if (x := wire.text_delta(e)) is not None]
     assert texts == ["The GCD is ", "21."]
     assert wire.text_delta(None) is None
+
+
+def test_a_block_start_of_an_unexpected_shape_keeps_the_block_as_sent() -> None:
+    data = '{"type": "content_block_start", "index": 0, "content_block": {"type": "tool_use"}}'
+    event = wire.decode_event(ServerSentEvent(event="content_block_start", data=data))
+    assert isinstance(event, t.RawContentBlockStartEvent)
+    assert isinstance(event.content_block, t.UnknownContentBlock)
+    assert event.content_block == {"type": "tool_use"}
