@@ -219,6 +219,8 @@ class MessageAccumulator:
             changes["cache_read_input_tokens"] = u.cache_read_input_tokens
         if u.server_tool_use is not None:
             changes["server_tool_use"] = u.server_tool_use
+        if u.output_tokens_details is not None:
+            changes["output_tokens_details"] = u.output_tokens_details
         self._usage = _replace(usage, **changes)
 
     def snapshot(self) -> Message | None:

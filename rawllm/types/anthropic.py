@@ -57,6 +57,7 @@ __all__ = [
     "MessageStopEvent",
     "MessageStreamEvent",
     "MessageTokensCount",
+    "OutputTokensDetails",
     "RawContentBlockDelta",
     "RawContentBlockDeltaEvent",
     "RawContentBlockStartEvent",
@@ -109,6 +110,12 @@ class ServerToolUsage(BaseModel, kw_only=True, gc=False):
     web_fetch_requests: int = 0
 
 
+class OutputTokensDetails(BaseModel, kw_only=True, gc=False):
+    """Breakdown of the output tokens (``thinking_tokens``: spent on extended thinking)."""
+
+    thinking_tokens: int = 0
+
+
 class Usage(BaseModel, kw_only=True, gc=False):
     """Token usage of a message.
 
@@ -128,6 +135,8 @@ class Usage(BaseModel, kw_only=True, gc=False):
     server_tool_use: ServerToolUsage | None = None
     service_tier: str | None = None
     inference_geo: str | None = None
+    output_tokens_details: OutputTokensDetails | None = None
+    speed: str | None = None
 
 
 class MessageDeltaUsage(BaseModel, kw_only=True, gc=False):
@@ -138,6 +147,7 @@ class MessageDeltaUsage(BaseModel, kw_only=True, gc=False):
     cache_creation_input_tokens: int | None = None
     cache_read_input_tokens: int | None = None
     server_tool_use: ServerToolUsage | None = None
+    output_tokens_details: OutputTokensDetails | None = None
 
 
 class Container(BaseModel, kw_only=True, gc=False):
@@ -208,6 +218,7 @@ class ToolUseBlock(BaseModel, kw_only=True, gc=False, tag_field="type", tag="too
     name: str
     input: dict[str, Any]
     caller: dict[str, Any] | None = None
+    toolset_name: str | None = None
 
 
 class ThinkingBlock(BaseModel, kw_only=True, gc=False, tag_field="type", tag="thinking"):
@@ -393,6 +404,7 @@ class Message(Result, kw_only=True):
     usage: Usage
     container: Container | None = None
     stop_details: RefusalStopDetails | None = None
+    diagnostics: dict[str, Any] | None = None
 
 
 class MessageTokensCount(Result, kw_only=True):

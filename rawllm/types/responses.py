@@ -38,6 +38,7 @@ from ._base import BaseModel, Result, StreamItem, UnknownObject
 
 __all__ = [
     "Annotation",
+    "Conversation",
     "ImageGenerationCall",
     "IncompleteDetails",
     "InputTokensDetails",
@@ -144,6 +145,8 @@ class Reasoning(BaseModel, kw_only=True, gc=False):
     effort: str | None = None
     summary: str | None = None
     generate_summary: str | None = None
+    mode: str | None = None
+    context: str | None = None
 
 
 # -- content parts -----------------------------------------------------------------------
@@ -222,6 +225,7 @@ class ResponseFunctionToolCall(
     id: str | None = None
     status: str | None = None
     namespace: str | None = None
+    caller: dict[str, Any] | None = None
 
 
 class Summary(BaseModel, kw_only=True, gc=False):
@@ -283,6 +287,8 @@ class ResponseCustomToolCall(
     input: str = ""
     id: str | None = None
     status: str | None = None
+    namespace: str | None = None
+    caller: dict[str, Any] | None = None
 
 
 class ResponseComputerToolCall(
@@ -294,6 +300,7 @@ class ResponseComputerToolCall(
     id: str = ""
     call_id: str = ""
     action: dict[str, Any] | None = None
+    actions: list[dict[str, Any]] | None = None
     pending_safety_checks: list[dict[str, Any]] = []
     status: str | None = None
 
@@ -411,6 +418,12 @@ else:
 # -- the response ---------------------------------------------------------------------------
 
 
+class Conversation(BaseModel, kw_only=True, gc=False):
+    """The conversation a response belongs to."""
+
+    id: str
+
+
 class Response(Result, kw_only=True):
     """A Responses API response (``POST /v1/responses``).
 
@@ -447,6 +460,13 @@ class Response(Result, kw_only=True):
     completed_at: float | None = None
     prompt_cache_key: str | None = None
     safety_identifier: str | None = None
+    prompt_cache_retention: str | None = None
+    top_logprobs: int | None = None
+    max_tool_calls: int | None = None
+    prompt: dict[str, Any] | None = None
+    prompt_cache_options: dict[str, Any] | None = None
+    moderation: dict[str, Any] | None = None
+    conversation: Conversation | None = None
 
     @property
     def output_text(self) -> str:
@@ -715,6 +735,7 @@ class ResponseReasoningSummaryPartDoneEvent(
     summary_index: int = 0
     part: Summary
     sequence_number: int | None = None
+    status: str | None = None
 
 
 class ResponseReasoningSummaryTextDeltaEvent(
