@@ -81,6 +81,7 @@ __all__ = [
     "ToolSearchToolResultBlock",
     "ToolUseBlock",
     "UnknownContentBlock",
+    "UnknownDelta",
     "Usage",
     "WebFetchToolResultBlock",
     "WebSearchResultBlock",
@@ -456,7 +457,20 @@ class CitationsDelta(BaseModel, kw_only=True, gc=False, tag_field="type", tag="c
     citation: TextCitation
 
 
-RawContentBlockDelta = TextDelta | InputJSONDelta | CitationsDelta | ThinkingDelta | SignatureDelta
+class UnknownDelta(UnknownObject):
+    """A delta of a type this version of rawllm does not know: its own dict, as sent.
+
+    It is yielded, not dropped, and the stream's ``final()`` folds it into its
+    block (string fields appended to the block's field of the same name).
+    """
+
+
+_KnownDelta = TextDelta | InputJSONDelta | CitationsDelta | ThinkingDelta | SignatureDelta
+
+if TYPE_CHECKING:
+    RawContentBlockDelta = _KnownDelta | UnknownDelta
+else:
+    RawContentBlockDelta = _KnownDelta
 
 
 class MessageDelta(BaseModel, kw_only=True, gc=False):
