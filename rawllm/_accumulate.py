@@ -66,19 +66,21 @@ def chunk_text(chunk: ChatCompletionChunk) -> str | None:
 
 
 class _ToolCall:
-    __slots__ = ("id", "type", "name", "args")
+    __slots__ = ("id", "type", "name", "args", "extra")
 
     def __init__(self, call_id: str | None, call_type: str | None) -> None:
         self.id = call_id
         self.type = call_type
         self.name: list[str] = []
         self.args: list[str] = []
+        self.extra: dict[str, Any] | None = None
 
     def build(self) -> ChatCompletionMessageToolCall:
         return ChatCompletionMessageToolCall(
             id=self.id,
             type=self.type or "function",
             function=Function(name="".join(self.name), arguments="".join(self.args)),
+            extra_content=self.extra,
         )
 
 
@@ -146,6 +148,8 @@ class _Choice:
                 call.id = call_id
             if tc.type and call.type is None:
                 call.type = tc.type
+            if tc.extra_content is not None:
+                call.extra = tc.extra_content
             fn = tc.function
             if fn is not None:
                 name = fn.name
