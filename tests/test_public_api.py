@@ -29,6 +29,14 @@ CORE_MODULES = [
     "types/anthropic.py",
     "types/responses.py",
     "testing/_faults.py",
+    "testing/_planning.py",
+    "testing/_errors.py",
+    "testing/_strict.py",
+    "testing/_render.py",
+    "testing/_render_common.py",
+    "testing/_render_chat.py",
+    "testing/_render_responses.py",
+    "testing/_render_anthropic.py",
     "_batch_io.py",
 ]
 FORBIDDEN = {"aiohttp", "asyncio", "yarl", "multidict"}

@@ -14,20 +14,11 @@ Example:
 
 from __future__ import annotations
 
+from ._app import MockServer
 from ._faults import Step, parse_script
-from ._server import (
-    DEFAULT_TOKENS,
-    MockServer,
-    RecordedRequest,
-    Reply,
-    ToolCall,
-    add_arguments,
-    embedding_vector,
-    plan_reply,
-    reply_text,
-    run_cli,
-    serve,
-)
+from ._planning import DEFAULT_TOKENS, Reply, ToolCall, embedding_vector, plan_reply, reply_text
+from ._recording import RecordedRequest
+from ._runner import add_arguments, run_cli, serve
 
 __all__ = [
     "DEFAULT_TOKENS",

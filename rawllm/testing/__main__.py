@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import sys
 
-from ._server import run_cli
+from ._runner import run_cli
 
 if __name__ == "__main__":
     sys.exit(run_cli())

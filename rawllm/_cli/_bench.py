@@ -1,0 +1,53 @@
+"""``rawllm bench``: run the benchmark suite of a source checkout (``benchmarks/``)."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+
+from ._common import UsageError
+
+__all__ = ["add_parser", "run"]
+
+
+def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    """Register ``bench`` (unknown arguments are passed on to the benchmarks)."""
+    bench = sub.add_parser(
+        "bench",
+        help="run the benchmarks (quick by default; needs a source checkout)",
+        description="Run the benchmark suite of a rawllm source checkout (benchmarks/), "
+        "with --quick unless --full is given; other arguments are passed on to it "
+        "(e.g. rawllm bench --json).",
+    )
+    bench.add_argument("--full", action="store_true", help="the full run instead of --quick")
+
+
+def run(args: argparse.Namespace) -> int:
+    """Run ``rawllm bench``: the checkout's ``benchmarks`` package, ``--quick`` by default."""
+    import importlib
+    import subprocess
+
+    argv: list[str] = list(args.args)
+    if argv[:1] == ["--"]:
+        argv = argv[1:]
+    if not args.full and "--quick" not in argv:
+        argv.insert(0, "--quick")
+    cwd = os.getcwd()
+    if cwd not in sys.path:
+        sys.path.append(cwd)
+    try:
+        module = importlib.import_module("benchmarks.__main__")
+    except ModuleNotFoundError as exc:
+        if exc.name not in ("benchmarks", "benchmarks.__main__"):
+            raise
+        module = None
+    entry = getattr(module, "main", None)
+    if callable(entry):
+        code = entry(argv)
+        return int(code or 0)
+    if module is None and not os.path.isdir(os.path.join(cwd, "benchmarks")):
+        raise UsageError(
+            "the benchmarks live in a rawllm source checkout: run 'rawllm bench' from its root"
+        )
+    return subprocess.call([sys.executable, "-m", "benchmarks", *argv], cwd=cwd)

@@ -1,0 +1,565 @@
+"""MockServer: an aiohttp.web server that speaks the OpenAI and Anthropic wire formats.
+
+Shape of one request (``MockServer._handle``)::
+
+    read + decode body -> record -> pick fault step -> latency -> fault
+        -> strict budget -> plan the reply -> render bytes -> send
+
+The reply is a pure function of the request (:func:`~._planning.plan_reply`),
+so tests can compute what the server will say.  Each answer is rendered
+once per distinct request body (per second, for the ``created`` time) and
+cached with a mark where the response id goes (``_render``); a request then
+costs one ``bytes.join``, and the common case (no fault, no pacing) one write.
+
+This module is the aiohttp layer only: routing, auth, fault steps, the strict
+budget's 429s, and sending (paced, cut, stalled or reset).  The bytes come
+from ``_render`` and the per-API renderers, the errors from ``_errors``, the
+rate-limit arithmetic from ``_strict``.
+
+Wire formats followed: OpenAI Chat Completions (objects ``chat.completion``
+and ``chat.completion.chunk``, ``data: [DONE]``), Embeddings, Models,
+Responses (``event:``-named semantic events with ``sequence_number``, ended
+by ``response.completed``), Anthropic Messages (``message_start`` ...
+``message_stop``, ``ping``, ``event: error``) and ``count_tokens``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import math
+import os
+import socket
+import struct
+import time
+from collections import Counter
+from collections.abc import Mapping
+from typing import Any
+
+import msgspec
+from aiohttp import web
+from multidict import CIMultiDictProxy
+
+from . import _faults, _strict
+from ._errors import (
+    BADSHAPE_JSON,
+    HTML_502,
+    MALFORMED_JSON,
+    bad_frame,
+    error_body,
+    stream_error,
+)
+from ._faults import Bucket, FaultPlan, Step
+from ._planning import DEFAULT_TOKENS, reply_text
+from ._recording import RecordedRequest
+from ._render import CACHE_ENTRIES, CACHE_MAX_BODY, BadRequest, Rendered, render
+from ._render_common import JSON, KEEPALIVE, SSE, decode
+from ._thread import LoopThread
+
+__all__ = ["MockServer"]
+
+_ROUTES = {
+    ("POST", "/v1/chat/completions"): "chat",
+    ("POST", "/v1/embeddings"): "embeddings",
+    ("GET", "/v1/models"): "models",
+    ("POST", "/v1/responses"): "responses",
+    ("POST", "/v1/messages"): "messages",
+    ("POST", "/v1/messages/count_tokens"): "count_tokens",
+}
+_ANTHROPIC_APIS = frozenset({"messages", "count_tokens"})
+
+
+def _int_header(value: str | None, name: str) -> int | None:
+    if value is None:
+        return None
+    if not value.strip().isdigit():
+        raise ValueError(f"{name} must be a non-negative integer, got {value!r}")
+    return int(value)
+
+
+# -- the server ----------------------------------------------------------------
+
+
+class MockServer:
+    """An OpenAI- and Anthropic-compatible HTTP server on 127.0.0.1, for tests and benchmarks.
+
+    Args:
+        host: interface to bind (default ``127.0.0.1``).
+        port: TCP port; ``0`` (default) picks a free one.
+        latency: seconds to wait before sending the response headers.
+        tokens: words per answer (one stream delta each) when the request
+            sets no ``x-mock-tokens`` header; ``max_tokens`` lowers it.
+        tokens_per_second: stream pacing; ``None`` sends every event at once.
+        keepalive_every: send a ``: keep-alive`` comment after every N events (0: never).
+        big_event: bytes of one extra text delta appended to every answer (0: none).
+        faults: a fault script such as ``"429:retry-after=1,500,ok"`` (see docs/testing.md).
+        rpm: strict-provider requests-per-minute budget (``None``: unlimited).
+        tpm: strict-provider tokens-per-minute budget (``None``: unlimited).
+        api_key: when set, requests without this key get a 401.
+        record: keep every request in :attr:`requests` (turn off for long benchmarks).
+
+    Raises:
+        ValueError: ``faults`` is not a valid script.
+
+    Example:
+        >>> async def demo():
+        ...     async with MockServer(faults="429,ok") as server:
+        ...         ...  # point a client at server.openai_base_url
+    """
+
+    def __init__(
+        self,
+        *,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        latency: float = 0.0,
+        tokens: int = DEFAULT_TOKENS,
+        tokens_per_second: float | None = None,
+        keepalive_every: int = 0,
+        big_event: int = 0,
+        faults: str | None = None,
+        rpm: float | None = None,
+        tpm: float | None = None,
+        api_key: str | None = None,
+        record: bool = True,
+    ) -> None:
+        self.host = host
+        self.port = port
+        self.latency = latency
+        self.tokens = tokens
+        self.tokens_per_second = tokens_per_second
+        self.keepalive_every = keepalive_every
+        self.big_event = big_event
+        self.rpm = rpm
+        self.tpm = tpm
+        self.api_key = api_key
+        self.record = record
+        self._plan = FaultPlan(faults)
+        self.requests: list[RecordedRequest] = []
+        self.in_flight = 0
+        self.peak_in_flight = 0
+        self.status_counts: Counter[int] = Counter()
+        self.rate_limited = 0
+        self._buckets: tuple[Bucket | None, Bucket | None] = (None, None)
+        self._runner: web.ServerRunner | None = None
+        self._sock: socket.socket | None = None
+        self._closing: asyncio.Event | None = None
+        self._thread: LoopThread | None = None
+        self._cache: dict[tuple[str, bool, int, bytes], Rendered] = {}
+        self._prefix = os.urandom(5).hex()
+        self._counter = 0
+
+    # -- lifecycle -------------------------------------------------------------
+
+    @property
+    def url(self) -> str:
+        """``http://127.0.0.1:PORT`` (valid once started)."""
+        return f"http://{self.host}:{self.port}"
+
+    @property
+    def openai_base_url(self) -> str:
+        """Base URL for OpenAI clients (``url + "/v1"``)."""
+        return self.url + "/v1"
+
+    @property
+    def anthropic_base_url(self) -> str:
+        """Base URL for Anthropic clients (no ``/v1``, as the official SDK takes it)."""
+        return self.url
+
+    async def start(self) -> MockServer:
+        """Bind the socket and start serving in the running loop.
+
+        Returns:
+            The server itself, with :attr:`port` set.
+        """
+        if self._runner is not None:
+            raise RuntimeError("MockServer is already started")
+        self._closing = asyncio.Event()
+        now = time.monotonic()
+        self._buckets = (
+            Bucket(self.rpm, now) if self.rpm else None,
+            Bucket(self.tpm, now) if self.tpm else None,
+        )
+        server = web.Server(self._handle, handler_cancellation=True, access_log=None)
+        runner = web.ServerRunner(server, handle_signals=False, shutdown_timeout=0.5)
+        await runner.setup()
+        sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        try:
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            sock.bind((self.host, self.port))
+            site = web.SockSite(runner, sock, backlog=4096)
+            await site.start()
+        except BaseException:
+            sock.close()
+            await runner.cleanup()
+            raise
+        self._sock, self._runner = sock, runner
+        self.port = sock.getsockname()[1]
+        return self
+
+    async def close(self) -> None:
+        """Stop serving: end stalls, drop open connections, close every socket."""
+        if self._runner is None:
+            return
+        assert self._closing is not None
+        self._closing.set()
+        runner, self._runner = self._runner, None
+        await runner.cleanup()
+        if self._sock is not None:
+            self._sock.close()
+            self._sock = None
+
+    async def __aenter__(self) -> MockServer:
+        return await self.start()
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.close()
+
+    def start_in_thread(self, timeout: float = 10.0) -> MockServer:
+        """Run the server in a background thread with its own event loop.
+
+        For synchronous code, or to keep the server off the loop under test.
+        Returns once the port is bound; :meth:`stop_thread` ends it.
+
+        Returns:
+            The server itself.
+
+        Example:
+            >>> server = MockServer().start_in_thread()
+            >>> server.stop_thread()
+        """
+        if self._thread is not None:
+            raise RuntimeError("MockServer thread already running")
+        thread = LoopThread(self.start, self.close, "rawllm-mock-server")
+        thread.run(timeout)
+        self._thread = thread
+        return self
+
+    def stop_thread(self, timeout: float = 10.0) -> None:
+        """Stop a server started with :meth:`start_in_thread` and join its thread."""
+        thread, self._thread = self._thread, None
+        if thread is not None:
+            thread.stop(timeout)
+
+    def __enter__(self) -> MockServer:
+        return self.start_in_thread()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop_thread()
+
+    # -- controls and observations --------------------------------------------
+
+    def set_faults(self, script: str | None, key: str | None = None) -> None:
+        """Replace the fault script (the global one, or the one for requests with ``x-mock-key``).
+
+        Raises:
+            ValueError: the script is not valid.
+        """
+        self._plan.set(script, key)
+
+    def pending_faults(self, key: str | None = None) -> str:
+        """The steps not consumed yet, as a script."""
+        return _faults.join_steps(self._plan.pending(key))
+
+    def reply_text(self, body: Mapping[str, Any], api: str = "chat") -> str:
+        """The answer text this server sends for ``body`` (its ``tokens``/``big_event`` applied)."""
+        return reply_text(body, api, tokens=self.tokens, big_event=self.big_event)
+
+    def reset_stats(self) -> None:
+        """Forget recorded requests and counters (in-flight requests are kept counting)."""
+        self.requests.clear()
+        self.status_counts.clear()
+        self.rate_limited = 0
+        self.peak_in_flight = self.in_flight
+
+    # -- request handling -------------------------------------------------------
+
+    def _next_id(self) -> str:
+        self._counter += 1
+        return f"{self._prefix}{self._counter:09x}"
+
+    async def _handle(self, request: web.BaseRequest) -> web.StreamResponse:
+        self.in_flight += 1
+        if self.in_flight > self.peak_in_flight:
+            self.peak_in_flight = self.in_flight
+        try:
+            return await self._respond(request)
+        finally:
+            self.in_flight -= 1
+
+    async def _respond(self, request: web.BaseRequest) -> web.StreamResponse:
+        arrived = time.monotonic()
+        method, path = request.method, request.path
+        api = _ROUTES.get((method, path))
+        headers = request.headers
+        anthropic = api in _ANTHROPIC_APIS or (api == "models" and "anthropic-version" in headers)
+        raw = await request.read() if method == "POST" else b""
+        body: Any = None
+        if raw:
+            try:
+                body = decode(raw)
+            except msgspec.DecodeError:
+                body = None
+        if self.record:
+            self.requests.append(RecordedRequest(method, path, headers, body, arrived, raw))
+        rid = self._next_id()
+
+        # -- fault step ---------------------------------------------------------
+        script = headers.get("x-mock-faults")
+        key = headers.get("x-mock-key")
+        try:
+            if script is not None:
+                key = key or script
+                self._plan.install(key, script)
+            step = self._plan.next(key)
+            latency = self.latency
+            hdr_latency = headers.get("x-mock-latency")
+            if hdr_latency is not None:
+                latency = _faults._seconds(hdr_latency, "x-mock-latency")
+            tokens = _int_header(headers.get("x-mock-tokens"), "x-mock-tokens")
+        except ValueError as exc:
+            return self._error(rid, anthropic, 400, f"MockServer: {exc}")
+        if latency > 0:
+            await asyncio.sleep(latency)
+        kind = step.kind
+        if kind != "ok":
+            early = await self._early_fault(request, step, rid, anthropic)
+            if early is not None:
+                return early
+
+        if api is None:
+            return self._error(rid, anthropic, 404, f"Invalid URL ({method} {path})")
+        if self.api_key is not None and not self._authorized(headers, anthropic):
+            return self._error(rid, anthropic, 401)
+        if method == "POST" and not isinstance(body, dict):
+            msg = "We could not parse the JSON body of your request."
+            return self._error(rid, anthropic, 400, msg)
+        try:
+            return await self._route(request, api, raw, body or {}, rid, step, anthropic, tokens)
+        except BadRequest as exc:
+            return self._error(rid, anthropic, exc.status, exc.message)
+
+    def _authorized(self, headers: CIMultiDictProxy[str], anthropic: bool) -> bool:
+        if anthropic:
+            return headers.get("x-api-key") == self.api_key
+        return headers.get("authorization") == f"Bearer {self.api_key}"
+
+    async def _early_fault(
+        self, request: web.BaseRequest, step: Step, rid: str, anthropic: bool
+    ) -> web.StreamResponse | None:
+        kind = step.kind
+        if kind == "status":
+            extra = _faults.retry_headers(step, time.time())
+            return self._error(rid, anthropic, step.status, extra=extra)
+        if kind == "reset":
+            return self._reset(request, hard=True)
+        if kind == "html502":
+            self.status_counts[502] += 1
+            return web.Response(
+                status=502, body=HTML_502, headers={"Content-Type": "text/html", "Server": "nginx"}
+            )
+        if kind == "stall":
+            if await self._stall(step.seconds):
+                return self._reset(request)
+        return None
+
+    async def _stall(self, seconds: float) -> bool:
+        """Sleep ``seconds`` or until the server closes; return True if it closed."""
+        assert self._closing is not None
+        waiter = asyncio.ensure_future(self._closing.wait())
+        try:
+            done, _ = await asyncio.wait({waiter}, timeout=None if math.isinf(seconds) else seconds)
+        finally:
+            waiter.cancel()
+        return bool(done)
+
+    def _reset(self, request: web.BaseRequest, hard: bool = False) -> web.StreamResponse:
+        """Drop the connection: ``hard`` sends a TCP RST, else a FIN after the bytes sent so far."""
+        transport = request.transport
+        if transport is not None:
+            if hard:
+                sock = transport.get_extra_info("socket")
+                if sock is not None:
+                    # SO_LINGER 0: close() sends RST, the client sees "connection reset".
+                    sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+                transport.abort()
+            else:
+                # close() flushes what was written, so the client gets every byte up to the cut.
+                transport.close()
+        # aiohttp finds the transport gone when it writes this and drops it quietly.
+        return web.Response(status=599)
+
+    def _base_headers(self, rid: str, anthropic: bool, content_type: str) -> dict[str, str]:
+        h = {"Content-Type": content_type}
+        if anthropic:
+            h["request-id"] = "req_011" + rid
+        else:
+            h["x-request-id"] = "req_" + rid
+            h["openai-processing-ms"] = "1"
+            h["openai-version"] = "2020-10-01"
+        return h
+
+    def _error(
+        self,
+        rid: str,
+        anthropic: bool,
+        status: int,
+        message: str | None = None,
+        extra: list[tuple[str, str]] | None = None,
+    ) -> web.Response:
+        self.status_counts[status] += 1
+        headers = self._base_headers(rid, anthropic, JSON)
+        if extra:
+            headers.update(extra)
+        return web.Response(
+            status=status, body=error_body(anthropic, status, message), headers=headers
+        )
+
+    def _rate_limited(
+        self, rid: str, anthropic: bool, headers: dict[str, str], wait: float, which: str, cost: int
+    ) -> web.Response:
+        self.rate_limited += 1
+        self.status_counts[429] += 1
+        headers = {
+            **self._base_headers(rid, anthropic, JSON),
+            **headers,
+            **_strict.refusal_headers(anthropic, wait),
+        }
+        bucket = self._buckets[0 if which == "requests" else 1]
+        assert bucket is not None
+        body = _strict.refusal_body(anthropic, which, int(bucket.limit), cost, wait)
+        return web.Response(status=429, body=body, headers=headers)
+
+    async def _route(
+        self,
+        request: web.BaseRequest,
+        api: str,
+        raw: bytes,
+        body: dict[str, Any],
+        rid: str,
+        step: Step,
+        anthropic: bool,
+        tokens: int | None,
+    ) -> web.StreamResponse:
+        n_tokens = self.tokens if tokens is None else tokens
+        cache_key = (api, anthropic, n_tokens, raw)
+        entry = self._cache.get(cache_key)
+        now = int(time.time())
+        if entry is None or entry.created != now:
+            entry = render(api, body, n_tokens, anthropic, now, self.big_event)
+            if len(raw) <= CACHE_MAX_BODY:
+                if len(self._cache) >= CACHE_ENTRIES:
+                    self._cache.clear()
+                self._cache[cache_key] = entry
+
+        extra: dict[str, str] = {}
+        if self._buckets != (None, None):
+            extra, wait, which = _strict.debit(
+                self._buckets, anthropic, entry.cost, time.monotonic(), time.time()
+            )
+            if wait > 0.0:
+                return self._rate_limited(rid, anthropic, extra, wait, which, entry.cost)
+
+        rid_b = rid.encode()
+        kind = step.kind
+        if entry.frames is not None:
+            if kind == "ok" and not self.tokens_per_second and not self.keepalive_every:
+                # Fast path: one pre-rendered body, two byte replaces, one write.
+                self.status_counts[200] += 1
+                headers = self._base_headers(rid, anthropic, SSE)
+                headers["Cache-Control"] = "no-cache"
+                if extra:
+                    headers.update(extra)
+                return web.Response(body=rid_b.join(entry.parts), headers=headers)
+            frames = [rid_b.join(f) for f in entry.frames]
+            return await self._send_stream(request, api, rid, anthropic, frames, step, extra)
+
+        if kind == "error@":
+            return self._error(rid, anthropic, 529 if anthropic else 500)
+        if kind == "malformed":
+            payload = MALFORMED_JSON
+        elif kind == "badshape":
+            payload = BADSHAPE_JSON[api]
+        else:
+            payload = rid_b.join(entry.parts)
+        headers = self._base_headers(rid, anthropic, JSON)
+        if extra:
+            headers.update(extra)
+        self.status_counts[200] += 1
+        if kind in ("reset-after-headers", "cut@", "stall@"):
+            return await self._send_broken(request, kind, step, payload, headers)
+        return web.Response(body=payload, headers=headers)
+
+    async def _send_broken(
+        self,
+        request: web.BaseRequest,
+        kind: str,
+        step: Step,
+        payload: bytes,
+        headers: dict[str, str],
+    ) -> web.StreamResponse:
+        """A non-streaming body that goes wrong after the headers."""
+        resp = web.StreamResponse(headers=headers)
+        resp.content_length = len(payload)
+        await resp.prepare(request)
+        if kind == "reset-after-headers":
+            await resp.write(b"")  # flushes the buffered headers (drain() is deprecated)
+            return self._reset(request)
+        if kind == "cut@":
+            await resp.write(payload[: step.events])
+            await resp.write(b"")  # flushes the buffered headers (drain() is deprecated)
+            return self._reset(request)
+        if await self._stall(step.seconds):  # stall@: headers now, body later
+            return self._reset(request)
+        await resp.write(payload)
+        await resp.write_eof()
+        return resp
+
+    async def _send_stream(
+        self,
+        request: web.BaseRequest,
+        api: str,
+        rid: str,
+        anthropic: bool,
+        frames: list[bytes],
+        step: Step,
+        extra: dict[str, str],
+    ) -> web.StreamResponse:
+        headers = self._base_headers(rid, anthropic, SSE)
+        headers["Cache-Control"] = "no-cache"
+        if extra:
+            headers.update(extra)
+        kind = step.kind
+        if kind == "malformed" or kind == "badshape":
+            frames[0] = bad_frame(api, kind == "malformed")
+        self.status_counts[200] += 1
+        tps, every = self.tokens_per_second, self.keepalive_every
+        if kind in ("ok", "malformed", "badshape") and not tps and not every:
+            # Fast path: one body, one write.
+            return web.Response(body=b"".join(frames), headers=headers)
+
+        resp = web.StreamResponse(headers=headers)
+        await resp.prepare(request)
+        if kind == "reset-after-headers":
+            await resp.write(b"")  # flushes the buffered headers (drain() is deprecated)
+            return self._reset(request)
+        # N past the end still fails before the terminator (the last frame).
+        stop_at = min(step.events, len(frames) - 1) if kind in ("cut@", "error@", "stall@") else -1
+        delay = 1.0 / tps if tps else 0.0
+        for i, frame in enumerate(frames):
+            if i == stop_at:
+                if kind == "cut@":
+                    await resp.write(b"")  # flushes the buffered headers (drain() is deprecated)
+                    return self._reset(request)
+                if kind == "error@":
+                    await resp.write(stream_error(api, step.error_type, i))
+                    await resp.write_eof()
+                    return resp
+                if await self._stall(step.seconds):
+                    return self._reset(request)
+            if every and i and i % every == 0:
+                await resp.write(KEEPALIVE)
+            if delay and i:
+                await asyncio.sleep(delay)
+            await resp.write(frame)
+        await resp.write_eof()
+        return resp

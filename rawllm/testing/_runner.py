@@ -1,0 +1,110 @@
+"""Serve MockServer from a command line: ``rawllm mock`` and ``python -m rawllm.testing``.
+
+Prints the server URL as the first stdout line (flushed), so a parent process
+can wait for it, then serves until SIGINT or SIGTERM and exits 0.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import signal
+import sys
+
+from . import _faults
+from ._app import MockServer
+from ._planning import DEFAULT_TOKENS
+
+__all__ = ["add_arguments", "run_cli", "serve"]
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """Add MockServer's options to ``parser`` (for ``rawllm mock``).
+
+    Example:
+        >>> p = argparse.ArgumentParser(); add_arguments(p)
+        >>> p.parse_args(["--port", "0"]).port
+        0
+    """
+    parser.add_argument("--host", default="127.0.0.1", help="interface (default 127.0.0.1)")
+    parser.add_argument("--port", type=int, default=8000, help="port, 0 picks one (default 8000)")
+    parser.add_argument("--latency", type=float, default=0.0, help="seconds before headers")
+    parser.add_argument(
+        "--tokens",
+        "--chunks",
+        dest="tokens",
+        type=int,
+        default=DEFAULT_TOKENS,
+        help="words per answer, one stream delta each (default 16)",
+    )
+    parser.add_argument(
+        "--tokens-per-second", type=float, default=None, help="stream pacing (default: no pause)"
+    )
+    parser.add_argument(
+        "--keepalive-every", type=int, default=0, help="keep-alive comment every N events"
+    )
+    parser.add_argument(
+        "--big-event", type=int, default=0, help="bytes of one extra text delta per answer"
+    )
+    parser.add_argument("--faults", default=None, help='fault script, e.g. "429,500,ok"')
+    parser.add_argument("--rpm", type=float, default=None, help="strict requests per minute")
+    parser.add_argument("--tpm", type=float, default=None, help="strict tokens per minute")
+    parser.add_argument("--api-key", default=None, help="require this API key (401 otherwise)")
+    parser.add_argument(
+        "--record", action="store_true", help="keep every request in memory (off by default)"
+    )
+
+
+async def _serve(args: argparse.Namespace) -> None:
+    server = MockServer(
+        host=args.host,
+        port=args.port,
+        latency=args.latency,
+        tokens=args.tokens,
+        tokens_per_second=args.tokens_per_second,
+        keepalive_every=args.keepalive_every,
+        big_event=args.big_event,
+        faults=args.faults,
+        rpm=args.rpm,
+        tpm=args.tpm,
+        api_key=args.api_key,
+        record=args.record,
+    )
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        try:
+            loop.add_signal_handler(sig, stop.set)
+        except (NotImplementedError, RuntimeError):  # Windows, or not the main thread
+            pass
+    async with server:
+        sys.stdout.write(server.url + "\n")
+        sys.stdout.flush()
+        await stop.wait()
+
+
+def serve(args: argparse.Namespace) -> int:
+    """Run MockServer with parsed ``args`` until SIGINT/SIGTERM; return the exit code."""
+    try:
+        asyncio.run(_serve(args))
+    except KeyboardInterrupt:
+        pass
+    return 0
+
+
+def run_cli(argv: list[str] | None = None) -> int:
+    """Parse ``argv`` (default ``sys.argv[1:]``) and serve; return the exit code.
+
+    Example:
+        >>> run_cli(["--port", "8000", "--faults", "429,ok"])  # doctest: +SKIP
+    """
+    parser = argparse.ArgumentParser(
+        prog="python -m rawllm.testing", description="Serve rawllm's mock LLM provider."
+    )
+    add_arguments(parser)
+    args = parser.parse_args(argv)
+    try:
+        _faults.parse_script(args.faults)
+    except ValueError as exc:
+        parser.error(str(exc))
+    return serve(args)
