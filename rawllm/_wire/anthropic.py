@@ -37,13 +37,26 @@ import msgspec
 from .._exceptions import error_from_stream_body
 from ..types._base import keep_raw_fields
 from ..types.anthropic import (
+    ContentBlock,
+    InputJSONDelta,
     Message,
+    MessageDelta,
+    MessageDeltaUsage,
     MessageStreamEvent,
     MessageTokensCount,
     RawContentBlockDeltaEvent,
+    RawContentBlockStartEvent,
+    RawContentBlockStopEvent,
+    RawMessageDeltaEvent,
     RawMessageStartEvent,
     RawMessageStopEvent,
+    ServerToolUseBlock,
+    SignatureDelta,
+    TextBlock,
     TextDelta,
+    ThinkingBlock,
+    ThinkingDelta,
+    ToolUseBlock,
     UnknownContentBlock,
     UnknownDelta,
     _KnownContentBlock,
@@ -59,6 +72,7 @@ __all__ = [
     "decode_message",
     "encode",
     "is_terminal",
+    "stream_from_body",
     "text_delta",
 ]
 
@@ -334,3 +348,85 @@ def text_delta(event: object) -> str | None:
         if type(delta) is TextDelta:
             return delta.text
     return None
+
+
+# -- a whole body answering a stream request -------------------------------------------------
+
+_replace: Final = msgspec.structs.replace
+
+
+def _block_events(index: int, block: ContentBlock) -> list[MessageStreamEvent]:
+    """A block as the stream sends it: started empty, filled by deltas, stopped."""
+    start: ContentBlock = block
+    deltas: list[Any] = []
+    if type(block) is TextBlock and block.text:
+        start, deltas = _replace(block, text=""), [TextDelta(text=block.text)]
+    elif type(block) is ToolUseBlock or type(block) is ServerToolUseBlock:
+        start = _replace(block, input={})
+        deltas = [InputJSONDelta(partial_json=_encoder.encode(block.input).decode())]
+    elif type(block) is ThinkingBlock:
+        start = _replace(block, thinking="", signature="")
+        deltas = [ThinkingDelta(thinking=block.thinking), SignatureDelta(signature=block.signature)]
+    events: list[MessageStreamEvent] = [RawContentBlockStartEvent(index=index, content_block=start)]
+    events += [RawContentBlockDeltaEvent(index=index, delta=d) for d in deltas]
+    events.append(RawContentBlockStopEvent(index=index))
+    return events
+
+
+def stream_from_body(body: bytes | str) -> tuple[Message, list[MessageStreamEvent]]:
+    """The event sequence a complete Messages body stands for.
+
+    A proxy that ignores ``stream=True`` answers with the whole message.  That
+    is the answer, not a broken stream: it becomes ``message_start``, each
+    block as the stream sends it (text as one ``text_delta``, tool input as one
+    ``input_json_delta``, thinking as ``thinking_delta`` + ``signature_delta``,
+    other blocks whole), ``message_delta`` and ``message_stop``, so iterating,
+    ``text_deltas()`` and ``final()`` work as for a real stream.
+
+    Args:
+        body: the 2xx ``application/json`` body.
+
+    Returns:
+        (the decoded message, which is the stream's ``final()``, the events).
+
+    Raises:
+        APIStatusError: the body is an error (``{"type": "error", ...}``)
+            despite the 2xx status; the subclass its error type names.
+        APIResponseValidationError: not JSON, or not a message.
+
+    Example:
+        >>> final, events = stream_from_body(b'{"id": "m1", "model": "m", "content": [{"type": '
+        ...     b'"text", "text": "Hi"}], "usage": {"input_tokens": 3, "output_tokens": 1}}')
+        >>> [e.type for e in events][:3], text_delta(events[2])
+        (['message_start', 'content_block_start', 'content_block_delta'], 'Hi')
+    """
+    obj = generic(body, "Message")
+    if isinstance(obj, dict) and (obj.get("type") == "error" or "content" not in obj):
+        if isinstance(obj.get("error"), dict):
+            raise error_from_stream_body(obj)
+    message = decode_message(body)
+    usage = message.usage
+    start = _replace(message, content=[], stop_reason=None, stop_sequence=None)
+    events: list[MessageStreamEvent] = [RawMessageStartEvent(message=start)]
+    for index, block in enumerate(message.content):
+        events += _block_events(index, block)
+    events.append(
+        RawMessageDeltaEvent(
+            delta=MessageDelta(
+                stop_reason=message.stop_reason,
+                stop_sequence=message.stop_sequence,
+                container=message.container,
+                stop_details=message.stop_details,
+            ),
+            usage=MessageDeltaUsage(
+                output_tokens=usage.output_tokens,
+                input_tokens=usage.input_tokens,
+                cache_creation_input_tokens=usage.cache_creation_input_tokens,
+                cache_read_input_tokens=usage.cache_read_input_tokens,
+                server_tool_use=usage.server_tool_use,
+                output_tokens_details=usage.output_tokens_details,
+            ),
+        )
+    )
+    events.append(RawMessageStopEvent())
+    return message, events

@@ -32,7 +32,18 @@ import msgspec
 from .._config import NOT_GIVEN
 from .._exceptions import APIResponseValidationError, error_from_stream_body
 from ..types._base import Result, keep_raw_fields
-from ..types.openai import ChatCompletion, ChatCompletionChunk, CreateEmbeddingResponse, ModelList
+from ..types.openai import (
+    ChatCompletion,
+    ChatCompletionChunk,
+    ChoiceDelta,
+    ChoiceDeltaAudio,
+    ChoiceDeltaFunctionCall,
+    ChoiceDeltaToolCall,
+    ChoiceDeltaToolCallFunction,
+    ChunkChoice,
+    CreateEmbeddingResponse,
+    ModelList,
+)
 from ._common import any_decoder, generic, invalid
 from ._tolerant import Path, Repair, keep, tolerant
 
@@ -47,6 +58,7 @@ __all__ = [
     "decode_model_list",
     "embedding_floats",
     "encode",
+    "stream_from_body",
 ]
 
 
@@ -419,3 +431,101 @@ def decode_event(sse: _Event) -> ChatCompletionChunk | Done | None:
             obj = {"error": {"message": data}}
         raise error_from_stream_body(_error_body(obj))
     return decode_chunk(sse.data)
+
+
+# -- a whole body answering a stream request -------------------------------------------------
+
+
+def stream_from_body(body: bytes | str) -> tuple[ChatCompletion, list[ChatCompletionChunk | Done]]:
+    """The stream a complete ``chat.completion`` body stands for: one chunk, then ``DONE``.
+
+    A server or proxy that ignores ``stream=True`` (LiteLLM's mock mode,
+    gateways that drop the flag) answers with the whole JSON body.  That is
+    the answer, not a broken stream: it becomes one chunk whose deltas hold
+    each choice's whole message, so iterating, ``text_deltas()`` and
+    ``final()`` work as for a real stream.
+
+    Args:
+        body: the 2xx ``application/json`` body.
+
+    Returns:
+        (the decoded completion, which is the stream's ``final()``, ``[chunk, DONE]``).
+
+    Raises:
+        APIStatusError: the body is an error object (``{"error": {...}}``)
+            despite the 2xx status; the subclass its type names.
+        APIResponseValidationError: not JSON, or not a chat completion.
+
+    Example:
+        >>> final, (chunk, end) = stream_from_body(b'{"model": "m", "choices": [{"message": '
+        ...                                        b'{"content": "Hi"}, "finish_reason": "stop"}]}')
+        >>> chunk.choices[0].delta.content, end is DONE, final.choices[0].message.content
+        ('Hi', True, 'Hi')
+    """
+    _raise_if_error(body if isinstance(body, str) else body.decode("utf-8", "replace"))
+    c = decode_chat_completion(body)
+    choices = []
+    for choice in c.choices:
+        m = choice.message
+        calls = None
+        if m.tool_calls:
+            calls = [
+                ChoiceDeltaToolCall(
+                    index=i,
+                    id=call.id,
+                    type=call.type,
+                    function=None
+                    if call.function is None
+                    else ChoiceDeltaToolCallFunction(
+                        name=call.function.name, arguments=call.function.arguments
+                    ),
+                    extra_content=call.extra_content,
+                )
+                for i, call in enumerate(m.tool_calls)
+            ]
+        fc = m.function_call
+        audio = m.audio
+        delta = ChoiceDelta(
+            role=m.role,
+            content=m.content,
+            refusal=m.refusal,
+            tool_calls=calls,
+            function_call=None
+            if fc is None
+            else ChoiceDeltaFunctionCall(name=fc.name, arguments=fc.arguments),
+            audio=None
+            if audio is None
+            else ChoiceDeltaAudio(
+                id=audio.id,
+                data=audio.data,
+                expires_at=audio.expires_at,
+                transcript=audio.transcript,
+            ),
+            annotations=m.annotations,
+            reasoning_content=m.reasoning_content,
+            reasoning=m.reasoning,
+            reasoning_details=m.reasoning_details,
+        )
+        choices.append(
+            ChunkChoice(
+                delta=delta,
+                index=choice.index,
+                finish_reason=choice.finish_reason,
+                logprobs=choice.logprobs,
+                content_filter_results=choice.content_filter_results,
+                stop_reason=choice.stop_reason,
+                native_finish_reason=choice.native_finish_reason,
+            )
+        )
+    chunk = ChatCompletionChunk(
+        choices=choices,
+        model=c.model,
+        id=c.id,
+        object="chat.completion.chunk",
+        created=c.created,
+        service_tier=c.service_tier,
+        system_fingerprint=c.system_fingerprint,
+        usage=c.usage,
+        prompt_filter_results=c.prompt_filter_results,
+    )
+    return c, [chunk, DONE]

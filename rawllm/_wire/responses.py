@@ -39,6 +39,8 @@ from ..types.responses import (
     Response,
     ResponseCompletedEvent,
     ResponseIncompleteEvent,
+    ResponseOutputMessage,
+    ResponseOutputText,
     ResponseStreamEvent,
     ResponseTextDeltaEvent,
     UnknownContentPart,
@@ -55,6 +57,7 @@ __all__ = [
     "decode_response",
     "encode",
     "is_terminal",
+    "stream_from_body",
     "text_delta",
 ]
 
@@ -333,3 +336,56 @@ def text_delta(event: object) -> str | None:
     if type(event) is ResponseTextDeltaEvent:
         return event.delta
     return None
+
+
+# -- a whole body answering a stream request -------------------------------------------------
+
+
+def stream_from_body(body: bytes | str) -> tuple[Response, list[ResponseStreamEvent]]:
+    """The events a complete Responses body stands for: its text deltas, then the terminal event.
+
+    A proxy that ignores ``stream=True`` answers with the whole response.
+    That is the answer, not a broken stream: each ``output_text`` part becomes
+    one ``response.output_text.delta`` (so ``text_deltas()`` works), followed
+    by ``response.completed`` (``response.incomplete`` for an incomplete
+    response) carrying the whole response, which is ``final()``.
+
+    Args:
+        body: the 2xx ``application/json`` body.
+
+    Returns:
+        (the decoded response, the events).
+
+    Raises:
+        APIStatusError: the body is an error object, or a response whose
+            ``status`` is ``failed``, despite the 2xx status.
+        APIResponseValidationError: not JSON, or not a response.
+
+    Example:
+        >>> final, events = stream_from_body(b'{"id": "r1", "status": "completed", "output": '
+        ...     b'[{"type": "message", "content": [{"type": "output_text", "text": "Hi"}]}]}')
+        >>> [text_delta(e) for e in events], is_terminal(events[-1])
+        (['Hi', None], True)
+    """
+    obj = generic(body, "Response")
+    if isinstance(obj, dict):
+        if obj.get("status") == "failed":
+            raise _failed({"response": obj})
+        if "output" not in obj and isinstance(obj.get("error"), dict):
+            raise error_from_stream_body(obj)
+    response = decode_response(body)
+    events: list[ResponseStreamEvent] = []
+    for i, item in enumerate(response.output):
+        if type(item) is ResponseOutputMessage:
+            for j, part in enumerate(item.content):
+                if type(part) is ResponseOutputText:
+                    events.append(
+                        ResponseTextDeltaEvent(
+                            item_id=item.id, output_index=i, content_index=j, delta=part.text
+                        )
+                    )
+    if response.status == "incomplete":
+        events.append(ResponseIncompleteEvent(response=response))
+    else:
+        events.append(ResponseCompletedEvent(response=response))
+    return response, events
