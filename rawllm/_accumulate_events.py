@@ -16,10 +16,10 @@ Invariants:
   counts are cumulative, so they replace (not add to) the ``message_start``
   ones; a delta whose type does not match its block is ignored (as the
   official SDK does), a delta for a block that never started is an error.
-- ``complete`` turns True at the stream's terminal event (``message_stop``;
-  ``response.completed`` / ``response.incomplete``).  ``result()`` refuses to
-  return a truncated answer (``APIConnectionError``); ``snapshot()`` gives
-  what arrived so far, for diagnostics.
+- Where a stream ends, and whether it was whole, is not decided here:
+  ``StreamReader`` (``_reader.py``) owns that rule and calls ``result()`` only
+  for a whole stream.  ``snapshot()`` gives what arrived so far, for
+  diagnostics.
 - Pure: no IO, no clock, no asyncio.  Inputs are the typed events of
   ``rawllm.types.anthropic`` / ``rawllm.types.responses``.
 """
@@ -30,7 +30,7 @@ from typing import Any, Final
 
 import msgspec
 
-from ._exceptions import APIConnectionError, APIResponseValidationError
+from ._exceptions import APIResponseValidationError
 from .types.anthropic import (
     CitationsDelta,
     ContentBlock,
@@ -41,7 +41,6 @@ from .types.anthropic import (
     RawContentBlockStartEvent,
     RawMessageDeltaEvent,
     RawMessageStartEvent,
-    RawMessageStopEvent,
     ServerToolUseBlock,
     SignatureDelta,
     TextBlock,
@@ -176,8 +175,8 @@ _JSON_BLOCKS: Final = frozenset((ToolUseBlock, ServerToolUseBlock))
 class MessageAccumulator:
     """Builds the final Anthropic ``Message`` from a stream's events.
 
-    Feed every event the stream yields to ``add()``; after ``message_stop``
-    (``complete`` is True), ``result()`` is the ``Message`` the non-streaming
+    Feed every event the stream yields to ``add()``; at the end of a whole
+    stream, ``result()`` is the ``Message`` the non-streaming
     call would have returned: text joined, tool input JSON joined and parsed,
     thinking and signature kept, citations appended, stop reason and usage
     from ``message_delta``.
@@ -190,15 +189,13 @@ class MessageAccumulator:
         'Hello!'
     """
 
-    __slots__ = ("_blocks", "_delta", "_message", "_usage", "complete")
+    __slots__ = ("_blocks", "_delta", "_message", "_usage")
 
     def __init__(self) -> None:
         self._message: Message | None = None
         self._blocks: dict[int, _Block] = {}
         self._delta: RawMessageDeltaEvent | None = None
         self._usage: Usage | None = None
-        self.complete = False
-        """True once ``message_stop`` arrived."""
 
     def add(self, event: MessageStreamEvent) -> None:
         """Fold one event in.
@@ -256,9 +253,7 @@ class MessageAccumulator:
             self._usage = event.message.usage
             for i, block in enumerate(event.message.content):  # normally none yet
                 self._blocks.setdefault(i, _Block(block))
-        elif type(event) is RawMessageStopEvent:
-            self.complete = True
-        # content_block_stop carries nothing to keep.
+        # content_block_stop and message_stop carry nothing to keep.
 
     def _message_delta(self, event: RawMessageDeltaEvent) -> None:
         if self._delta is None:
@@ -325,18 +320,12 @@ class MessageAccumulator:
             The message, as the non-streaming call would have returned it.
 
         Raises:
-            APIConnectionError: the stream ended before ``message_stop``: a
-                truncated answer is never returned as complete.
-            APIResponseValidationError: ``message_stop`` without
-                ``message_start``, or a tool input that is not a JSON object.
+            APIResponseValidationError: no ``message_start``, or a tool input
+                that is not a JSON object.
         """
-        if not self.complete:
-            raise APIConnectionError(
-                "The stream ended before message_stop: the answer is truncated."
-            )
         message = self._build(strict=True)
         if message is None:
-            raise APIResponseValidationError("The stream had message_stop but no message_start.")
+            raise APIResponseValidationError("The stream had no message_start.")
         return message
 
 
@@ -360,13 +349,11 @@ class ResponseAccumulator:
         'Hello!'
     """
 
-    __slots__ = ("_latest", "_response", "complete")
+    __slots__ = ("_latest", "_response")
 
     def __init__(self) -> None:
         self._response: Response | None = None
         self._latest: Response | None = None
-        self.complete = False
-        """True once ``response.completed`` or ``response.incomplete`` arrived."""
 
     def add(self, event: ResponseStreamEvent) -> None:
         """Fold one event in (only the lifecycle events matter).
@@ -377,7 +364,6 @@ class ResponseAccumulator:
         cls = type(event)
         if cls in _FINAL_EVENTS:
             self._response = self._latest = event.response  # type: ignore[union-attr]
-            self.complete = True
         elif cls in _SNAPSHOT_EVENTS:
             self._latest = event.response  # type: ignore[union-attr]
 
@@ -389,11 +375,12 @@ class ResponseAccumulator:
         """The final ``Response``.
 
         Raises:
-            APIConnectionError: no ``response.completed`` / ``response.incomplete``
-                arrived: a truncated answer is never returned as complete.
+            APIResponseValidationError: no ``response.completed`` /
+                ``response.incomplete`` event was added (``StreamReader`` folds
+                only a whole stream, which ends with one).
         """
         if self._response is None:
-            raise APIConnectionError(
-                "The stream ended before response.completed: the answer is truncated."
+            raise APIResponseValidationError(
+                "The stream had no response.completed or response.incomplete event."
             )
         return self._response

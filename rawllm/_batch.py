@@ -28,12 +28,9 @@ import time
 from collections.abc import AsyncIterable, AsyncIterator, Awaitable, Callable, Iterable, Mapping
 from dataclasses import dataclass
 from types import TracebackType
-from typing import TYPE_CHECKING, Any, Self
+from typing import Any, Self
 
 from ._exceptions import APIError
-
-if TYPE_CHECKING:
-    from ._client import BaseClient
 
 __all__ = ["BatchResult", "BatchRun", "InvalidRequestError", "resolve_endpoint", "run_batch"]
 
@@ -94,7 +91,7 @@ class BatchResult:
         return self.error is None
 
 
-def resolve_endpoint(client: BaseClient, name: str | None) -> Callable[..., Awaitable[Any]]:
+def resolve_endpoint(client: object, name: str | None) -> Callable[..., Awaitable[Any]]:
     """The ``create`` method an endpoint name or Batch API url stands for.
 
     Args:
@@ -196,7 +193,7 @@ class _Run:
 
     def __init__(
         self,
-        client: BaseClient,
+        client: object,
         requests: Iterable[Any] | AsyncIterable[Any],
         concurrency: int,
         buffer: int,
@@ -368,7 +365,7 @@ class BatchRun:
 
 
 def run_batch(
-    client: BaseClient,
+    client: object,
     requests: Iterable[Any] | AsyncIterable[Any],
     *,
     concurrency: int = DEFAULT_CONCURRENCY,

@@ -32,7 +32,6 @@ Invariants:
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -44,7 +43,6 @@ __all__ = [
     "Request",
     "ResumeScan",
     "Tally",
-    "body_of",
     "endpoint_for_url",
     "eta_seconds",
     "format_error",
@@ -511,12 +509,3 @@ def summary_json(tally: Tally, elapsed: float, *, interrupted: bool, **extra: An
         _encode(tally.to_dict(elapsed=elapsed, interrupted=interrupted, **extra)), indent=2
     )
     return out + b"\n"
-
-
-def body_of(mapping: Mapping[str, Any], model: str | None) -> dict[str, Any]:
-    """A request body with the model overridden when ``model`` is given (copy only then)."""
-    if model is None:
-        return dict(mapping) if not isinstance(mapping, dict) else mapping
-    out = dict(mapping)
-    out["model"] = model
-    return out

@@ -57,7 +57,7 @@ class BodyReader(Generic[E, R]):
             ``response.completed``) are, as a real stream hands them out.
 
     Example:
-        >>> reader = BodyReader(CHAT, chat_wire.stream_from_body, {Done})
+        >>> reader = BodyReader(CHAT, CHAT.from_body, {Done})
         >>> reader.feed(b'{"model": "m", "choices": [{"message": {"content": "Hi"}}]}')
         []
         >>> [c.choices[0].delta.content for c in reader.eof()], reader.done

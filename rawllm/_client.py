@@ -22,32 +22,35 @@ import random
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Any, Self, TypeVar
+from typing import Any, Self
 
 from yarl import URL
 
+from ._body_reader import BodyReader, is_json
 from ._config import NOT_GIVEN, NotGiven, PoolLimits, RateLimit, Timeout, coerce_timeout
 from ._exceptions import (
     APIConnectionError,
     APIError,
+    APIStatusError,
     APITimeoutError,
     make_status_error,
     redact,
     register_secret,
     request_id_from,
 )
+from ._formats import WireFormat
 from ._limiter import Limiter
-from ._retry import RetryPolicy
-from ._streaming import AsyncStream, StreamSpec
-from ._transport import Transport, client_timeout
+from ._reader import Reader, StreamReader
+from ._retry import RetryPolicy, attempt_budget
+from ._streaming import AsyncStream
+from ._transport import ClientTimeout, Response, Transport, client_timeout, within
 from ._version import __version__
-from .types._base import Result, attach
+from ._wire._common import Done
+from .types._base import attach
 
 __all__ = ["BaseClient", "RetryEvent"]
 
 logger = logging.getLogger("rawllm")
-
-R = TypeVar("R", bound=Result)
 
 USER_AGENT = f"rawllm/{__version__}"
 _rng = random.Random()
@@ -190,36 +193,6 @@ class BaseClient:
 
     copy = with_options
 
-    def batch(
-        self,
-        requests: Any,
-        *,
-        concurrency: int = 64,
-        endpoint: str | None = None,
-        **options: Any,
-    ) -> Any:
-        """Run many calls concurrently; yields one result per input as each completes.
-
-        Args:
-            requests: an iterable or async iterable of dicts of ``create()`` keyword
-                arguments (consumed lazily, so memory stays bounded).
-            concurrency: calls in flight at once.
-            endpoint: which call to make (default: chat completions for OpenAI,
-                messages for Anthropic); see ``docs/batch.md``.
-            **options: further options of ``rawllm._batch.run_batch``.
-
-        Returns:
-            An async iterator of ``BatchResult`` (``.index``, ``.custom_id``,
-            ``.response``, ``.error``, ``.retries``, ``.latency``).
-
-        Example:
-            >>> async for result in client.batch(requests, concurrency=32):
-            ...     print(result.index, result.error or result.response)
-        """
-        from ._batch import run_batch
-
-        return run_batch(self, requests, concurrency=concurrency, endpoint=endpoint, **options)
-
     def __repr__(self) -> str:
         return redact(
             f"{type(self).__name__}(base_url={self._base_str!r}, api_key='[REDACTED]', "
@@ -236,222 +209,159 @@ class BaseClient:
             url = url.update_query({k: str(v) for k, v in query.items()})
         return url
 
-    def _timeout_for(self, timeout: Any) -> Timeout:
-        if timeout is NOT_GIVEN:
-            return self.timeout
-        return coerce_timeout(timeout)
-
     async def _request(
         self,
-        method: str,
-        path: str,
+        fmt: WireFormat[Any, Any],
         body: bytes | None,
-        decode: Callable[[bytes], R],
         *,
+        stream: bool = False,
         tokens: int = 0,
         extra_headers: Mapping[str, str] | None = None,
         extra_query: Mapping[str, Any] | None = None,
         timeout: Any = NOT_GIVEN,
         max_retries: Any = NOT_GIVEN,
-    ) -> R:
-        """One call with retries: returns the decoded result or raises the final error."""
+    ) -> Any:
+        """One call with retries: the decoded result (or an open ``AsyncStream``), or the error.
+
+        The attempt loop: acquire a permit, send, decide, sleep; the permit is
+        released here, once, unless an open stream took it over.
+        """
         policy = self._policy if max_retries is NOT_GIVEN else RetryPolicy(max_retries=max_retries)
         t = self.timeout if timeout is NOT_GIVEN else coerce_timeout(timeout)
-        url = self._url(path, extra_query)
-        shared = self._shared
-        transport = shared.transport
-        limiter = shared.limiter
-        headers = transport.merge_headers(extra_headers)
-        deadline = None if t.total is None else time.monotonic() + t.total
+        call = self._plan(fmt, body, stream, t, extra_headers, extra_query)
         aio_timeout = self._aio_timeout if timeout is NOT_GIVEN else client_timeout(t, None)
         retries = 0
         while True:
-            if deadline is not None:
-                aio_timeout = client_timeout(t, self._time_left(deadline, retries))
-            permit = await self._acquire(limiter, tokens, deadline, retries)
-            status: int | None = None
-            rheaders: Mapping[str, str] | None = None
+            if call.deadline is not None:
+                aio_timeout = client_timeout(t, _budget(call, retries))
+            permit = await self._acquire(tokens, call, retries)
+            result: Any = None
             try:
-                status, rheaders, data = await transport.request(
-                    method, url, body, headers, aio_timeout
-                )
-            except APIConnectionError as exc:
-                permit.release()
-                if transport.closed:  # closed client: retrying cannot help
-                    exc.retries = retries
-                    raise
-                error: APIError = exc
-            except BaseException:  # cancellation: give the slot back
-                permit.release()
-                raise
-            else:
-                limiter.observe(status, rheaders)
-                if status < 300:
-                    try:
-                        result = decode(data)
-                    finally:
-                        permit.release()
-                    attach(result, data, request_id_from(rheaders))
-                    if retries:
-                        result.__dict__["_retries"] = retries
-                    usage = getattr(result, "usage", None)
-                    if usage is not None:
-                        permit.settle(_usage_tokens(usage))
-                    return result
-                permit.release()
-                error = make_status_error(status, rheaders, data)
-            retries = await self._backoff(
-                policy, error, status, rheaders, retries, deadline, method, url
-            )
+                result = await self._attempt(call, aio_timeout, permit, retries)
+                return result
+            except (APIStatusError, APIConnectionError) as exc:
+                error: APIStatusError | APIConnectionError = exc
+            finally:
+                if result is None or not stream:  # an open stream holds its permit
+                    permit.release()
+            retries = await self._backoff(policy, error, retries, call)
 
-    async def _stream(
+    def _plan(
         self,
-        method: str,
-        path: str,
-        body: bytes,
-        spec: StreamSpec,
-        *,
-        tokens: int = 0,
-        extra_headers: Mapping[str, str] | None = None,
-        extra_query: Mapping[str, Any] | None = None,
-        timeout: Any = NOT_GIVEN,
-        max_retries: Any = NOT_GIVEN,
-    ) -> AsyncStream[Any]:
-        """Open a stream, retrying until its first body byte has arrived."""
-        policy = self._policy if max_retries is NOT_GIVEN else RetryPolicy(max_retries=max_retries)
-        t = self.timeout if timeout is NOT_GIVEN else coerce_timeout(timeout)
-        url = self._url(path, extra_query)
-        shared = self._shared
-        transport = shared.transport
-        limiter = shared.limiter
-        headers = transport.merge_headers(extra_headers)
-        if headers is None:
-            headers = {"Accept": "text/event-stream"}
-        else:
-            headers = {**headers, "Accept": "text/event-stream"}
+        fmt: WireFormat[Any, Any],
+        body: bytes | None,
+        stream: bool,
+        t: Timeout,
+        extra_headers: Mapping[str, str] | None,
+        extra_query: Mapping[str, Any] | None,
+    ) -> _Call:
+        """What every attempt of the call sends, and its deadline."""
+        headers: Mapping[str, str] | None = self._shared.transport.merge_headers(extra_headers)
+        if stream:
+            headers = {**headers, **_SSE_ACCEPT} if headers else _SSE_ACCEPT
         started = time.monotonic()
         deadline = None if t.total is None else started + t.total
-        retries = 0
-        while True:
-            budget = None if deadline is None else self._time_left(deadline, retries)
-            aio_timeout = client_timeout(t, budget)
-            permit = await self._acquire(limiter, tokens, deadline, retries)
-            status: int | None = None
-            rheaders: Mapping[str, str] | None = None
-            try:
-                resp = await transport.open(method, url, body, headers, aio_timeout)
-            except APIConnectionError as exc:
-                permit.release()
-                if transport.closed:  # closed client: retrying cannot help
-                    exc.retries = retries
-                    raise
-                error: APIError = exc
-            except BaseException:  # cancellation: give the slot back
-                permit.release()
-                raise
-            else:
-                status = resp.status
-                rheaders = resp.headers
-                limiter.observe(status, rheaders)
-                if status < 300:
-                    try:
-                        first = await self._first_chunk(resp, t, started)
-                    except APIConnectionError as exc:
-                        resp.close()
-                        permit.release()
-                        if isinstance(exc, APITimeoutError) and exc.timeout == "first_event":
-                            # Measured from the start of the call: another attempt has no time.
-                            exc.retries = retries
-                            raise
-                        error = exc
-                        status = None  # a network failure, not a "200" to judge by status
-                    except BaseException:
-                        resp.close()
-                        permit.release()
-                        raise
-                    else:
-                        return AsyncStream(
-                            resp,
-                            first,
-                            spec,
-                            permit=permit,
-                            request_id=request_id_from(rheaders),
-                            first_event=t.first_event,
-                            event_idle=t.event_idle,
-                            started=started,
-                            retries=retries,
-                        )
-                else:
-                    try:
-                        data = await transport.read_rest(resp)
-                    except APIConnectionError:
-                        data = b""
-                    finally:
-                        resp.release()
-                        permit.release()
-                    error = make_status_error(status, rheaders, data)
-            retries = await self._backoff(
-                policy, error, status, rheaders, retries, deadline, method, url
-            )
+        url = self._url(fmt.path, extra_query)
+        return _Call(fmt, url, body, headers, stream, t, started, deadline)
 
-    @staticmethod
-    async def _first_chunk(resp: Any, t: Timeout, started: float) -> bytes:
-        """Wait for the first body byte (still inside the retry loop)."""
-        if t.first_event is None:
-            return await Transport.read_chunk(resp)
-        remaining = started + t.first_event - time.monotonic()
-        try:
-            async with asyncio.timeout(max(remaining, 0.0)):
-                return await Transport.read_chunk(resp)
-        except TimeoutError as exc:
-            if isinstance(exc, APITimeoutError):
-                raise
-            raise APITimeoutError(
-                f"Stream timed out: no data within first_event={t.first_event} s.",
-                timeout="first_event",
-            ) from None
-
-    @staticmethod
-    def _time_left(deadline: float, retries: int) -> float:
-        left = deadline - time.monotonic()
-        if left <= 0:
-            err = APITimeoutError("Request timed out: total deadline reached.", timeout="total")
-            err.retries = retries
-            raise err
-        return left
-
-    async def _acquire(
-        self, limiter: Limiter, tokens: int, deadline: float | None, retries: int
+    async def _attempt(
+        self, call: _Call, aio_timeout: ClientTimeout, permit: Any, retries: int
     ) -> Any:
-        if deadline is None:
-            return await limiter.acquire(tokens)
-        left = self._time_left(deadline, retries)
+        """Send once; read the whole body (a call) or the first chunk (a stream)."""
+        fmt = call.fmt
+        resp = await self._shared.transport.send(
+            fmt.method, call.url, call.body, call.headers, aio_timeout
+        )
+        status = resp.status
+        self._shared.limiter.observe(status, resp.headers)
+        if call.stream:
+            if status < 300:
+                return await self._open_stream(call, resp, permit, retries)
+            try:
+                data = await resp.read()
+            except APIConnectionError:
+                data = b""
+        else:
+            data = await resp.read()
+        if status >= 300:
+            raise make_status_error(status, resp.headers, data)
+        result = fmt.decode(data)
+        attach(result, data, request_id_from(resp.headers))
+        if retries:
+            result.__dict__["_retries"] = retries
+        used = fmt.usage_tokens(result)
+        if used is not None:
+            permit.settle(used)
+        return result
+
+    @staticmethod
+    async def _open_stream(
+        call: _Call, resp: Response, permit: Any, retries: int
+    ) -> AsyncStream[Any]:
+        """Wait for the first body byte (still inside the retry loop), then hand over."""
+        t = call.timeout
+        limit = t.first_event
         try:
-            async with asyncio.timeout(left):
-                return await limiter.acquire(tokens)
-        except TimeoutError as exc:
-            if isinstance(exc, APIError):
-                raise
-            err = APITimeoutError(
-                "Request timed out: total deadline reached while waiting for the rate limit.",
-                timeout="total",
+            first = await within(
+                resp.read_chunk(),
+                None if limit is None else call.started + limit - time.monotonic(),
+                "first_event",
+                f"Stream timed out: no data within first_event={limit} s.",
             )
-            err.retries = retries
-            raise err from None
+        except BaseException:
+            resp.close()
+            raise
+        fmt = call.fmt
+        reader: Reader[Any, Any]
+        if fmt.from_body is not None and is_json(resp.headers.get("Content-Type")):
+            # A server that ignored stream=True sent the whole answer: read it as that stream.
+            reader = BodyReader(fmt, fmt.from_body, _HIDDEN)
+        else:
+            reader = StreamReader(fmt)
+        return AsyncStream(
+            resp,
+            first,
+            reader,
+            permit=permit,
+            request_id=request_id_from(resp.headers),
+            first_event=limit,
+            event_idle=t.event_idle,
+            started=call.started,
+            retries=retries,
+        )
+
+    async def _acquire(self, tokens: int, call: _Call, retries: int) -> Any:
+        limiter = self._shared.limiter
+        if call.deadline is None:
+            return await limiter.acquire(tokens)
+        try:
+            return await within(
+                limiter.acquire(tokens),
+                _budget(call, retries),
+                "total",
+                "Request timed out: total deadline reached while waiting for the rate limit.",
+            )
+        except APITimeoutError as exc:
+            exc.retries = retries
+            raise
 
     async def _backoff(
         self,
         policy: RetryPolicy,
-        error: APIError,
-        status: int | None,
-        headers: Mapping[str, str] | None,
+        error: APIStatusError | APIConnectionError,
         retries: int,
-        deadline: float | None,
-        method: str,
-        url: URL,
+        call: _Call,
     ) -> int:
-        """Sleep before the next attempt, or raise ``error`` when the policy says stop."""
-        time_left = None if deadline is None else deadline - time.monotonic()
+        """Sleep before the next attempt, or raise ``error`` when retrying cannot help."""
+        if isinstance(error, APIStatusError):
+            status: int | None = error.status_code
+            headers: Mapping[str, str] | None = error.headers
+        elif self._shared.transport.closed or _first_event_timeout(error):
+            error.retries = retries  # a closed client, or no time left for another attempt
+            raise error
+        else:
+            status = headers = None
+        time_left = attempt_budget(None, call.deadline, time.monotonic())
         delay = policy.decide(
             retries_done=retries,
             status=status,
@@ -464,6 +374,7 @@ class BaseClient:
             error.retries = retries
             raise error
         what = f"HTTP {status}" if status is not None else type(error).__name__
+        method, url = call.fmt.method, call.url
         logger.info(
             "rawllm: retrying %s %s after %s (attempt %d of %d) in %.3f s",
             method,
@@ -492,11 +403,46 @@ class BaseClient:
         return retries + 1
 
 
-def _usage_tokens(usage: Any) -> int:
-    """Tokens a response used (OpenAI total_tokens, or input + output)."""
-    total = getattr(usage, "total_tokens", None)
-    if isinstance(total, int):
-        return total
-    inp = getattr(usage, "input_tokens", None) or getattr(usage, "prompt_tokens", None) or 0
-    out = getattr(usage, "output_tokens", None) or getattr(usage, "completion_tokens", None) or 0
-    return int(inp) + int(out)
+class _Call:
+    """What every attempt of one call sends, fixed before the first (a plain class: cheap)."""
+
+    __slots__ = ("body", "deadline", "fmt", "headers", "started", "stream", "timeout", "url")
+
+    def __init__(
+        self,
+        fmt: WireFormat[Any, Any],
+        url: URL,
+        body: bytes | None,
+        headers: Mapping[str, str] | None,
+        stream: bool,
+        timeout: Timeout,
+        started: float,
+        deadline: float | None,
+    ) -> None:
+        self.fmt = fmt
+        self.url = url
+        self.body = body
+        self.headers = headers
+        self.stream = stream
+        self.timeout = timeout
+        self.started = started
+        self.deadline = deadline
+
+
+_SSE_ACCEPT: Mapping[str, str] = {"Accept": "text/event-stream"}
+_HIDDEN: frozenset[type] = frozenset({Done})  # chat's [DONE] is not handed out
+
+
+def _budget(call: _Call, retries: int) -> float | None:
+    """What is left of the call's deadline for the next attempt; raises once it has passed."""
+    left = attempt_budget(call.timeout.total, call.deadline, time.monotonic())
+    if left is not None and left <= 0:
+        err = APITimeoutError("Request timed out: total deadline reached.", timeout="total")
+        err.retries = retries
+        raise err
+    return left
+
+
+def _first_event_timeout(exc: APIConnectionError) -> bool:
+    """``first_event`` is measured from the start of the call: a retry has no time left."""
+    return isinstance(exc, APITimeoutError) and exc.timeout == "first_event"

@@ -30,7 +30,41 @@ DEFAULT_MAX_RETRIES = 2
 ANTHROPIC_VERSION = "2023-06-01"
 
 
-class OpenAI(BaseClient):
+class _Client(BaseClient):
+    """A client with resource namespaces, which ``batch()`` drives."""
+
+    def batch(
+        self,
+        requests: Any,
+        *,
+        concurrency: int = 64,
+        endpoint: str | None = None,
+        **options: Any,
+    ) -> Any:
+        """Run many calls concurrently; yields one result per input as each completes.
+
+        Args:
+            requests: an iterable or async iterable of dicts of ``create()`` keyword
+                arguments (consumed lazily, so memory stays bounded).
+            concurrency: calls in flight at once.
+            endpoint: which call to make (default: chat completions for OpenAI,
+                messages for Anthropic); see ``docs/batch.md``.
+            **options: further options of ``rawllm._batch.run_batch``.
+
+        Returns:
+            An async iterator of ``BatchResult`` (``.index``, ``.custom_id``,
+            ``.response``, ``.error``, ``.retries``, ``.latency``).
+
+        Example:
+            >>> async for result in client.batch(requests, concurrency=32):
+            ...     print(result.index, result.error or result.response)
+        """
+        from ._batch import run_batch
+
+        return run_batch(self, requests, concurrency=concurrency, endpoint=endpoint, **options)
+
+
+class OpenAI(_Client):
     """Async client for the OpenAI API and every server that speaks its wire format.
 
     Args:
@@ -111,7 +145,7 @@ class OpenAI(BaseClient):
         return kwargs
 
 
-class Anthropic(BaseClient):
+class Anthropic(_Client):
     """Async client for the Anthropic Messages API.
 
     Args:

@@ -8,15 +8,14 @@ are not sent, and ``extra_headers`` / ``extra_query`` / ``extra_body`` /
 
 from __future__ import annotations
 
-import functools
-from collections.abc import Awaitable, Callable, Iterable, Mapping
-from types import ModuleType
+from collections.abc import Awaitable, Iterable, Mapping
 from typing import TYPE_CHECKING, Any, Literal, overload
 
-from ._accumulate import ChatCompletionAccumulator, chunk_text
+from . import _formats
 from ._config import NOT_GIVEN, NotGiven, Timeout
-from ._streaming import AsyncStream, StreamSpec
-from ._wire import openai as _openai
+from ._formats import WireFormat
+from ._streaming import AsyncStream
+from ._wire._common import encode
 from ._wire.openai import build_params as _body
 
 if TYPE_CHECKING:
@@ -40,70 +39,10 @@ __all__ = [
 ]
 
 TimeoutArg = Timeout | float | None | NotGiven
-
-
-def _fold(accumulator: Callable[[], Any]) -> Callable[[list[Any]], Any]:
-    """items -> the accumulator's result (for ``StreamSpec.accumulate``)."""
-
-    def accumulate(items: list[Any]) -> Any:
-        acc = accumulator()
-        for item in items:
-            acc.add(item)
-        return acc.result()
-
-    return accumulate
-
-
-CHAT_STREAM = StreamSpec(
-    decode=_openai.decode_event,
-    decode_data=_openai.decode_chunk,
-    accumulate=_fold(ChatCompletionAccumulator),
-    text_of=chunk_text,
-    terminator="data: [DONE]",
-    done=_openai.DONE,
-)
-
-
-# The Anthropic and Responses layers are imported on first use: an OpenAI
-# chat user never pays their import time (their Struct and decoder set-up
-# is a third of rawllm's own import cost).
-@functools.cache
-def _anthropic_wire() -> ModuleType:
-    from ._wire import anthropic
-
-    return anthropic
-
-
-@functools.cache
-def _responses_wire() -> ModuleType:
-    from ._wire import responses
-
-    return responses
-
-
-def _event_stream(wire: ModuleType, accumulator: Callable[[], Any], terminator: str) -> StreamSpec:
-    """The spec of a stream of typed events ending in a terminal event."""
-    return StreamSpec(
-        decode=wire.decode_event,
-        accumulate=_fold(accumulator),
-        text_of=wire.text_delta,
-        terminator=terminator,
-        terminal_types=wire.TERMINAL_TYPES,
-    )
-
-
-@functools.cache
-def _message_stream() -> StreamSpec:
-    from ._accumulate_events import MessageAccumulator
-
-    return _event_stream(_anthropic_wire(), MessageAccumulator, "message_stop")
-
-
-@functools.cache
-def _response_stream() -> StreamSpec:
-    from ._accumulate_events import ResponseAccumulator
-
-    return _event_stream(_responses_wire(), ResponseAccumulator, "response.completed")
+_Options = tuple[
+    Mapping[str, str] | None, Mapping[str, Any] | None, Mapping[str, Any] | None, TimeoutArg
+]
+"""A call's ``extra_headers``, ``extra_query``, ``extra_body`` and ``timeout``."""
 
 
 class _Resource:
@@ -114,51 +53,28 @@ class _Resource:
 
     def _post(
         self,
-        path: str,
+        fmt: WireFormat[Any, Any],
         params: dict[str, Any],
-        stream: bool | None | NotGiven,
-        encode: Callable[[Mapping[str, Any]], bytes],
-        decode: Callable[[bytes], Any],
-        spec: Callable[[], StreamSpec] | None,
-        extra_headers: Mapping[str, str] | None,
-        extra_query: Mapping[str, Any] | None,
-        extra_body: Mapping[str, Any] | None,
-        timeout: TimeoutArg,
+        options: _Options,
+        stream: bool | None | NotGiven = None,
     ) -> Awaitable[Any]:
         """Build the body and start the call (a plain method: no extra coroutine frame)."""
         max_retries = params.pop("max_retries", NOT_GIVEN)
         if stream is not NOT_GIVEN and stream is not None:
             params["stream"] = bool(stream)
+        extra_headers, extra_query, extra_body, timeout = options
         body = _body(params, extra_body)
         client = self._client
-        tokens = client.limiter.estimate(body)
-        if stream and spec is not None:
-            return client._stream(
-                "POST",
-                path,
-                encode(body),
-                spec(),
-                tokens=tokens,
-                extra_headers=extra_headers,
-                extra_query=extra_query,
-                timeout=timeout,
-                max_retries=max_retries,
-            )
         return client._request(
-            "POST",
-            path,
+            fmt,
             encode(body),
-            decode,
-            tokens=tokens,
+            stream=bool(stream) and fmt.accumulator is not None,
+            tokens=client.limiter.estimate(body),
             extra_headers=extra_headers,
             extra_query=extra_query,
             timeout=timeout,
             max_retries=max_retries,
         )
-
-
-def _chat_stream() -> StreamSpec:
-    return CHAT_STREAM
 
 
 class AsyncCompletions(_Resource):
@@ -248,16 +164,7 @@ class AsyncCompletions(_Resource):
         params["messages"] = messages
         params["model"] = model
         result: ChatCompletion | AsyncStream[ChatCompletionChunk] = await self._post(
-            "/chat/completions",
-            params,
-            stream,
-            _openai.encode,
-            _openai.decode_chat_completion,
-            _chat_stream,
-            extra_headers,
-            extra_query,
-            extra_body,
-            timeout,
+            _formats.CHAT, params, (extra_headers, extra_query, extra_body, timeout), stream
         )
         return result
 
@@ -297,16 +204,7 @@ class AsyncEmbeddings(_Resource):
         params["input"] = input
         params["model"] = model
         result: CreateEmbeddingResponse = await self._post(
-            "/embeddings",
-            params,
-            None,
-            _openai.encode,
-            _openai.decode_embeddings,
-            None,
-            extra_headers,
-            extra_query,
-            extra_body,
-            timeout,
+            _formats.EMBEDDINGS, params, (extra_headers, extra_query, extra_body, timeout)
         )
         return result
 
@@ -329,16 +227,15 @@ class AsyncModels(_Resource):
         Example:
             >>> [m.id for m in (await client.models.list()).data]
         """
-        return await self._client._request(
-            "GET",
-            "/models",
+        result: ModelList = await self._client._request(
+            _formats.MODELS,
             None,
-            _openai.decode_model_list,
             extra_headers=extra_headers,
             extra_query=extra_query,
             timeout=timeout,
             max_retries=max_retries,
         )
+        return result
 
 
 class AsyncResponses(_Resource):
@@ -398,18 +295,8 @@ class AsyncResponses(_Resource):
             >>> resp = await client.responses.create(model="gpt-4.1", input="Hi")
             >>> resp.output_text
         """
-        wire = _responses_wire()
         result: Response | AsyncStream[ResponseStreamEvent] = await self._post(
-            "/responses",
-            params,
-            stream,
-            wire.encode,
-            wire.decode_response,
-            _response_stream,
-            extra_headers,
-            extra_query,
-            extra_body,
-            timeout,
+            _formats.responses(), params, (extra_headers, extra_query, extra_body, timeout), stream
         )
         return result
 
@@ -484,21 +371,11 @@ class AsyncMessages(_Resource):
             ...     messages=[{"role": "user", "content": "Hi"}])
             >>> msg.content[0].text
         """
-        wire = _anthropic_wire()
         params["max_tokens"] = max_tokens
         params["messages"] = messages
         params["model"] = model
         result: Message | AsyncStream[MessageStreamEvent] = await self._post(
-            "/v1/messages",
-            params,
-            stream,
-            wire.encode,
-            wire.decode_message,
-            _message_stream,
-            extra_headers,
-            extra_query,
-            extra_body,
-            timeout,
+            _formats.messages(), params, (extra_headers, extra_query, extra_body, timeout), stream
         )
         return result
 
@@ -518,19 +395,9 @@ class AsyncMessages(_Resource):
         Example:
             >>> (await client.messages.count_tokens(model=..., messages=...)).input_tokens
         """
-        max_retries = params.pop("max_retries", NOT_GIVEN)
-        wire = _anthropic_wire()
         params["messages"] = messages
         params["model"] = model
-        body = _body(params, extra_body)
-        decode: Callable[[bytes], MessageTokensCount] = wire.decode_count_tokens
-        return await self._client._request(
-            "POST",
-            "/v1/messages/count_tokens",
-            wire.encode(body),
-            decode,
-            extra_headers=extra_headers,
-            extra_query=extra_query,
-            timeout=timeout,
-            max_retries=max_retries,
+        result: MessageTokensCount = await self._post(
+            _formats.count_tokens(), params, (extra_headers, extra_query, extra_body, timeout)
         )
+        return result

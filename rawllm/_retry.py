@@ -39,7 +39,6 @@ __all__ = [
     "MIN_ATTEMPT_TIME",
     "RetryPolicy",
     "attempt_budget",
-    "backoff_delays",
     "retry_after",
     "should_retry",
 ]
@@ -161,30 +160,6 @@ def _equal_jitter(step: float, rng: random.Random) -> float:
     # half the step is kept so that no two waits in a row can be near 0 s.
     half = step * 0.5
     return half + half * rng.random()
-
-
-def backoff_delays(rng: random.Random, initial: float, cap: float) -> Iterator[float]:
-    """Yield the backoff waits: exponential steps from ``backoff.expo``, equal jitter.
-
-    Step n is ``min(cap, initial * 2**n)``; the wait is uniform in
-    ``[step / 2, step)``.  With the defaults (0.5, 8.0): 0.25-0.5, 0.5-1,
-    1-2, 2-4, 4-8, 4-8, ... seconds.
-
-    Args:
-        rng: the random source (seeded in tests).
-        initial: the first step, seconds.
-        cap: the largest step, seconds.
-
-    Returns:
-        An endless iterator of waits in seconds.
-
-    Example:
-        >>> waits = backoff_delays(random.Random(1), 0.5, 8.0)
-        >>> 0.25 <= next(waits) < 0.5
-        True
-    """
-    for step in _expo_steps(initial, cap):
-        yield _equal_jitter(step, rng)
 
 
 def attempt_budget(timeout_total: float | None, deadline: float | None, now: float) -> float | None:

@@ -1,69 +1,45 @@
-"""AsyncStream: body bytes -> SSEDecoder -> wire decoder -> typed items, safely.
+"""AsyncStream: the IO loop around a ``StreamReader``: read, feed, hand out, time, release.
+
+Everything about the bytes (SSE framing, event decoding, the end rule,
+in-band errors, truncation, the final fold) is the reader's (``_reader.py``,
+any ``Reader``).
+This class only reads chunks when the reader needs them, enforces the
+``first_event`` / ``event_idle`` timeouts, and owns the connection and the
+rate-limit permit.
 
 Invariants:
-- a stream that ends before its terminator (``[DONE]``, ``message_stop``,
-  ``response.completed``) raises ``APIConnectionError``: a truncated answer
-  is never returned as complete;
 - leaving ``async with``, ``close()``, an error, cancellation or garbage
   collection drops the connection at once (no reading the rest of the body)
-  and gives back the rate-limit slot; a stream read to its terminator hands
-  its connection back to the pool;
+  and gives back the rate-limit slot; a stream read to its end hands its
+  connection back to the pool;
 - ``first_event`` / ``event_idle`` are measured on data events only
   (comments, keep-alives and pings do not reset them) and raise
   ``APITimeoutError``; they cost nothing per event when not set.
-
-The per-event path is: one ``SSEDecoder.feed`` per network chunk, one wire
-decode per event, one list append.  Items are kept (cheap) so that
-``final()`` can fold them into the complete result after iteration.
 """
 
 from __future__ import annotations
 
-import asyncio
 import time
-from collections.abc import AsyncIterator, Callable
-from dataclasses import dataclass
+from collections.abc import AsyncIterator
 from types import TracebackType
-from typing import Any, Generic, TypeVar
+from typing import TYPE_CHECKING, Any, Generic, TypeVar, overload
 
-from ._exceptions import APIConnectionError, APIError, APITimeoutError
-from ._transport import ClientResponse, Headers, Transport, at_eof, close_response
-from .sse import ServerSentEvent, SSEDecoder
+from ._exceptions import APIConnectionError
+from ._reader import Reader
+from ._transport import Headers, Response, within
 from .types._base import Result, attach
 
-__all__ = ["AsyncStream", "StreamSpec"]
+if TYPE_CHECKING:
+    from .types.anthropic import Message, MessageStreamEvent
+    from .types.openai import ChatCompletion, ChatCompletionChunk
+    from .types.responses import Response as ResponsesResponse
+    from .types.responses import ResponseStreamEvent
+
+__all__ = ["AsyncStream"]
 
 T = TypeVar("T")
 
-
-_NEVER: Any = object()
-
-
-@dataclass(frozen=True, slots=True)
-class StreamSpec:
-    """How one API's stream is read.
-
-    Attributes:
-        decode: one SSE event -> an item, ``None`` to skip it, or ``done``; raises
-            the right ``APIStatusError`` for an in-stream error.
-        decode_data: optional faster form taking only ``event.data`` (used when
-            the API ignores the ``event:`` field).
-        terminal_types: the item types that end the stream, for APIs whose last item is itself the
-            terminator (Anthropic ``message_stop``); None when only ``DONE`` ends it.
-        accumulate: the items of a complete stream -> the final result.
-        text_of: ``item -> str | None``, the text delta an item carries.
-        terminator: name of the terminator, for error messages.
-        done: the sentinel ``decode`` returns for a terminator that carries no
-            item (OpenAI's ``data: [DONE]``).
-    """
-
-    decode: Callable[[ServerSentEvent], Any]
-    accumulate: Callable[[list[Any]], Any]
-    text_of: Callable[[Any], str | None]
-    terminator: str
-    decode_data: Callable[[str], Any] | None = None
-    terminal_types: frozenset[type] = frozenset()
-    done: Any = _NEVER
+_EMPTY: list[Any] = []
 
 
 class AsyncStream(Generic[T]):
@@ -78,32 +54,28 @@ class AsyncStream(Generic[T]):
 
     __slots__ = (
         "__weakref__",
+        "_buf",
         "_closed",
-        "_decoder",
-        "_done",
-        "_error",
         "_event_idle",
-        "_final",
         "_first_event",
         "_headers",
-        "_items",
         "_last_data",
         "_pending",
         "_permit",
         "_pos",
+        "_reader",
         "_request_id",
         "_resp",
         "_retries",
-        "_spec",
         "_started",
         "_timed",
     )
 
     def __init__(
         self,
-        resp: ClientResponse,
+        resp: Response,
         first_chunk: bytes,
-        spec: StreamSpec,
+        reader: Reader[T, Any],
         *,
         permit: Any = None,
         request_id: str | None = None,
@@ -112,15 +84,12 @@ class AsyncStream(Generic[T]):
         started: float = 0.0,
         retries: int = 0,
     ) -> None:
-        self._resp: ClientResponse | None = resp
+        self._resp: Response | None = resp
         self._headers: Headers = resp.headers
-        self._spec = spec
-        self._decoder = SSEDecoder()
-        self._items: list[Any] = []
+        self._reader = reader
+        self._buf: list[T] = _EMPTY
         self._pos = 0
-        self._done = False
         self._closed = False
-        self._final: Any = None
         self._permit = permit
         self._request_id = request_id
         self._first_event = first_event
@@ -129,10 +98,9 @@ class AsyncStream(Generic[T]):
         self._started = started
         self._last_data: float | None = None
         self._retries = retries
-        # Decoded on the first read, not here: an error event in it must surface
+        # Fed on the first read, not here: an error event in it must surface
         # while iterating (after the events before it), as for any later chunk.
         self._pending = first_chunk
-        self._error: APIError | None = None
 
     # -- public surface ------------------------------------------------------
 
@@ -153,19 +121,18 @@ class AsyncStream(Generic[T]):
 
     @property
     def completed(self) -> bool:
-        """True once the terminator was read: the stream is whole."""
-        return self._done
+        """True once the end of the stream was read: it is whole."""
+        return self._reader.done
 
     def __aiter__(self) -> AsyncStream[T]:
         return self
 
     async def __anext__(self) -> T:
         pos = self._pos
-        items = self._items
-        if pos < len(items):
+        buf = self._buf
+        if pos < len(buf):
             self._pos = pos + 1
-            item: T = items[pos]
-            return item
+            return buf[pos]
         return await self._next_slow()
 
     async def __aenter__(self) -> AsyncStream[T]:
@@ -181,30 +148,44 @@ class AsyncStream(Generic[T]):
 
     async def close(self) -> None:
         """Release the connection now; the rest of the body is not read."""
-        if self._done and not self._closed:
-            self._finish()
+        if self._reader.done and self._resp is not None:
+            resp, self._resp = self._resp, None
+            self._closed = True
+            resp.release()
+            self._give_back_slot()
         else:
             self._abort()
+
+    @overload
+    def final(self: AsyncStream[ChatCompletionChunk]) -> ChatCompletion: ...
+    @overload
+    def final(self: AsyncStream[MessageStreamEvent]) -> Message: ...
+    @overload
+    def final(self: AsyncStream[ResponseStreamEvent]) -> ResponsesResponse: ...
+    @overload
+    def final(self) -> Any: ...
 
     def final(self) -> Any:
         """The accumulated result (``ChatCompletion``, ``Message`` or ``Response``).
 
         Raises:
-            APIConnectionError: the stream was not read to its terminator.
+            APIConnectionError: the stream was not read to its end.
         """
-        if not self._done:
-            raise APIConnectionError(
-                f"Stream not complete: read it to the end (or await get_final()) "
-                f"before final(); no {self._spec.terminator} was seen yet."
-            )
-        if self._final is None:
-            final = self._spec.accumulate(self._items)
-            if isinstance(final, Result):
-                attach(final, None, self._request_id)
-                if self._retries:
-                    final.__dict__["_retries"] = self._retries
-            self._final = final
-        return self._final
+        final = self._reader.final()
+        if isinstance(final, Result) and "_request_id" not in final.__dict__:
+            attach(final, None, self._request_id)
+            if self._retries:
+                final.__dict__["_retries"] = self._retries
+        return final
+
+    @overload
+    async def get_final(self: AsyncStream[ChatCompletionChunk]) -> ChatCompletion: ...
+    @overload
+    async def get_final(self: AsyncStream[MessageStreamEvent]) -> Message: ...
+    @overload
+    async def get_final(self: AsyncStream[ResponseStreamEvent]) -> ResponsesResponse: ...
+    @overload
+    async def get_final(self) -> Any: ...
 
     async def get_final(self) -> Any:
         """Read the rest of the stream and return ``final()``."""
@@ -224,7 +205,7 @@ class AsyncStream(Generic[T]):
 
     async def text_deltas(self) -> AsyncIterator[str]:
         """Yield only the text deltas (content), skipping everything else."""
-        text_of = self._spec.text_of
+        text_of = self._reader.format.text_of
         async for item in self:
             text = text_of(item)
             if text:
@@ -236,163 +217,77 @@ class AsyncStream(Generic[T]):
         return self.text_deltas()
 
     def __repr__(self) -> str:
-        state = "done" if self._done else ("closed" if self._closed else "open")
-        return f"<AsyncStream {state} items={len(self._items)} request_id={self._request_id!r}>"
+        reader = self._reader
+        state = "done" if reader.done else ("closed" if self._closed else "open")
+        return f"<AsyncStream {state} items={len(reader.items)} request_id={self._request_id!r}>"
 
     def __del__(self) -> None:
         # An abandoned stream must not hold its connection or its rate-limit slot.
         if not self._closed:
             self._abort()
 
-    # -- internals -----------------------------------------------------------
-
-    def _ingest(self, chunk: bytes) -> None:
-        events = self._decoder.feed(chunk)
-        if not events:
-            return
-        spec = self._spec
-        items = self._items
-        before = len(items)
-        done = spec.done
-        terminal = spec.terminal_types
-        decode_data = spec.decode_data
-        try:
-            # Two copies of the loop so the per-event path has no branch on the spec.
-            if decode_data is not None:
-                for event in events:
-                    item = decode_data(event.data)
-                    if item is None:
-                        continue
-                    if item is done:
-                        self._done = True
-                        break
-                    items.append(item)
-                    if terminal and type(item) in terminal:
-                        self._done = True
-                        break
-            else:
-                decode = spec.decode
-                for event in events:
-                    item = decode(event)
-                    if item is None:
-                        continue
-                    if item is done:
-                        self._done = True
-                        break
-                    items.append(item)
-                    if terminal and type(item) in terminal:
-                        self._done = True
-                        break
-        except APIError as exc:
-            if len(items) == before:
-                raise
-            # Hand out the events that came before the error first, then raise it.
-            self._error = exc
-            self._abort()
-        if self._timed and len(items) != before:
-            self._last_data = time.monotonic()
+    # -- the IO loop -----------------------------------------------------------
 
     async def _next_slow(self) -> T:
+        reader = self._reader
         try:
-            while True:
-                pos = self._pos
-                if pos < len(self._items):
-                    self._pos = pos + 1
-                    item: T = self._items[pos]
-                    return item
-                if self._error is not None:
-                    error, self._error = self._error, None
-                    raise error
-                if self._done:
-                    if not self._closed:
-                        await self._drain_and_finish()
-                    raise StopAsyncIteration
-                if self._closed:
-                    raise APIConnectionError("Stream closed before it was read to the end.")
+            while not reader.done:
                 resp = self._resp
-                assert resp is not None
-                chunk = self._pending
-                if chunk:
-                    self._pending = b""
-                elif self._timed:
-                    chunk = await self._read_timed(resp)
-                else:
-                    chunk = await Transport.read_chunk(resp)
-                if not chunk:
-                    self._on_eof()
-                    continue
-                self._ingest(chunk)
-        except StopAsyncIteration:
-            raise
+                if self._pending or self._timed or resp is None:
+                    chunk = await self._read()
+                else:  # the common case, without a coroutine of its own
+                    chunk = await resp.read_chunk()
+                if self._hand_out(reader.feed(chunk) if chunk else reader.eof()):
+                    return self._buf[0]
+            await self._finish()
         except BaseException:
             self._abort()
             raise
+        raise StopAsyncIteration
 
-    async def _read_timed(self, resp: ClientResponse) -> bytes:
-        last = self._last_data
-        if last is None:
-            limit, name = self._first_event, "first_event"
-            since = self._started
-        else:
-            limit, name = self._event_idle, "event_idle"
-            since = last
-        if limit is None:
-            return await Transport.read_chunk(resp)
-        remaining = since + limit - time.monotonic()
-        if remaining <= 0:
-            raise APITimeoutError(
-                f"Stream timed out: no data event within {limit} s.", timeout=name
-            )
-        try:
-            async with asyncio.timeout(remaining):
-                return await Transport.read_chunk(resp)
-        except TimeoutError as exc:
-            if isinstance(exc, APITimeoutError):
-                raise
-            raise APITimeoutError(
-                f"Stream timed out: no data event within {limit} s ({name}).", timeout=name
-            ) from None
+    def _hand_out(self, items: list[T]) -> bool:
+        """Take a chunk's items (if any) as the next ones to hand out."""
+        if self._reader.failed:  # an in-band error: it comes after these items
+            self._abort()
+        if not items:
+            return False
+        self._buf = items
+        self._pos = 1
+        if self._timed:
+            self._last_data = time.monotonic()
+        return True
 
-    def _on_eof(self) -> None:
-        for event in self._decoder.close():
-            self._ingest_event(event)
-        if not self._done:
-            raise APIConnectionError(
-                f"Stream ended before {self._spec.terminator}: the answer is incomplete."
-            )
-
-    def _ingest_event(self, event: ServerSentEvent) -> None:
-        spec = self._spec
-        item = spec.decode_data(event.data) if spec.decode_data is not None else spec.decode(event)
-        if item is None or self._done:
-            return
-        if item is spec.done:
-            self._done = True
-            return
-        self._items.append(item)
-        if type(item) in spec.terminal_types:
-            self._done = True
-
-    async def _drain_and_finish(self) -> None:
-        """After the terminator: read the (normally empty) rest so the connection is reusable."""
+    async def _read(self) -> bytes:
+        """The next chunk for the reader (b"" at the end of the body)."""
+        chunk = self._pending
+        if chunk:
+            self._pending = b""
+            return chunk
         resp = self._resp
-        if resp is not None and not at_eof(resp):
-            try:
-                async with asyncio.timeout(0.05):
-                    while not at_eof(resp):
-                        if not await resp.content.readany():
-                            break
-            except (TimeoutError, Exception):
-                self._abort()
-                return
-        self._finish()
+        if resp is None:
+            if self._reader.failed:
+                return b""  # the reader raises its error on the next call
+            raise APIConnectionError("Stream closed before it was read to the end.")
+        if not self._timed:
+            return await resp.read_chunk()
+        if self._last_data is None:
+            limit, name, since = self._first_event, "first_event", self._started
+        else:
+            limit, name, since = self._event_idle, "event_idle", self._last_data
+        left = None if limit is None else since + limit - time.monotonic()
+        return await within(
+            resp.read_chunk(),
+            left,
+            name,
+            f"Stream timed out: no data event within {limit} s ({name}).",
+        )
 
-    def _finish(self) -> None:
-        """The body was read: hand the connection back to the pool."""
-        self._closed = True
+    async def _finish(self) -> None:
+        """After the end: read the (normally empty) rest so the connection is reusable."""
         resp, self._resp = self._resp, None
+        self._closed = True
         if resp is not None:
-            resp.release()
+            await resp.finish(0.05)
         self._give_back_slot()
 
     def _abort(self) -> None:
@@ -400,7 +295,7 @@ class AsyncStream(Generic[T]):
         self._closed = True
         resp, self._resp = self._resp, None
         if resp is not None:
-            close_response(resp)
+            resp.close()
         self._give_back_slot()
 
     def _give_back_slot(self) -> None:

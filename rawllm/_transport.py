@@ -15,7 +15,8 @@ re-reads the environment per call), URLs parsed once, a prebuilt
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Mapping
+from collections.abc import Awaitable, Coroutine, Mapping
+from typing import TypeVar
 
 import aiohttp
 from aiohttp import client_exceptions as ce
@@ -33,15 +34,18 @@ from ._exceptions import (
 
 __all__ = [
     "AIOHTTP_ERRORS",
-    "ClientResponse",
+    "ClientTimeout",
     "Headers",
+    "Response",
     "Transport",
     "client_timeout",
     "map_aiohttp_error",
+    "within",
 ]
 
-ClientResponse = aiohttp.ClientResponse
 Headers = CIMultiDictProxy[str]
+ClientTimeout = aiohttp.ClientTimeout
+T = TypeVar("T")
 
 # Everything the boundary catches: aiohttp's own errors (WSMessageTypeError is a
 # TypeError, not a ClientError), timeouts, and socket errors.  aiohttp also raises
@@ -89,6 +93,26 @@ def map_aiohttp_error(exc: BaseException) -> APIError:
     if isinstance(exc, OSError):
         return APIConnectionError(f"Connection error: {type(exc).__name__}: {exc}")
     return APIConnectionError(f"Connection error: {type(exc).__name__}: {exc}")
+
+
+async def within(awaitable: Awaitable[T], seconds: float | None, name: str, message: str) -> T:
+    """Await ``awaitable`` for at most ``seconds`` (None: no limit).
+
+    The one place a rawllm deadline becomes an error: when it fires, raises
+    ``APITimeoutError(message, timeout=name)``.  Errors from inside (aiohttp's
+    own timeouts, already mapped) pass through unchanged.
+    """
+    if seconds is None:
+        return await awaitable
+    if seconds <= 0:
+        if isinstance(awaitable, Coroutine):
+            awaitable.close()  # never started: nothing to clean up, no "never awaited" warning
+        raise APITimeoutError(message, timeout=name)
+    try:
+        async with asyncio.timeout(seconds):
+            return await awaitable
+    except TimeoutError:
+        raise APITimeoutError(message, timeout=name) from None
 
 
 def client_timeout(timeout: Timeout, budget: float | None) -> aiohttp.ClientTimeout:
@@ -188,46 +212,19 @@ class Transport:
         merged.update(extra)
         return merged
 
-    async def request(
+    async def send(
         self,
         method: str,
         url: URL,
         body: bytes | None,
         headers: Mapping[str, str] | None,
         timeout: aiohttp.ClientTimeout,
-    ) -> tuple[int, Headers, bytes]:
-        """Send a request and read the whole body; the connection goes back to the pool."""
+    ) -> Response:
+        """Send a request and return once the headers are in (the body is not read yet)."""
         session = self.session
         proxy, proxy_auth = self.proxy_for(url)
         try:
-            async with session.request(
-                method,
-                url,
-                data=body,
-                headers=headers,
-                timeout=timeout,
-                proxy=proxy,
-                proxy_auth=proxy_auth,
-                allow_redirects=False,
-            ) as resp:
-                data = await resp.read()
-                return resp.status, resp.headers, data
-        except AIOHTTP_ERRORS as exc:
-            raise map_aiohttp_error(exc) from exc
-
-    async def open(
-        self,
-        method: str,
-        url: URL,
-        body: bytes | None,
-        headers: Mapping[str, str] | None,
-        timeout: aiohttp.ClientTimeout,
-    ) -> aiohttp.ClientResponse:
-        """Send a request and return once the headers are in (the body is not read)."""
-        session = self.session
-        proxy, proxy_auth = self.proxy_for(url)
-        try:
-            return await session.request(
+            raw = await session.request(
                 method,
                 url,
                 data=body,
@@ -239,22 +236,7 @@ class Transport:
             )
         except AIOHTTP_ERRORS as exc:
             raise map_aiohttp_error(exc) from exc
-
-    @staticmethod
-    async def read_chunk(resp: aiohttp.ClientResponse) -> bytes:
-        """The next bytes of a streamed body (b"" at the end), errors mapped."""
-        try:
-            return await resp.content.readany()
-        except AIOHTTP_ERRORS as exc:
-            raise map_aiohttp_error(exc) from exc
-
-    @staticmethod
-    async def read_rest(resp: aiohttp.ClientResponse) -> bytes:
-        """The rest of a body (for an error status on a stream request), errors mapped."""
-        try:
-            return await resp.read()
-        except AIOHTTP_ERRORS as exc:
-            raise map_aiohttp_error(exc) from exc
+        return Response(raw)
 
     @property
     def closed(self) -> bool:
@@ -274,23 +256,62 @@ class Transport:
         return f"<Transport {state} owned={self._owned}>"
 
 
-def response_headers(resp: aiohttp.ClientResponse) -> Headers:
-    return resp.headers
+class Response:
+    """One response as rawllm sees it: status, headers and body reads, errors mapped.
 
+    The aiohttp response stays inside: every read crosses ``map_aiohttp_error``.
+    A body read to its end hands the connection back to the pool;
+    ``close()`` drops it (a body abandoned mid-way cannot be reused).
+    """
 
-def response_status(resp: aiohttp.ClientResponse) -> int:
-    return resp.status
+    __slots__ = ("_raw", "headers", "status")
 
+    def __init__(self, raw: aiohttp.ClientResponse) -> None:
+        self._raw = raw
+        self.status: int = raw.status
+        self.headers: Headers = raw.headers
 
-def close_response(resp: aiohttp.ClientResponse) -> None:
-    """Drop the connection now (used when a stream is abandoned mid-body)."""
-    resp.close()
+    async def read(self) -> bytes:
+        """The whole (rest of the) body; the connection is released after it."""
+        raw = self._raw
+        try:
+            return await raw.read()
+        except AIOHTTP_ERRORS as exc:
+            raise map_aiohttp_error(exc) from exc
+        finally:
+            raw.release()
 
+    async def read_chunk(self) -> bytes:
+        """The next bytes of the body as they arrive (b"" at the end)."""
+        try:
+            return await self._raw.content.readany()
+        except AIOHTTP_ERRORS as exc:
+            raise map_aiohttp_error(exc) from exc
 
-def release_response(resp: aiohttp.ClientResponse) -> None:
-    """Give the connection back to the pool (the body was read to the end)."""
-    resp.release()
+    async def finish(self, within: float) -> None:
+        """Read the (normally empty) rest so the connection can be reused, else drop it."""
+        raw = self._raw
+        content = raw.content
+        if content.at_eof():  # the usual case: nothing to wait for
+            raw.release()
+            return
+        try:
+            async with asyncio.timeout(within):
+                while not content.at_eof():
+                    if not await content.readany():
+                        break
+        except Exception:  # a timeout or a broken connection: it cannot be reused
+            raw.close()
+            return
+        raw.release()
 
+    def release(self) -> None:
+        """Hand the connection back to the pool (aiohttp drops it if the body was not all read)."""
+        self._raw.release()
 
-def at_eof(resp: aiohttp.ClientResponse) -> bool:
-    return resp.content.at_eof()
+    def close(self) -> None:
+        """Drop the connection now (used when a body is abandoned mid-way)."""
+        self._raw.close()
+
+    def __repr__(self) -> str:
+        return f"<Response {self.status}>"

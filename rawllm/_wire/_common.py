@@ -7,16 +7,78 @@ know yet.
 
 from __future__ import annotations
 
-from typing import Any, Final
+from collections.abc import Mapping
+from typing import Any, Final, Protocol
 
 import msgspec
 
 from .._exceptions import APIResponseValidationError
 
-__all__ = ["any_decoder", "body_text", "generic", "invalid", "put", "union_tags"]
+__all__ = [
+    "DONE",
+    "Done",
+    "Event",
+    "any_decoder",
+    "body_text",
+    "encode",
+    "generic",
+    "invalid",
+    "put",
+    "union_tags",
+]
 
 any_decoder: Final = msgspec.json.Decoder()
 """Decodes any JSON to plain Python objects (module-level: built once)."""
+
+_encoder: Final = msgspec.json.Encoder()
+
+
+class Done:
+    """Type of ``DONE``: what a stream decoder returns for a terminator that carries no item.
+
+    OpenAI's ``data: [DONE]``.  Whether it ends the stream is the format's rule
+    (``WireFormat.end_types``), applied by ``StreamReader``.
+    """
+
+    __slots__ = ()
+
+    def __repr__(self) -> str:
+        return "DONE"
+
+
+DONE: Final = Done()
+
+
+class Event(Protocol):
+    """What a stream event decoder reads: a ``rawllm.sse.ServerSentEvent`` or anything alike."""
+
+    @property
+    def event(self) -> str: ...
+
+    @property
+    def data(self) -> str: ...
+
+
+def encode(params: Mapping[str, Any]) -> bytes:
+    """Encode a request body to JSON bytes (every API: one msgspec encoder, built once).
+
+    msgspec Structs inside (a ``ChatCompletionMessage`` or content block passed
+    back in ``messages``) encode without their unset fields.
+
+    Args:
+        params: the body, already passed through ``build_params()``.
+
+    Returns:
+        UTF-8 JSON bytes.
+
+    Raises:
+        TypeError: a value JSON cannot represent.
+
+    Example:
+        >>> encode({"model": "m", "messages": [{"role": "user", "content": "hi"}]})
+        b'{"model":"m","messages":[{"role":"user","content":"hi"}]}'
+    """
+    return _encoder.encode(params)
 
 
 def body_text(body: bytes | str) -> str:

@@ -29,8 +29,7 @@ Invariants:
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from typing import Any, Final, Protocol
+from typing import Any, Final
 
 import msgspec
 
@@ -62,21 +61,18 @@ from ..types.anthropic import (
     _KnownContentBlock,
     _KnownDelta,
 )
-from ._common import any_decoder, generic, invalid, union_tags
+from ._common import Event, any_decoder, encode, generic, invalid, union_tags
 from ._tolerant import Path, tolerant
 
 __all__ = [
-    "TERMINAL_TYPES",
     "decode_count_tokens",
     "decode_event",
     "decode_message",
     "encode",
-    "is_terminal",
     "stream_from_body",
     "text_delta",
 ]
 
-_encoder: Final = msgspec.json.Encoder()
 _message_decoder: Final = msgspec.json.Decoder(Message)
 _count_decoder: Final = msgspec.json.Decoder(MessageTokensCount)
 _event_decoder: Final[msgspec.json.Decoder[MessageStreamEvent]] = msgspec.json.Decoder(
@@ -90,29 +86,6 @@ _DELTA_TYPES: Final = union_tags(_KnownDelta)
 # Stand in for an unknown block / delta during the slow-path conversion; replaced afterwards.
 _PLACEHOLDER_BLOCK: Final = {"type": "redacted_thinking", "data": ""}
 _PLACEHOLDER_DELTA: Final = {"type": "signature_delta", "signature": ""}
-
-
-# -- requests --------------------------------------------------------------------------
-
-
-def encode(params: Mapping[str, Any]) -> bytes:
-    """Encode a Messages request body to JSON bytes.
-
-    Args:
-        params: the body (``model``, ``max_tokens``, ``messages``, ...), with
-            unset values already removed.
-
-    Returns:
-        UTF-8 JSON bytes.
-
-    Raises:
-        TypeError: a value JSON cannot represent.
-
-    Example:
-        >>> encode({"model": "claude-sonnet-4-5", "max_tokens": 8, "messages": []})
-        b'{"model":"claude-sonnet-4-5","max_tokens":8,"messages":[]}'
-    """
-    return _encoder.encode(params)
 
 
 # -- errors and the slow path ------------------------------------------------------------
@@ -207,14 +180,6 @@ def decode_count_tokens(body: bytes | str) -> MessageTokensCount:
 # -- stream events --------------------------------------------------------------------------
 
 
-class _Event(Protocol):
-    @property
-    def event(self) -> str: ...
-
-    @property
-    def data(self) -> str: ...
-
-
 def _stream_error(data: str) -> Exception:
     try:
         obj = any_decoder.decode(data)
@@ -225,7 +190,7 @@ def _stream_error(data: str) -> Exception:
     return error_from_stream_body(obj)
 
 
-def decode_event(sse: _Event) -> MessageStreamEvent | None:
+def decode_event(sse: Event) -> MessageStreamEvent | None:
     """Decode one server-sent event of a Messages stream.
 
     Args:
@@ -309,26 +274,6 @@ def _under(prefix: str, kept: dict[str, Any]) -> dict[str, Any]:
     return {"$" + k[len(prefix) :]: v for k, v in kept.items() if k.startswith(prefix)}
 
 
-TERMINAL_TYPES: Final = frozenset({RawMessageStopEvent})
-"""The event types that end a stream (the streaming layer tests ``type(item) in``)."""
-
-
-def is_terminal(event: object) -> bool:
-    """Whether ``event`` ends the stream (``message_stop``).
-
-    Args:
-        event: a decoded stream event.
-
-    Returns:
-        True for ``RawMessageStopEvent``.
-
-    Example:
-        >>> is_terminal(RawMessageStopEvent())
-        True
-    """
-    return type(event) is RawMessageStopEvent
-
-
 def text_delta(event: object) -> str | None:
     """The answer text an event adds, or None (feeds the stream's text iterator).
 
@@ -363,7 +308,7 @@ def _block_events(index: int, block: ContentBlock) -> list[MessageStreamEvent]:
         start, deltas = _replace(block, text=""), [TextDelta(text=block.text)]
     elif type(block) is ToolUseBlock or type(block) is ServerToolUseBlock:
         start = _replace(block, input={})
-        deltas = [InputJSONDelta(partial_json=_encoder.encode(block.input).decode())]
+        deltas = [InputJSONDelta(partial_json=encode(block.input).decode())]
     elif type(block) is ThinkingBlock:
         start = _replace(block, thinking="", signature="")
         deltas = [ThinkingDelta(thinking=block.thinking), SignatureDelta(signature=block.signature)]

@@ -25,7 +25,7 @@ import binascii
 import sys
 from array import array
 from collections.abc import Mapping
-from typing import Any, Final, Protocol, TypeVar
+from typing import Any, Final, TypeVar
 
 import msgspec
 
@@ -44,7 +44,7 @@ from ..types.openai import (
     CreateEmbeddingResponse,
     ModelList,
 )
-from ._common import any_decoder, generic, invalid
+from ._common import DONE, Done, Event, any_decoder, encode, generic, invalid
 from ._tolerant import Path, Repair, keep, tolerant
 
 __all__ = [
@@ -62,18 +62,6 @@ __all__ = [
 ]
 
 
-class Done:
-    """Type of the ``DONE`` sentinel: the stream's ``data: [DONE]`` terminator."""
-
-    __slots__ = ()
-
-    def __repr__(self) -> str:
-        return "DONE"
-
-
-DONE: Final = Done()
-
-_encoder: Final = msgspec.json.Encoder()
 _chat_decoder: Final = msgspec.json.Decoder(ChatCompletion)
 _chunk_decoder: Final = msgspec.json.Decoder(ChatCompletionChunk)
 _embeddings_decoder: Final = msgspec.json.Decoder(CreateEmbeddingResponse)
@@ -107,28 +95,6 @@ def build_params(kwargs: Mapping[str, Any], extra_body: Mapping[str, Any] | None
     if extra_body:
         body.update(extra_body)
     return body
-
-
-def encode(params: Mapping[str, Any]) -> bytes:
-    """Encode a request body to JSON bytes with the module's one msgspec encoder.
-
-    msgspec Structs inside (a ``ChatCompletionMessage`` passed back in
-    ``messages``) encode without their ``None`` fields.
-
-    Args:
-        params: the body, already passed through ``build_params()``.
-
-    Returns:
-        UTF-8 JSON bytes.
-
-    Raises:
-        TypeError: a value JSON cannot represent.
-
-    Example:
-        >>> encode({"model": "m", "messages": [{"role": "user", "content": "hi"}]})
-        b'{"model":"m","messages":[{"role":"user","content":"hi"}]}'
-    """
-    return _encoder.encode(params)
 
 
 # -- responses -----------------------------------------------------------------
@@ -393,15 +359,7 @@ def _raise_if_error(data: str) -> None:
         raise error_from_stream_body(_error_body(found))
 
 
-class _Event(Protocol):
-    @property
-    def event(self) -> str: ...
-
-    @property
-    def data(self) -> str: ...
-
-
-def decode_event(sse: _Event) -> ChatCompletionChunk | Done | None:
+def decode_event(sse: Event) -> ChatCompletionChunk | Done | None:
     """Decode one server-sent event of a chat-completion stream.
 
     Like ``decode_chunk(sse.data)``, and an ``event: error`` event raises

@@ -16,8 +16,8 @@ Invariants:
   skipped (``None``), ``error`` and ``response.failed`` raise, unknown output
   items and content parts become ``UnknownOutputItem`` / ``UnknownContentPart``,
   and anything else is an ``APIResponseValidationError`` with the text in ``.body``.
-- Terminal events (``is_terminal``): ``response.completed`` and
-  ``response.incomplete``.  An incomplete response is a finished answer cut
+- Terminal events (the end rule is ``rawllm._formats.RESPONSES``'s): ``response.completed``
+  and ``response.incomplete``.  An incomplete response is a finished answer cut
   short by the model (``max_output_tokens``, content filter), not a transport
   failure, so it ends the stream normally and ``final()`` returns it with
   ``status == "incomplete"`` and ``incomplete_details.reason`` set.
@@ -28,8 +28,7 @@ Invariants:
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from typing import Any, Final, Protocol, TypeVar
+from typing import Any, Final, TypeVar
 
 import msgspec
 
@@ -48,20 +47,17 @@ from ..types.responses import (
     _KnownOutputContent,
     _KnownOutputItem,
 )
-from ._common import any_decoder, generic, invalid, union_tags
+from ._common import Event, any_decoder, encode, generic, invalid, union_tags
 from ._tolerant import Path, tolerant
 
 __all__ = [
-    "TERMINAL_TYPES",
     "decode_event",
     "decode_response",
     "encode",
-    "is_terminal",
     "stream_from_body",
     "text_delta",
 ]
 
-_encoder: Final = msgspec.json.Encoder()
 _response_decoder: Final = msgspec.json.Decoder(Response)
 _event_decoder: Final[msgspec.json.Decoder[ResponseStreamEvent]] = msgspec.json.Decoder(
     ResponseStreamEvent
@@ -74,34 +70,10 @@ _PART_TYPES: Final = union_tags(_KnownOutputContent)
 # Stand-ins for unknown items / parts during the slow-path conversion; replaced afterwards.
 _PLACEHOLDER_ITEM: Final = {"type": "reasoning", "id": "", "summary": []}
 _PLACEHOLDER_PART: Final = {"type": "refusal", "refusal": ""}
-TERMINAL_TYPES: Final = frozenset({ResponseCompletedEvent, ResponseIncompleteEvent})
-"""The event types that end a stream (the streaming layer tests ``type(item) in``)."""
 _PART_EVENTS: Final = frozenset(("response.content_part.added", "response.content_part.done"))
 
 _T = TypeVar("_T")
 _Patches = list[tuple[tuple[Any, ...], Any]]
-
-
-# -- requests ------------------------------------------------------------------------------
-
-
-def encode(params: Mapping[str, Any]) -> bytes:
-    """Encode a Responses request body to JSON bytes.
-
-    Args:
-        params: the body (``model``, ``input``, ...), with unset values already removed.
-
-    Returns:
-        UTF-8 JSON bytes.
-
-    Raises:
-        TypeError: a value JSON cannot represent.
-
-    Example:
-        >>> encode({"model": "gpt-5-mini", "input": "Hi"})
-        b'{"model":"gpt-5-mini","input":"Hi"}'
-    """
-    return _encoder.encode(params)
 
 
 # -- errors and the slow path ----------------------------------------------------------------
@@ -207,14 +179,6 @@ def decode_response(body: bytes | str) -> Response:
 # -- stream events ------------------------------------------------------------------------------
 
 
-class _Event(Protocol):
-    @property
-    def event(self) -> str: ...
-
-    @property
-    def data(self) -> str: ...
-
-
 def _error_event(data: str) -> Exception:
     try:
         obj = any_decoder.decode(data)
@@ -233,7 +197,7 @@ def _failed(obj: dict[str, Any]) -> Exception:
     return error_from_stream_body({"error": err})
 
 
-def decode_event(sse: _Event) -> ResponseStreamEvent | None:
+def decode_event(sse: Event) -> ResponseStreamEvent | None:
     """Decode one server-sent event of a Responses stream.
 
     Args:
@@ -303,23 +267,6 @@ def _decode_event_slow(data: str) -> ResponseStreamEvent | None:
     return event
 
 
-def is_terminal(event: object) -> bool:
-    """Whether ``event`` ends the stream: ``response.completed`` or ``response.incomplete``.
-
-    Args:
-        event: a decoded stream event.
-
-    Returns:
-        True for ``ResponseCompletedEvent`` and ``ResponseIncompleteEvent``.
-
-    Example:
-        >>> is_terminal(decode_event(ServerSentEvent(data='{"type": "response.completed", '
-        ...     '"response": {"id": "resp_1"}}')))
-        True
-    """
-    return type(event) in TERMINAL_TYPES
-
-
 def text_delta(event: object) -> str | None:
     """The output text an event adds, or None (feeds the stream's text iterator).
 
@@ -364,8 +311,8 @@ def stream_from_body(body: bytes | str) -> tuple[Response, list[ResponseStreamEv
     Example:
         >>> final, events = stream_from_body(b'{"id": "r1", "status": "completed", "output": '
         ...     b'[{"type": "message", "content": [{"type": "output_text", "text": "Hi"}]}]}')
-        >>> [text_delta(e) for e in events], is_terminal(events[-1])
-        (['Hi', None], True)
+        >>> [text_delta(e) for e in events], events[-1].type
+        (['Hi', None], 'response.completed')
     """
     obj = generic(body, "Response")
     if isinstance(obj, dict):

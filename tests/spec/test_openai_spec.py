@@ -25,8 +25,9 @@ import pytest
 from _compare import Walker, iter_sse
 
 import rawllm
+from rawllm import _formats as formats
 from rawllm._accumulate import ChatCompletionAccumulator
-from rawllm._accumulate_events import ResponseAccumulator
+from rawllm._reader import StreamReader
 from rawllm._wire import openai as chat_wire
 from rawllm._wire import responses as responses_wire
 from rawllm.sse import ServerSentEvent
@@ -168,14 +169,14 @@ RESPONSES = _examples("POST /responses") + _examples("GET /responses/{response_i
 def test_responses_examples_decode_strictly(example: dict[str, Any]) -> None:
     text = example["response"]
     if text.lstrip().startswith("event:"):
-        acc = ResponseAccumulator()
         for name, data in iter_sse(text + "\n\n"):  # the excerpt ends without a blank line
             event = responses_wire.decode_event(ServerSentEvent(event=name, data=data))
             if json.loads(data)["type"] in responses_wire._EVENT_TYPES:
                 assert event == _strict(r.ResponseStreamEvent, data)
-            if event is not None:
-                acc.add(event)
-        assert acc.complete and acc.result().output_text
+        reader: StreamReader[Any, Any] = StreamReader(formats.responses())
+        reader.feed((text + "\n\n").encode())
+        reader.eof()
+        assert reader.done and reader.final().output_text
     else:
         resp = _strict(r.Response, text)
         assert resp.id and responses_wire.decode_response(text).raw_fields == {}

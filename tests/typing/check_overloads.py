@@ -46,3 +46,16 @@ async def anthropic_calls(client: rawllm.Anthropic) -> None:
 
 def copies(client: rawllm.OpenAI) -> None:
     assert_type(client.with_options(max_retries=0), rawllm.OpenAI)
+
+
+async def finals(
+    chat: rawllm.AsyncStream[ChatCompletionChunk],
+    messages: rawllm.AsyncStream[MessageStreamEvent],
+    responses: rawllm.AsyncStream[ResponseStreamEvent],
+) -> None:
+    assert_type(chat.final(), ChatCompletion)
+    assert_type(await chat.get_final_completion(), ChatCompletion)
+    assert_type(messages.final(), Message)
+    assert_type(await messages.get_final_message(), Message)
+    assert_type(responses.final(), Response)
+    assert_type(await responses.get_final_response(), Response)

@@ -8,13 +8,16 @@ from typing import Any
 
 import msgspec
 import pytest
+from _stream_payloads import sse_body
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import rawllm
 from rawllm._accumulate_events import MessageAccumulator
+from rawllm._formats import messages
+from rawllm._reader import StreamReader
 from rawllm._wire import anthropic as wire
-from rawllm.sse import ServerSentEvent, SSEDecoder
+from rawllm.sse import ServerSentEvent
 from rawllm.types import anthropic as t
 
 PAYLOADS = Path(__file__).parent / "payloads"
@@ -71,7 +74,6 @@ STOP = t.RawMessageStopEvent()
 def test_text_and_tool_use_stream() -> None:
     payload = load("anthropic_stream_tool_use.json")
     acc = accumulate(decode(payload["events"]))
-    assert acc.complete
     msg = acc.result()
     assert isinstance(msg, t.Message)
     assert msg.id == "msg_014p7gG3wDgGV9EUtLvnow3U"
@@ -382,10 +384,10 @@ def test_container_and_stop_details_from_message_delta() -> None:
     assert msg.stop_details is not None and msg.stop_details.category == "bio"
 
 
-def test_events_after_message_stop_do_not_change_completeness() -> None:
+def test_stop_events_carry_nothing_to_keep() -> None:
     acc = accumulate([start(), STOP])
     acc.add(t.RawContentBlockStopEvent(index=0))
-    assert acc.complete
+    assert acc.result() == accumulate([start()]).result()
     assert acc.result().content == []
 
 
@@ -401,14 +403,22 @@ def test_events_after_message_stop_do_not_change_completeness() -> None:
     ],
 )
 def test_every_truncation_is_refused(name: str) -> None:
-    events = decode(load(name)["events"])
-    assert isinstance(events[-1], t.RawMessageStopEvent)
-    for cut in range(len(events)):  # every prefix that lacks message_stop
-        acc = accumulate(events[:cut])
-        assert not acc.complete
+    # The end rule is StreamReader's: final() refuses every prefix without message_stop.
+    body = sse_body(name)
+    ends = [i + 2 for i in range(len(body)) if body.startswith(b"\n\n", i)]
+    assert ends[-1] == len(body)
+    for cut in [0, *ends[:-1]]:  # every whole-event prefix that lacks message_stop
+        reader = StreamReader(messages())
+        reader.feed(body[:cut])
         with pytest.raises(rawllm.APIConnectionError, match="message_stop"):
-            acc.result()
-    assert accumulate(events).complete
+            reader.eof()
+        with pytest.raises(rawllm.APIConnectionError, match="message_stop"):
+            reader.final()
+    reader = StreamReader(messages())
+    reader.feed(body)
+    assert (
+        reader.eof() == [] and reader.final() == accumulate(decode(load(name)["events"])).result()
+    )
 
 
 def test_snapshot_shows_a_truncated_message_so_far() -> None:
@@ -416,7 +426,7 @@ def test_snapshot_shows_a_truncated_message_so_far() -> None:
     assert MessageAccumulator().snapshot() is None
     acc = accumulate(events[:4])  # start, block start, 2 of the 3 text deltas
     snap = acc.snapshot()
-    assert snap is not None and not acc.complete
+    assert snap is not None
     assert snap.content[0].text == "Okay, let's check the weather ☀️"  # type: ignore[union-attr]
     assert snap.stop_reason is None
 
@@ -437,7 +447,6 @@ def test_snapshot_mid_tool_input_keeps_the_start_input() -> None:
 
 def test_message_stop_without_message_start() -> None:
     acc = accumulate([STOP])
-    assert acc.complete
     with pytest.raises(rawllm.APIResponseValidationError, match="message_start"):
         acc.result()
 
@@ -447,32 +456,23 @@ def test_message_stop_without_message_start() -> None:
 
 def test_pipeline_from_bytes_split_at_every_byte() -> None:
     payload = load("anthropic_stream_tool_use.json")
-    body = "".join(
-        f"event: {e['event']}\ndata: {json.dumps(e['data'], ensure_ascii=False)}\n\n"
-        for e in payload["events"]
-    ).encode()
-    decoder = SSEDecoder()
-    acc = MessageAccumulator()
+    body = sse_body("anthropic_stream_tool_use.json")
+    reader = StreamReader(messages())
     for i in range(len(body)):
-        for sse in decoder.feed(body[i : i + 1]):
-            event = wire.decode_event(sse)
-            if event is not None:
-                acc.add(event)
-    for sse in decoder.close():
-        pytest.fail(f"unexpected trailing event {sse}")
-    msg = acc.result()
+        reader.feed(body[i : i + 1])
+    assert reader.eof() == []
+    msg = reader.final()
     assert [b.input for b in msg.content[1:]] == payload["expected_inputs"]  # type: ignore[union-attr]
 
 
 def test_pipeline_raises_the_in_stream_error() -> None:
-    acc = MessageAccumulator()
+    reader = StreamReader(messages())
+    items = reader.feed(sse_body("anthropic_stream_overloaded.json"))
     with pytest.raises(rawllm.OverloadedError):
-        for e in load("anthropic_stream_overloaded.json")["events"]:
-            event = wire.decode_event(ServerSentEvent(event=e["event"], data=json.dumps(e["data"])))
-            if event is not None:
-                acc.add(event)
-    assert not acc.complete
-    snap = acc.snapshot()
+        reader.eof()
+    with pytest.raises(rawllm.APIConnectionError, match="not complete"):
+        reader.final()
+    snap = accumulate(items).snapshot()
     assert snap is not None and snap.content[0].text == "Hel"  # type: ignore[union-attr]
 
 

@@ -7,10 +7,13 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from _stream_payloads import sse_body
 from hypothesis import given
 from hypothesis import strategies as st
 
 from rawllm._accumulate import ChatCompletionAccumulator, chunk_text
+from rawllm._formats import CHAT
+from rawllm._reader import StreamReader
 from rawllm._wire import openai as wire
 from rawllm.types import openai as t
 
@@ -18,15 +21,10 @@ PAYLOADS = Path(__file__).parent / "payloads"
 
 
 def chunks(name: str) -> list[t.ChatCompletionChunk]:
-    """The chunks of a stored stream, decoded as the stream layer would (up to [DONE])."""
-    out: list[t.ChatCompletionChunk] = []
-    for event in json.loads((PAYLOADS / name).read_text())["events"]:
-        data = event if isinstance(event, str) else json.dumps(event, ensure_ascii=False)
-        item = wire.decode_chunk(data)
-        if item is wire.DONE:
-            break
-        assert isinstance(item, t.ChatCompletionChunk)
-        out.append(item)
+    """The chunks of a stored stream, as the stream layer hands them out (up to [DONE])."""
+    reader = StreamReader(CHAT)
+    out = reader.feed(sse_body(name))
+    assert reader.eof() == [] and reader.done
     return out
 
 

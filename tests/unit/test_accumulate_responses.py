@@ -7,9 +7,12 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from _stream_payloads import sse_body
 
 import rawllm
+from rawllm import _formats as formats
 from rawllm._accumulate_events import ResponseAccumulator
+from rawllm._reader import StreamReader
 from rawllm._wire import responses as wire
 from rawllm.sse import ServerSentEvent, SSEDecoder
 from rawllm.types import responses as t
@@ -41,7 +44,6 @@ def test_text_stream_final_is_the_completed_response() -> None:
     payload = load("responses_stream_text.json")
     events = decode(payload["events"])
     acc = accumulate(events)
-    assert acc.complete
     final = acc.result()
     assert isinstance(final, t.Response)
     assert final is events[-1].response
@@ -68,7 +70,7 @@ def test_function_call_stream() -> None:
 def test_incomplete_ends_the_stream_and_is_the_final_response() -> None:
     events = decode(load("responses_stream_incomplete.json")["events"])
     acc = accumulate(events)
-    assert acc.complete and wire.is_terminal(events[-1])
+    assert type(events[-1]) in formats.responses().end_types
     final = acc.result()
     assert final.status == "incomplete"
     assert final.incomplete_details == t.IncompleteDetails(reason="max_output_tokens")
@@ -84,12 +86,18 @@ def test_incomplete_ends_the_stream_and_is_the_final_response() -> None:
     ],
 )
 def test_every_truncation_is_refused(name: str) -> None:
-    events = decode(load(name)["events"])
-    for cut in range(len(events)):
-        acc = accumulate(events[:cut])
-        assert not acc.complete
+    # The end rule is StreamReader's: final() refuses every prefix without the final event.
+    body = sse_body(name)
+    ends = [i + 2 for i in range(len(body)) if body.startswith(b"\n\n", i)]
+    for cut in [0, *ends[:-1]]:
+        reader = StreamReader(formats.responses())
+        reader.feed(body[:cut])
         with pytest.raises(rawllm.APIConnectionError, match="response.completed"):
-            acc.result()
+            reader.eof()
+        with pytest.raises(rawllm.APIConnectionError, match="response.completed"):
+            reader.final()
+        with pytest.raises(rawllm.APIResponseValidationError):  # no final event to take
+            accumulate(reader.items).result()
 
 
 def test_snapshot_is_the_latest_lifecycle_response() -> None:
@@ -106,7 +114,7 @@ def test_queued_then_completed() -> None:
     queued = t.ResponseQueuedEvent(response=t.Response(id="r", status="queued"))
     done = t.ResponseCompletedEvent(response=t.Response(id="r", status="completed"))
     acc = accumulate([queued])
-    assert acc.snapshot() is queued.response and not acc.complete
+    assert acc.snapshot() is queued.response
     acc.add(done)
     assert acc.result() is done.response
 
@@ -116,8 +124,7 @@ def test_in_stream_failures_raise_before_reaching_the_accumulator() -> None:
     with pytest.raises(rawllm.RateLimitError):
         for event in decode(load("responses_stream_failed.json")["events"]):
             acc.add(event)
-    assert not acc.complete
-    with pytest.raises(rawllm.APIConnectionError):
+    with pytest.raises(rawllm.APIResponseValidationError):
         acc.result()
     with pytest.raises(rawllm.InternalServerError):
         decode(load("responses_stream_error.json")["events"])

@@ -5,7 +5,8 @@ when not streamed (``non_stream``) and where that body came from
 (``non_stream_source``: the official SDK folding the same events where it
 can, else written out and checked by hand: the SDK cannot fold Azure's filter
 chunks, index-less tool calls, ``n=2`` or an unknown block's input).  A
-Responses stream's answer is the response its terminal event carries.
+Responses stream's answer is the response its terminal event carries.  The
+stream goes through ``StreamReader`` as the client runs it, fed in pieces.
 """
 
 from __future__ import annotations
@@ -16,12 +17,8 @@ from typing import Any
 
 import pytest
 
-from rawllm._accumulate import ChatCompletionAccumulator
-from rawllm._accumulate_events import MessageAccumulator, ResponseAccumulator
-from rawllm._wire import anthropic as anthropic_wire
-from rawllm._wire import openai as chat_wire
-from rawllm._wire import responses as responses_wire
-from rawllm.sse import ServerSentEvent
+from rawllm import _formats as formats
+from rawllm._reader import StreamReader
 
 PAYLOADS = Path(__file__).parent / "payloads"
 # Streams that end in an error have no answer to compare with (their tests check the error).
@@ -42,44 +39,37 @@ def test_every_stream_payload_that_ends_has_its_non_streamed_answer() -> None:
             assert "non_stream" in payload and payload["non_stream_source"], path.name
 
 
-def _sse(event: dict[str, Any]) -> ServerSentEvent:
-    data = event["data"]
-    return ServerSentEvent(
-        event=event.get("event", "message"),
-        data=data if isinstance(data, str) else json.dumps(data),
-    )
+def sse_bytes(events: list[Any]) -> bytes:
+    out = []
+    for e in events:
+        if isinstance(e, str):  # chat: "[DONE]"
+            out.append(f"data: {e}\n\n")
+        elif "event" in e and "data" in e:
+            data = e["data"] if isinstance(e["data"], str) else json.dumps(e["data"])
+            out.append(f"event: {e['event']}\ndata: {data}\n\n")
+        else:  # a bare chat chunk
+            out.append(f"data: {json.dumps(e)}\n\n")
+    return "".join(out).encode()
 
 
 @pytest.mark.parametrize("path", STREAMS, ids=lambda p: p.stem)
 def test_final_equals_the_non_streamed_answer(path: Path) -> None:
     payload = json.loads(path.read_text("utf-8"))
+    fmt: Any
     if path.name.startswith("openai_stream"):
-        acc = ChatCompletionAccumulator()
-        for e in payload["events"]:
-            item = chat_wire.decode_chunk(e if isinstance(e, str) else json.dumps(e))
-            if item is chat_wire.DONE:
-                break
-            assert item is not None
-            acc.add(item)  # type: ignore[arg-type]
-        body = json.dumps(payload["non_stream"])
-        assert acc.result() == chat_wire.decode_chat_completion(body)
+        fmt, body = formats.CHAT, payload["non_stream"]
     elif path.name.startswith("anthropic_stream"):
-        macc = MessageAccumulator()
-        for e in payload["events"]:
-            event = anthropic_wire.decode_event(_sse(e))
-            if event is not None:
-                macc.add(event)
-        body = json.dumps(payload["non_stream"])
-        assert macc.result() == anthropic_wire.decode_message(body)
+        fmt, body = formats.messages(), payload["non_stream"]
     else:
-        racc = ResponseAccumulator()
-        terminal: Any = None
-        for e in payload["events"]:
-            event = responses_wire.decode_event(_sse(e))
-            if event is not None:
-                racc.add(event)
-                if responses_wire.is_terminal(event):
-                    terminal = e["data"]["response"]
-        if terminal is None:
-            pytest.fail("the stream has no terminal event")
-        assert racc.result() == responses_wire.decode_response(json.dumps(terminal))
+        fmt = formats.responses()
+        body = next(
+            e["data"]["response"]
+            for e in payload["events"]
+            if e["data"].get("type") in ("response.completed", "response.incomplete")
+        )
+    raw = sse_bytes(payload["events"])
+    reader: StreamReader[Any, Any] = StreamReader(fmt)
+    for i in range(0, len(raw), 13):
+        reader.feed(raw[i : i + 13])
+    reader.eof()
+    assert reader.final() == fmt.decode(json.dumps(body).encode())

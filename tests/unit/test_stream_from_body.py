@@ -9,6 +9,7 @@ from typing import Any
 import pytest
 
 import rawllm
+from rawllm import _formats as formats
 from rawllm._accumulate import ChatCompletionAccumulator, chunk_text
 from rawllm._accumulate_events import MessageAccumulator, ResponseAccumulator
 from rawllm._wire import anthropic as anthropic_wire
@@ -51,7 +52,8 @@ def test_message_body_is_the_event_sequence(path: Path) -> None:
     final, events = anthropic_wire.stream_from_body(body)
     assert final == anthropic_wire.decode_message(body)
     assert events[0].type == "message_start" and events[-1].type == "message_stop"
-    assert not any(anthropic_wire.is_terminal(e) for e in events[:-1])
+    ends = formats.messages().end_types
+    assert type(events[-1]) in ends and not any(type(e) in ends for e in events[:-1])
     acc = MessageAccumulator()
     for e in events:
         acc.add(e)
@@ -65,7 +67,7 @@ def test_response_body_is_text_deltas_and_the_terminal_event(path: Path) -> None
     body = path.read_bytes()
     final, events = responses_wire.stream_from_body(body)
     assert final == responses_wire.decode_response(body)
-    assert responses_wire.is_terminal(events[-1])
+    assert type(events[-1]) in formats.responses().end_types
     acc = ResponseAccumulator()
     for e in events:
         acc.add(e)

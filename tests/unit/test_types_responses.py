@@ -11,6 +11,7 @@ import msgspec
 import pytest
 
 import rawllm
+from rawllm import _formats as formats
 from rawllm._wire import responses as wire
 from rawllm.sse import ServerSentEvent, SSEDecoder
 from rawllm.types import responses as t
@@ -358,8 +359,8 @@ def test_streams_decode_to_typed_events(name: str) -> None:
         for e in payload["events"]
         if e["data"]["type"] in wire._EVENT_TYPES
     ]
-    assert wire.is_terminal(events[-1])
-    assert not any(wire.is_terminal(e) for e in events[:-1])
+    assert ends(events[-1])
+    assert not any(ends(e) for e in events[:-1])
 
 
 def test_event_fields() -> None:
@@ -607,12 +608,17 @@ def test_events_with_odd_items_keep_them_as_sent() -> None:
     assert done.response.raw_fields == {"$.usage": "odd"}
 
 
-def test_is_terminal_and_text_delta() -> None:
+def ends(event: object) -> bool:
+    """The Responses format's end rule (applied by StreamReader)."""
+    return type(event) in formats.responses().end_types
+
+
+def test_end_rule_and_text_delta() -> None:
     resp = t.Response(id="r")
-    assert wire.is_terminal(t.ResponseCompletedEvent(response=resp))
-    assert wire.is_terminal(t.ResponseIncompleteEvent(response=resp))
-    assert not wire.is_terminal(t.ResponseInProgressEvent(response=resp))
-    assert not wire.is_terminal(None)
+    assert ends(t.ResponseCompletedEvent(response=resp))
+    assert ends(t.ResponseIncompleteEvent(response=resp))
+    assert not ends(t.ResponseInProgressEvent(response=resp))
+    assert not ends(None)
     events = decode_all(load("responses_stream_text.json")["events"])
     texts = [x for e in events if (x := wire.text_delta(e)) is not None]
     assert texts == ["Hi", " there", "! ☺", " How can", " I help?"]

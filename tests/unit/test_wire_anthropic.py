@@ -11,6 +11,7 @@ import msgspec
 import pytest
 
 import rawllm
+from rawllm import _formats as formats
 from rawllm._wire import anthropic as wire
 from rawllm.sse import ServerSentEvent, SSEDecoder
 from rawllm.types import anthropic as t
@@ -90,8 +91,8 @@ def test_streams_decode_to_typed_events(name: str) -> None:
     assert [e.type for e in events] == expected
     for e in events:
         assert isinstance(e, typing_union_members()), e
-    assert events[0].type == "message_start" and wire.is_terminal(events[-1])
-    assert not any(wire.is_terminal(e) for e in events[:-1])
+    assert events[0].type == "message_start" and ends(events[-1])
+    assert not any(ends(e) for e in events[:-1])
 
 
 def typing_union_members() -> tuple[type, ...]:
@@ -327,10 +328,15 @@ def test_any_chunking_gives_the_same_events(name: str) -> None:
 # -- helpers ------------------------------------------------------------------------------
 
 
-def test_is_terminal_only_for_message_stop() -> None:
-    assert wire.is_terminal(t.RawMessageStopEvent())
-    assert not wire.is_terminal(t.RawContentBlockStopEvent(index=0))
-    assert not wire.is_terminal(None)
+def ends(event: object) -> bool:
+    """The Messages format's end rule (applied by StreamReader)."""
+    return type(event) in formats.messages().end_types
+
+
+def test_only_message_stop_ends_the_stream() -> None:
+    assert ends(t.RawMessageStopEvent())
+    assert not ends(t.RawContentBlockStopEvent(index=0))
+    assert not ends(None)
 
 
 def test_text_delta() -> None:
