@@ -34,7 +34,7 @@ import msgspec
 
 from ._common import invalid, put
 
-__all__ = ["Element", "Path", "Repair", "format_path", "keep", "parse_path", "tolerant"]
+__all__ = ["Element", "Path", "Repair", "format_path", "keep", "parse_path", "tolerant", "under"]
 
 logger = logging.getLogger("rawllm")
 
@@ -172,3 +172,13 @@ def keep(kept: dict[str, Any], path: Sequence[str | int], raw: Any) -> None:
     where = format_path(path)
     kept[where] = raw
     logger.debug("rawllm: %s does not fit its declared type; kept as sent, decoding goes on", where)
+
+
+def under(prefix: str, kept: dict[str, Any]) -> dict[str, Any]:
+    """The kept values below ``prefix`` (``"$.response"``), with paths relative to it.
+
+    Example:
+        >>> under("$.response", {"$.response.usage": 1, "$.type": 2})
+        {'$.usage': 1}
+    """
+    return {"$" + k[len(prefix) :]: v for k, v in kept.items() if k.startswith(prefix + ".")}

@@ -62,7 +62,7 @@ from ..types.anthropic import (
     _KnownDelta,
 )
 from ._common import Event, any_decoder, encode, generic, invalid, union_tags
-from ._tolerant import Path, tolerant
+from ._tolerant import Path, tolerant, under
 
 __all__ = [
     "decode_count_tokens",
@@ -265,13 +265,8 @@ def _decode_event_slow(data: str) -> MessageStreamEvent | None:
         obj, MessageStreamEvent, "MessageStreamEvent", data, patches, element=_block_element
     )
     if kept and type(event) is RawMessageStartEvent:
-        keep_raw_fields(event.message, _under("$.message", kept))
+        keep_raw_fields(event.message, under("$.message", kept))
     return event
-
-
-def _under(prefix: str, kept: dict[str, Any]) -> dict[str, Any]:
-    """The kept values below ``prefix``, with paths relative to it."""
-    return {"$" + k[len(prefix) :]: v for k, v in kept.items() if k.startswith(prefix)}
 
 
 def text_delta(event: object) -> str | None:

@@ -48,7 +48,7 @@ from ..types.responses import (
     _KnownOutputItem,
 )
 from ._common import Event, any_decoder, encode, generic, invalid, union_tags
-from ._tolerant import Path, tolerant
+from ._tolerant import Path, tolerant, under
 
 __all__ = [
     "decode_event",
@@ -132,11 +132,6 @@ def _element(path: Path, raw: Any) -> tuple[Any, Any] | None:
 def _essential(path: Path) -> bool:
     """A response without a usable ``output`` list has lost what the call is for."""
     return path == ("output",) or path == ("response", "output")
-
-
-def _under(prefix: str, kept: dict[str, Any]) -> dict[str, Any]:
-    """The kept values below ``prefix``, with paths relative to it."""
-    return {"$" + k[len(prefix) :]: v for k, v in kept.items() if k.startswith(prefix)}
 
 
 # -- responses -------------------------------------------------------------------------------
@@ -263,7 +258,7 @@ def _decode_event_slow(data: str) -> ResponseStreamEvent | None:
     )
     response = getattr(event, "response", None)
     if kept and isinstance(response, Response):
-        keep_raw_fields(response, _under("$.response", kept))
+        keep_raw_fields(response, under("$.response", kept))
     return event
 
 
