@@ -24,6 +24,8 @@ from ._resources import (
 if TYPE_CHECKING:
     import aiohttp
 
+    from ._resources_batch import AsyncBatches, AsyncFiles
+
 __all__ = ["Anthropic", "OpenAI"]
 
 DEFAULT_MAX_RETRIES = 2
@@ -137,6 +139,20 @@ class OpenAI(_Client):
         self.embeddings = AsyncEmbeddings(self)
         self.models = AsyncModels(self)
         self.responses = AsyncResponses(self)
+
+    @property
+    def files(self) -> AsyncFiles:
+        """``client.files``: upload, list, retrieve, download (``content``) and delete files."""
+        from ._resources_batch import AsyncFiles
+
+        return AsyncFiles(self)
+
+    @property
+    def batches(self) -> AsyncBatches:
+        """``client.batches``: the OpenAI Batch API (create, retrieve, list, cancel)."""
+        from ._resources_batch import AsyncBatches
+
+        return AsyncBatches(self)
 
     def _copy_kwargs(self) -> dict[str, Any]:
         kwargs = super()._copy_kwargs()

@@ -20,6 +20,7 @@ from ._wire.openai import build_params as _body
 
 if TYPE_CHECKING:
     from ._client import BaseClient
+    from ._resources_batch import AsyncMessageBatches
     from .types.anthropic import Message, MessageStreamEvent, MessageTokensCount
     from .types.openai import (
         ChatCompletion,
@@ -305,6 +306,13 @@ class AsyncMessages(_Resource):
     """``client.messages`` (Anthropic)."""
 
     __slots__ = ()
+
+    @property
+    def batches(self) -> AsyncMessageBatches:
+        """``client.messages.batches``: Anthropic Message Batches (imported on first use)."""
+        from ._resources_batch import AsyncMessageBatches
+
+        return AsyncMessageBatches(self._client)
 
     @overload
     async def create(

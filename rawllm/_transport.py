@@ -15,6 +15,7 @@ re-reads the environment per call), URLs parsed once, a prebuilt
 from __future__ import annotations
 
 import asyncio
+import io
 from collections.abc import Awaitable, Coroutine, Mapping
 from typing import TypeVar
 
@@ -113,6 +114,9 @@ async def within(awaitable: Awaitable[T], seconds: float | None, name: str, mess
             return await awaitable
     except TimeoutError:
         raise APITimeoutError(message, timeout=name) from None
+
+
+_LARGE_BODY = 2**20
 
 
 def client_timeout(timeout: Timeout, budget: float | None) -> aiohttp.ClientTimeout:
@@ -223,11 +227,14 @@ class Transport:
         """Send a request and return once the headers are in (the body is not read yet)."""
         session = self.session
         proxy, proxy_auth = self.proxy_for(url)
+        # aiohttp writes a bytes body in one go and warns (ResourceWarning) past 1 MiB;
+        # a BytesIO goes out in chunks.  A fresh one per attempt: a retry resends it all.
+        data = body if body is None or len(body) <= _LARGE_BODY else io.BytesIO(body)
         try:
             raw = await session.request(
                 method,
                 url,
-                data=body,
+                data=data,
                 headers=headers,
                 timeout=timeout,
                 proxy=proxy,

@@ -31,6 +31,7 @@ CORE_MODULES = [
     "types/anthropic.py",
     "types/responses.py",
     "testing/_faults.py",
+    "testing/_batch_store.py",
     "testing/_planning.py",
     "testing/_errors.py",
     "testing/_strict.py",
@@ -40,6 +41,10 @@ CORE_MODULES = [
     "testing/_render_responses.py",
     "testing/_render_anthropic.py",
     "_batch_io.py",
+    "_batch_api.py",
+    "_multipart.py",
+    "_stop_rule.py",
+    "types/batches.py",
 ]
 FORBIDDEN = {"aiohttp", "asyncio", "yarl", "multidict"}
 # The core takes `now` and an RNG as arguments; it never reads them itself.

@@ -24,9 +24,9 @@ from typing import TYPE_CHECKING, Any
 import msgspec
 
 from .._batch import InvalidRequestError, run_batch
+from .._batch_api import in_shard, parse_shard
 from .._batch_io import (
     InputError,
-    ResumeScan,
     Tally,
     format_error,
     format_status_error,
@@ -45,6 +45,8 @@ from .._exceptions import (
     APITimeoutError,
     AuthenticationError,
 )
+from .._stop_rule import FailureStreak, failure_kind
+from ._batch_files import Writer, count_input, prepare_output, resume_note
 from ._common import (
     EXIT_FAILED,
     EXIT_INTERRUPTED,
@@ -67,6 +69,11 @@ if TYPE_CHECKING:
 
 __all__ = ["add_parser", "run"]
 
+PROVIDER_ENDPOINTS = {
+    "openai": ("chat.completions", "embeddings", "responses"),
+    "anthropic": ("messages",),
+}
+
 
 def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     """Register ``batch`` and its options."""
@@ -79,8 +86,10 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
         "Batches requests ({custom_id, params}), or bare request bodies (custom_id "
         "'line-N', N the 1-based line number).  Rerunning with the same output resumes: "
         "answered requests are skipped, failed ones are run again.  Ctrl-C stops "
-        "cleanly (rerun to resume).  Exit status: 0 all succeeded, 1 some failed or "
-        "were malformed, 2 usage error, 130 interrupted.",
+        "cleanly (rerun to resume).  --via batch-api sends the same file through the "
+        "provider's Batch API instead (half price, answers within 24 h; see docs/batch.md).  "
+        "Exit status: 0 all succeeded, 1 some failed, were malformed, or the run stopped "
+        "early on a run-wide failure, 2 usage error, 130 interrupted.",
     )
     batch.add_argument("input", help="input JSONL file")
     batch.add_argument("-o", "--output", required=True, help="output JSONL file (appended)")
@@ -103,6 +112,18 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
         "--rpm", type=positive_float, metavar="N", help="requests per minute (evenly spaced)"
     )
     batch.add_argument("--tpm", type=positive_float, metavar="N", help="tokens per minute")
+    batch.add_argument(
+        "--redis",
+        metavar="URL",
+        help="share the --rpm / --tpm budget with every process and host using the same "
+        "Redis and --redis-key (rawllm.RedisStore; extra [redis])",
+    )
+    batch.add_argument(
+        "--redis-key",
+        default="rawllm:ratelimit",
+        metavar="KEY",
+        help="the shared budget's key in Redis (default rawllm:ratelimit)",
+    )
     batch.add_argument(
         "--summary-json", metavar="PATH", help="also write the final summary as JSON here"
     )
@@ -132,6 +153,41 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
         metavar="SECONDS",
         help="seconds between plain progress lines (default 5)",
     )
+    batch.add_argument(
+        "--via",
+        choices=("online", "batch-api"),
+        default="online",
+        help="online: call the API now, concurrently (default); batch-api: submit the "
+        "file to the provider's Batch API (OpenAI /v1/batches, Anthropic Message Batches), "
+        "poll, and write the same output lines",
+    )
+    batch.add_argument(
+        "--shard",
+        metavar="K/N",
+        help="run only shard K of N (1 <= K <= N), split by a hash of custom_id: the same "
+        "split on every host, so N hosts can share one input",
+    )
+    batch.add_argument(
+        "--stop-after",
+        type=int,
+        default=10,
+        metavar="N",
+        help="online: stop after N requests in a row fail the same run-wide way (connection "
+        "refused, DNS, TLS, 401/403, 404 on the endpoint); 0 never stops (default 10)",
+    )
+    batch.add_argument(
+        "--poll-interval",
+        type=positive_float,
+        default=None,
+        metavar="SECONDS",
+        help="batch-api: seconds between status polls (default 30; 0.2 with --mock)",
+    )
+    batch.add_argument(
+        "--cancel",
+        action="store_true",
+        help="batch-api: on Ctrl-C, cancel the submitted batches (default: leave them "
+        "running at the provider; rerun to resume polling)",
+    )
     add_connection(batch)
     batch.add_argument(
         "--mock-latency",
@@ -145,67 +201,18 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
         metavar="SCRIPT",
         help='with --mock: fault script, e.g. "429,500,ok" (see docs/testing.md)',
     )
+    batch.add_argument(
+        "--mock-batch-phase",
+        type=non_negative_float,
+        default=0.5,
+        metavar="SECONDS",
+        help="with --mock --via batch-api: seconds each batch phase lasts (default 0.5)",
+    )
 
 
 def run(args: argparse.Namespace) -> int:
     """Run ``rawllm batch``; return its exit status."""
     return run_async(_batch(args))
-
-
-def _prepare_output(path: str, keep_failed: bool) -> ResumeScan:
-    """Scan an existing output for resume; truncate or rewrite it to the kept lines."""
-    scan = ResumeScan(keep_failed=keep_failed)
-    try:
-        f = open(path, "rb")  # noqa: SIM115 (closed below)
-    except FileNotFoundError:
-        return scan
-    with f:
-        for raw in f:
-            scan.add(raw)
-    if scan.needs_rewrite:
-        tmp = f"{path}.rawllm-tmp"
-        again = ResumeScan(keep_failed=keep_failed)
-        with open(path, "rb") as src, open(tmp, "wb") as dst:
-            for raw in src:
-                if again.add(raw):
-                    dst.write(raw)
-            dst.flush()
-            os.fsync(dst.fileno())
-        os.replace(tmp, path)
-    elif scan.partial_tail:
-        with open(path, "r+b") as f2:
-            f2.truncate(scan.kept_bytes)
-    return scan
-
-
-def _count_input(path: str) -> int:
-    """Non-blank lines of the input (the request count shown by the progress display)."""
-    n = 0
-    with open(path, "rb") as f:
-        for raw in f:
-            if raw.strip():
-                n += 1
-    return n
-
-
-class _Writer:
-    """Append complete lines to the output with one ``os.write`` each (no user-space buffer)."""
-
-    def __init__(self, path: str) -> None:
-        self.fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
-
-    def write(self, line: bytes) -> None:
-        view = memoryview(line)
-        while view:
-            n = os.write(self.fd, view)
-            view = view[n:]
-
-    def close(self) -> None:
-        try:
-            os.fsync(self.fd)
-        except OSError:
-            pass
-        os.close(self.fd)
 
 
 def _error_code(err: APIError) -> str:
@@ -288,6 +295,7 @@ def _inputs(
     stop: _Stop,
     model: str | None,
     report: Callable[[str], None],
+    shard: tuple[int, int] | None = None,
 ) -> Generator[dict[str, Any], None, None]:
     """Requests to run: parsed lazily, already-answered and malformed lines skipped."""
     seen: set[str] = set()
@@ -304,6 +312,8 @@ def _inputs(
             if req is None:
                 continue
             cid = req.custom_id
+            if shard is not None and not in_shard(cid, *shard):
+                continue
             if cid in done:
                 tally.skipped += 1
                 continue
@@ -327,33 +337,50 @@ async def _batch(args: argparse.Namespace) -> int:
         raise UsageError(f"input file not found: {args.input}")
     if os.path.abspath(args.input) == os.path.abspath(args.output):
         raise UsageError("the output file must not be the input file")
+    if args.endpoint is not None and args.endpoint not in PROVIDER_ENDPOINTS[args.provider]:
+        other = "anthropic" if args.provider == "openai" else "openai"
+        raise UsageError(f"--endpoint {args.endpoint} needs --provider {other}")
+    if args.stop_after < 0:
+        raise UsageError("--stop-after must be >= 0")
+    shard = None
+    if args.shard is not None:
+        try:
+            shard = parse_shard(args.shard)
+        except ValueError as exc:
+            raise UsageError(f"--shard: {exc}") from None
+    if args.poll_interval is None:
+        args.poll_interval = 0.2 if args.mock else 30.0
     if args.mock:
         from ..testing import MockServer
 
         try:
             server = MockServer(
-                latency=args.mock_latency, faults=args.mock_faults, tokens=16, record=False
+                latency=args.mock_latency,
+                faults=args.mock_faults,
+                tokens=16,
+                record=False,
+                batch_phase=args.mock_batch_phase,
             )
         except ValueError as exc:
             raise UsageError(f"--mock-faults: {exc}") from None
         async with server:
-            return await _batch_with(args, mock_base_url(server, args.provider))
-    return await _batch_with(args, args.base_url)
+            return await _dispatch(args, mock_base_url(server, args.provider), shard)
+    return await _dispatch(args, args.base_url, shard)
 
 
-def _resume_note(scan: ResumeScan, output: str) -> str:
-    note = f"rawllm batch: resuming: {scan.kept} answers kept in {output}"
-    if scan.dropped_failed:
-        note += f", {scan.dropped_failed} failed ones to run again"
-    bad = scan.dropped_invalid + scan.dropped_duplicate
-    if bad:
-        note += f", {bad} invalid or duplicate lines dropped"
-    if scan.partial_tail:
-        note += ", a half-written last line dropped"
-    return note
+async def _dispatch(
+    args: argparse.Namespace, base_url: str | None, shard: tuple[int, int] | None
+) -> int:
+    if args.via == "batch-api":
+        from ._batch_api import run_batch_api
+
+        return await run_batch_api(args, base_url, shard)
+    return await _batch_with(args, base_url, shard)
 
 
-async def _batch_with(args: argparse.Namespace, base_url: str | None) -> int:
+async def _batch_with(
+    args: argparse.Namespace, base_url: str | None, shard: tuple[int, int] | None
+) -> int:
 
     tally = Tally()
 
@@ -362,19 +389,28 @@ async def _batch_with(args: argparse.Namespace, base_url: str | None) -> int:
             tally.rate_limited += 1
 
     rate_limit = None
+    if args.redis and not (args.rpm or args.tpm):
+        raise UsageError("--redis shares the --rpm / --tpm budget: give at least one of them")
     if args.rpm or args.tpm:
-        rate_limit = RateLimit(requests_per_minute=args.rpm, tokens_per_minute=args.tpm)
+        store = None
+        if args.redis:
+            from .._redis_store import RedisStore
+
+            store = RedisStore(args.redis, key=args.redis_key)
+        rate_limit = RateLimit(
+            requests_per_minute=args.rpm, tokens_per_minute=args.tpm, store=store
+        )
     client = make_client(args, base_url=base_url, rate_limit=rate_limit, on_retry=on_retry)
 
     try:
-        scan = _prepare_output(args.output, args.keep_failed)
-        tally.total = _count_input(args.input)
-        writer = _Writer(args.output)
+        scan = prepare_output(args.output, args.keep_failed)
+        tally.total = count_input(args.input, args.provider, args.endpoint, shard)
+        writer = Writer(args.output)
     except OSError as exc:
         await client.close()
         raise UsageError(str(exc)) from None
     if scan.kept or scan.needs_rewrite or scan.partial_tail:
-        err(_resume_note(scan, args.output))
+        err(resume_note(scan, args.output))
 
     started = time.monotonic()
     progress = progress_for(args, tally, started)
@@ -397,7 +433,8 @@ async def _batch_with(args: argparse.Namespace, base_url: str | None) -> int:
         else:
             timeout_cm.reschedule(loop.time())
 
-    items = _inputs(args.input, scan.done, tally, stop, args.model, progress.log)
+    items = _inputs(args.input, scan.done, tally, stop, args.model, progress.log, shard)
+    streak = FailureStreak(args.stop_after) if args.stop_after else None
     progress.start()
     seq = 0
     try:
@@ -418,11 +455,20 @@ async def _batch_with(args: argparse.Namespace, base_url: str | None) -> int:
                             line_id = f"batch_req_{run_id}{seq:08x}"
                             writer.write(_output_line(result, line_id, tally))
                             progress.update()
-                            if isinstance(result.error, AuthenticationError) and not stop.stopping:
+                            if stop.stopping:
+                                continue
+                            if isinstance(result.error, AuthenticationError):
                                 stop.auth_failed = stop.stopping = True
                                 progress.log(
                                     f"rawllm batch: {result.error}: not starting further "
                                     "requests (check the API key and --base-url)"
+                                )
+                            elif streak is not None and streak.observe(failure_kind(result.error)):
+                                stop.auth_failed = stop.stopping = True
+                                progress.log(
+                                    f"rawllm batch: stopping early: {streak.message()}; "
+                                    f"last error: {result.error} (the output is kept: fix "
+                                    "the cause and rerun the same command to resume)"
                                 )
             except TimeoutError:
                 if not stop.stopping:

@@ -26,6 +26,7 @@ by ``response.completed``), Anthropic Messages (``message_start`` ...
 from __future__ import annotations
 
 import asyncio
+import functools
 import math
 import os
 import socket
@@ -40,6 +41,8 @@ from aiohttp import web
 from multidict import CIMultiDictProxy
 
 from . import _faults, _strict
+from ._batch_routes import answer_line, is_batch_route, serve_batch_route
+from ._batch_store import BatchStore
 from ._errors import (
     BADSHAPE_JSON,
     HTML_502,
@@ -66,6 +69,7 @@ _ROUTES = {
     ("POST", "/v1/messages/count_tokens"): "count_tokens",
 }
 _ANTHROPIC_APIS = frozenset({"messages", "count_tokens"})
+MAX_BODY = 32_000_000
 
 
 def _int_header(value: str | None, name: str) -> int | None:
@@ -96,6 +100,10 @@ class MockServer:
         tpm: strict-provider tokens-per-minute budget (``None``: unlimited).
         api_key: when set, requests without this key get a 401.
         record: keep every request in :attr:`requests` (turn off for long benchmarks).
+        batch_phase: seconds each Batch API phase lasts (validating, in progress,
+            finalizing; see ``docs/testing.md``): the 24 h lifecycle, compressed.
+        batch_window: seconds standing for the 24 h completion window; a batch
+            whose work outlasts it ends ``expired``.
 
     Raises:
         ValueError: ``faults`` is not a valid script.
@@ -121,6 +129,8 @@ class MockServer:
         tpm: float | None = None,
         api_key: str | None = None,
         record: bool = True,
+        batch_phase: float = 0.2,
+        batch_window: float = 3600.0,
     ) -> None:
         self.host = host
         self.port = port
@@ -147,6 +157,10 @@ class MockServer:
         self._cache: dict[tuple[str, bool, int, bytes], Rendered] = {}
         self._prefix = os.urandom(5).hex()
         self._counter = 0
+        self.batch_store = BatchStore(
+            functools.partial(answer_line, self), self._next_id, phase=batch_phase,
+            window=batch_window,
+        )  # fmt: skip
 
     # -- lifecycle -------------------------------------------------------------
 
@@ -291,8 +305,14 @@ class MockServer:
         method, path = request.method, request.path
         api = _ROUTES.get((method, path))
         headers = request.headers
+        if api is None and is_batch_route(path):
+            return await serve_batch_route(self, request, arrived)
         anthropic = api in _ANTHROPIC_APIS or (api == "models" and "anthropic-version" in headers)
-        raw = await request.read() if method == "POST" else b""
+        # Not request.read(): its 1 MiB cap is far below the providers' (a prompt with
+        # images is easily more); the cap here is Anthropic's 32 MB.
+        raw = await request.content.read() if method == "POST" else b""
+        if len(raw) > MAX_BODY:
+            return self._error(self._next_id(), anthropic, 413)
         body: Any = None
         if raw:
             try:

@@ -53,6 +53,19 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--record", action="store_true", help="keep every request in memory (off by default)"
     )
+    parser.add_argument(
+        "--batch-phase",
+        type=float,
+        default=0.2,
+        help="seconds each Batch API phase lasts: validating, in progress, finalizing "
+        "(default 0.2)",
+    )
+    parser.add_argument(
+        "--batch-window",
+        type=float,
+        default=3600.0,
+        help="seconds standing for a batch's 24 h completion window (default 3600)",
+    )
 
 
 async def _serve(args: argparse.Namespace) -> None:
@@ -69,6 +82,8 @@ async def _serve(args: argparse.Namespace) -> None:
         tpm=args.tpm,
         api_key=args.api_key,
         record=args.record,
+        batch_phase=args.batch_phase,
+        batch_window=args.batch_window,
     )
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()

@@ -39,7 +39,7 @@ from .openai import (
 )
 
 if TYPE_CHECKING:
-    from . import anthropic, responses
+    from . import anthropic, batches, responses
     from .anthropic import (
         ContentBlock,
         Message,
@@ -56,6 +56,19 @@ if TYPE_CHECKING:
         ThinkingBlock,
         ToolUseBlock,
     )
+    from .batches import (
+        Batch,
+        BatchList,
+        BatchRequestCounts,
+        FileDeleted,
+        FileList,
+        FileObject,
+        MessageBatch,
+        MessageBatchIndividualResponse,
+        MessageBatchList,
+        MessageBatchRequestCounts,
+        MessageBatchResult,
+    )
     from .responses import (
         Response,
         ResponseFunctionToolCall,
@@ -68,6 +81,9 @@ if TYPE_CHECKING:
 __all__ = [
     "Annotation",
     "AnnotationURLCitation",
+    "Batch",
+    "BatchList",
+    "BatchRequestCounts",
     "ChatCompletion",
     "ChatCompletionAudio",
     "ChatCompletionChunk",
@@ -89,9 +105,17 @@ __all__ = [
     "Custom",
     "Embedding",
     "EmbeddingUsage",
+    "FileDeleted",
+    "FileList",
+    "FileObject",
     "Function",
     "FunctionCall",
     "Message",
+    "MessageBatch",
+    "MessageBatchIndividualResponse",
+    "MessageBatchList",
+    "MessageBatchRequestCounts",
+    "MessageBatchResult",
     "MessageStreamEvent",
     "MessageTokensCount",
     "Model",
@@ -116,6 +140,7 @@ __all__ = [
     "TopLogprob",
     "Usage",
     "anthropic",
+    "batches",
     "openai",
     "responses",
 ]
@@ -156,8 +181,28 @@ _LAZY.update(
 )
 
 
+_LAZY.update(
+    {
+        name: "batches"
+        for name in (
+            "Batch",
+            "BatchList",
+            "BatchRequestCounts",
+            "FileDeleted",
+            "FileList",
+            "FileObject",
+            "MessageBatch",
+            "MessageBatchIndividualResponse",
+            "MessageBatchList",
+            "MessageBatchRequestCounts",
+            "MessageBatchResult",
+        )
+    }
+)
+
+
 def __getattr__(name: str) -> Any:
-    if name in ("anthropic", "responses"):
+    if name in ("anthropic", "batches", "responses"):
         return importlib.import_module(f"{__name__}.{name}")
     module = _LAZY.get(name)
     if module is None:
