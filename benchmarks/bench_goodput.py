@@ -1,34 +1,47 @@
-"""Goodput against a strict provider (issue 6, item 5).
+"""Goodput against servers that enforce limits the way real ones do (issue 11, item 7).
 
-N chat requests against ``python -m rawllm.testing --rpm R --tpm T`` (the
-MockServer refusing like a real provider: continuous refill, one second of
-burst, 429 with Retry-After and ``x-ratelimit-*`` headers), each contender in
-a fresh process against a fresh server:
+Every mode is a ``python -m rawllm.testing`` server (a fresh process per run)
+with one of MockServer's enforcement modes; every contender is a fresh
+process making N chat calls (64 at a time) against it:
 
-* ``rawllm-limits``:  rawllm with ``RateLimit(requests_per_minute=R, tokens_per_minute=T,
-  max_concurrency=64)``;
-* ``rawllm-learn``:   rawllm with ``RateLimit(max_concurrency=64)`` only: no
-  numbers, it learns them from the headers (its first call probes);
-* ``openai``:         the official SDK, default retries (2), ``asyncio.gather`` +
-  ``Semaphore(64)``, the pattern users write by hand;
+* ``rawllm``:          rawllm with ``RateLimit(...)`` set to the mode's true numbers
+  (where the mode has numbers; else the default client);
+* ``rawllm-learn``:    the default ``rawllm.OpenAI()`` client, nothing configured: it
+  learns from headers and adapts to 429s;
+* ``openai``:          the official SDK, default retries, ``asyncio.gather`` + ``Semaphore(64)``;
 * ``openai-tenacity``: the same wrapped in tenacity's cookbook recipe
   (``wait_random_exponential(min=1, max=60)``, ``stop_after_attempt(6)``);
-* ``rawllm-redis-4p``: 4 processes, N / 4 requests each, sharing one
-  ``RedisStore`` budget of R and T (needs ``redis-server`` and ``redis``).
+* ``cookbook``:        the OpenAI cookbook's parallel processor idea on the official
+  SDK: request and token capacity counters refilled continuously, checked
+  before each call, and a 15 s pause of everything after a rate-limit error.
 
-Every request has a 40-word prompt and a ``max_tokens`` drawn from 20..120
-(seeded; the server charges prompt + max_tokens when a request starts, as
-OpenAI does, and answers exactly max_tokens words).  "ideal" is the time the
-budget's rates impose: max(N / request rate, tokens / token rate), plus one
-latency (the server's one-second burst is not counted as saving time).
-Reported per contender: wall time, ratio to ideal, requests answered 429
-(counted on the client's side of the wire), failed calls.
+Modes (what the server does; see docs/testing.md):
+
+* ``fault-free``:  no limits, 0.1 s latency (the reference for the gateway modes);
+* ``gateway-1%`` / ``gateway-5%``: that share of calls answered 429 with no rate
+  headers, ``Retry-After: 0.2`` (vLLM, Ollama, LiteLLM, OpenRouter);
+* ``window``:      6,000 RPM advertised per minute, enforced as 100 per 1 s window,
+  refused calls charged (OpenAI, Azure);
+* ``tokens``:      360,000 TPM (tokens bind), calls without ``max_tokens``: the
+  client's estimate (~1,040) is 17x the real use (60), refunds must flow back;
+* ``mixed``:       3,000 RPM and a TPM about 90% binding, calls with ``max_tokens``;
+* ``concurrency``: at most 16 calls in flight (429 "too many concurrent requests"),
+  0.2 s latency (about 80 calls/s), no rate headers;
+* ``halved``:      6,000 RPM with headers, halved 3 s after the first call.
+
+"ideal" is the time the server's budget allows (N / rate or tokens / token
+rate; for ``halved``, 3 s at the first rate then the rest at half), plus one
+latency; for the gateway modes the reference is the fault-free run's
+throughput.  Reported: seconds, ratio to ideal (or share of fault-free
+throughput), 429/529 answers seen by the client, failed calls, and the last
+refusal's time (convergence).
 
 Usage::
 
-    python -m benchmarks.bench_goodput                 # full: 2,000 requests at 600 RPM
-    python -m benchmarks.bench_goodput --quick         # 300 requests at 3,000 RPM
-    python -m benchmarks.bench_goodput --json --only rawllm-limits,openai
+    python -m benchmarks.bench_goodput                       # every mode, N = 1,000
+    python -m benchmarks.bench_goodput --modes window,tokens --only rawllm,rawllm-learn
+    python -m benchmarks.bench_goodput --quick               # N = 300, rawllm contenders only
+    python -m benchmarks.bench_goodput --json
 """
 
 from __future__ import annotations
@@ -38,7 +51,6 @@ import asyncio
 import json
 import os
 import random
-import shutil
 import socket
 import subprocess
 import sys
@@ -48,9 +60,31 @@ from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 PROMPT_WORDS = 40
-LATENCY = 0.3  # seconds the server takes before answering
 CONCURRENCY = 64
-CONTENDERS = ("rawllm-limits", "rawllm-learn", "openai", "openai-tenacity", "rawllm-redis-4p")
+CONTENDERS = ("rawllm", "rawllm-learn", "openai", "openai-tenacity", "cookbook")
+
+# mode -> server flags, limits (rpm, tpm or None), latency, N, max_tokens policy
+MODES: dict[str, dict[str, Any]] = {
+    "fault-free": {"flags": [], "latency": 0.1, "n": 1000},
+    "gateway-1%": {"flags": ["--gateway-429", "0.01"], "latency": 0.1, "n": 1000},
+    "gateway-5%": {"flags": ["--gateway-429", "0.05"], "latency": 0.1, "n": 1000},
+    "window": {
+        "flags": ["--window", "1", "--charge-rejected"],
+        "rpm": 6000.0,
+        "latency": 0.1,
+        "n": 1000,
+    },
+    "tokens": {"flags": [], "tpm": 360_000.0, "latency": 0.1, "n": 1000, "no_cap": True},
+    "mixed": {"flags": [], "rpm": 3000.0, "tpm": None, "latency": 0.1, "n": 1000},
+    "concurrency": {"flags": ["--max-concurrency", "16"], "latency": 0.2, "n": 1000},
+    "halved": {
+        "flags": ["--change-after", "3", "--change-factor", "0.5"],
+        "rpm": 6000.0,
+        "latency": 0.1,
+        "n": 1000,
+    },
+}
+SERVER_TOKENS = 20  # words per answer when a call sets no max_tokens
 
 
 def plan(n: int, seed: int = 6) -> list[int]:
@@ -64,66 +98,109 @@ def messages(i: int) -> list[dict[str, str]]:
     return [{"role": "user", "content": words}]
 
 
-def ideal_seconds(caps: list[int], rpm: float, tpm: float) -> float:
-    """Seconds the budget's *rates* impose (the server's one-second burst not counted:
-    spending it is what a smooth client must not do)."""
-    tokens = sum(PROMPT_WORDS + c for c in caps)
-    return max(len(caps) * 60 / rpm, tokens * 60 / tpm)
+def _mixed_tpm(n: int, rpm: float) -> float:
+    caps = plan(n)
+    per_call = PROMPT_WORDS + sum(caps) / len(caps)
+    return round(rpm * per_call / 0.9, -2)
+
+
+def settings(mode: str, n: int | None) -> dict[str, Any]:
+    """The mode's effective settings (N, limits, per-call tokens)."""
+    m = dict(MODES[mode])
+    m["n"] = n or m["n"]
+    m.setdefault("rpm", None)
+    m.setdefault("tpm", None)
+    if mode == "mixed":
+        m["tpm"] = _mixed_tpm(m["n"], m["rpm"])
+    return m
+
+
+def call_tokens(m: dict[str, Any]) -> list[int]:
+    """Tokens the server charges each call: prompt + max_tokens (or its default answer)."""
+    if m.get("no_cap"):
+        return [PROMPT_WORDS + SERVER_TOKENS] * m["n"]
+    return [PROMPT_WORDS + c for c in plan(m["n"])]
+
+
+def ideal_seconds(mode: str, m: dict[str, Any]) -> float | None:
+    """What the budget allows (None for modes without one)."""
+    n = m["n"]
+    if mode == "halved":
+        rate = m["rpm"] / 60
+        first = min(n, 3 * rate)
+        return 3.0 * first / (3 * rate) + (n - first) / (rate / 2) + m["latency"]
+    if mode == "concurrency":
+        return n / (16 / m["latency"]) + m["latency"]
+    times = []
+    if m["rpm"]:
+        times.append(n * 60 / m["rpm"])
+    if m["tpm"]:
+        times.append(sum(call_tokens(m)) * 60 / m["tpm"])
+    return max(times) + m["latency"] if times else None
 
 
 # ------------------------------------------------------------------ children
 
 
-async def _child_rawllm(url: str, caps: list[int], args: argparse.Namespace) -> dict[str, Any]:
+async def _child_rawllm(url: str, args: argparse.Namespace) -> dict[str, Any]:
     import rawllm
 
-    store = None
-    if args.contender == "rawllm-learn":
-        limit = rawllm.RateLimit(max_concurrency=CONCURRENCY)
-    else:
-        if args.redis:
-            store = rawllm.RedisStore(args.redis, key=args.redis_key)
-        limit = rawllm.RateLimit(
-            requests_per_minute=args.rpm,
-            tokens_per_minute=args.tpm,
-            max_concurrency=CONCURRENCY,
-            store=store,
-        )
+    m = settings(args.mode, args.n)
+    refusals: list[float] = []
+    t0 = 0.0
+
+    def hook(event: rawllm.RetryEvent) -> None:
+        if event.status in (429, 529):
+            refusals.append(time.monotonic() - t0)
+
+    limit = None
+    if args.contender == "rawllm" and (m["rpm"] or m["tpm"]):
+        limit = rawllm.RateLimit(requests_per_minute=m["rpm"], tokens_per_minute=m["tpm"])
+    caps = plan(m["n"])
     failed = 0
+    sem = asyncio.Semaphore(CONCURRENCY)
     async with rawllm.OpenAI(
-        api_key="sk-bench", base_url=url + "/v1", rate_limit=limit, max_retries=5
+        api_key="sk-bench", base_url=url + "/v1", rate_limit=limit, max_retries=6, on_retry=hook
     ) as client:
 
         async def one(i: int) -> None:
             nonlocal failed
-            try:
-                await client.chat.completions.create(
-                    model="gpt-4o-mini", messages=messages(i), max_tokens=caps[i]
-                )
-            except rawllm.APIError:
-                failed += 1
+            extra = {} if m.get("no_cap") else {"max_tokens": caps[i]}
+            async with sem:
+                try:
+                    await client.chat.completions.create(
+                        model="gpt-4o-mini", messages=messages(i), **extra
+                    )
+                except rawllm.APIError:
+                    failed += 1
 
-        t0 = time.time()
-        await asyncio.gather(*(one(i) for i in range(args.first, args.first + args.count)))
-        t1 = time.time()
-        r429 = client.limiter.state.rate_limited
-        if args.verbose:
-            print(client.limiter.state, file=sys.stderr)
-    if store is not None:
-        await store.aclose()
-    return {"start": t0, "end": t1, "failed": failed, "r429": r429}
+        t0 = time.monotonic()
+        start = time.time()
+        await asyncio.gather(*(one(i) for i in range(m["n"])))
+        end = time.time()
+        state = client.limiter.state
+    return {
+        "start": start,
+        "end": end,
+        "failed": failed,
+        "r429": state.rate_limited,
+        "last_429": max(refusals) if refusals else None,
+        "after_10s": sum(1 for t in refusals if t > 10.0),
+        "slowdowns": state.slowdowns,
+    }
 
 
-async def _child_openai(url: str, caps: list[int], args: argparse.Namespace) -> dict[str, Any]:
+async def _child_openai(url: str, args: argparse.Namespace) -> dict[str, Any]:
     import httpx
     import openai
 
-    r429 = 0
+    m = settings(args.mode, args.n)
+    refusals: list[float] = []
+    t0 = time.monotonic()
 
     async def hook(response: httpx.Response) -> None:
-        nonlocal r429
-        if response.status_code == 429:
-            r429 += 1
+        if response.status_code in (429, 529):
+            refusals.append(time.monotonic() - t0)
 
     http = httpx.AsyncClient(
         event_hooks={"response": [hook]},
@@ -131,39 +208,96 @@ async def _child_openai(url: str, caps: list[int], args: argparse.Namespace) -> 
         timeout=60,
     )
     client = openai.AsyncOpenAI(api_key="sk-bench", base_url=url + "/v1", http_client=http)
-    sem = asyncio.Semaphore(CONCURRENCY)
+    caps = plan(m["n"])
+    tokens = call_tokens(m)
     failed = 0
 
     async def call(i: int) -> None:
-        await client.chat.completions.create(
-            model="gpt-4o-mini", messages=messages(i), max_tokens=caps[i]
-        )
+        extra = {} if m.get("no_cap") else {"max_tokens": caps[i]}
+        await client.chat.completions.create(model="gpt-4o-mini", messages=messages(i), **extra)
 
     if args.contender == "openai-tenacity":
         from tenacity import retry, stop_after_attempt, wait_random_exponential
 
         call = retry(wait=wait_random_exponential(min=1, max=60), stop=stop_after_attempt(6))(call)
 
+    throttle = _Cookbook(m) if args.contender == "cookbook" else None
+    sem = asyncio.Semaphore(CONCURRENCY)
+
     async def one(i: int) -> None:
         nonlocal failed
         async with sem:
             try:
-                await call(i)
+                if throttle is None:
+                    await call(i)
+                else:
+                    await throttle.run(call, i, tokens[i])
             except Exception:
                 failed += 1
 
-    t0 = time.time()
-    await asyncio.gather(*(one(i) for i in range(args.first, args.first + args.count)))
-    t1 = time.time()
+    t0 = time.monotonic()
+    start = time.time()
+    await asyncio.gather(*(one(i) for i in range(m["n"])))
+    end = time.time()
     await client.close()
-    return {"start": t0, "end": t1, "failed": failed, "r429": r429}
+    return {
+        "start": start,
+        "end": end,
+        "failed": failed,
+        "r429": len(refusals),
+        "last_429": max(refusals) if refusals else None,
+        "after_10s": sum(1 for t in refusals if t > 10.0),
+    }
+
+
+class _Cookbook:
+    """The cookbook's api_request_parallel_processor idea, reduced to its throttle.
+
+    Request and token capacities refill continuously up to one minute's budget;
+    a call waits until both cover it; after a rate-limit error everything
+    pauses 15 s; failed calls are retried up to 5 times.  With no numbers
+    (header-less modes) it does not throttle.
+    """
+
+    PAUSE = 15.0
+
+    def __init__(self, m: dict[str, Any]) -> None:
+        self.rpm = m["rpm"] or 1e9
+        self.tpm = m["tpm"] or 1e12
+        self.req = self.rpm
+        self.tok = self.tpm
+        self.last = time.monotonic()
+        self.paused_until = 0.0
+
+    async def run(self, call: Any, i: int, tokens: int) -> None:
+        import openai
+
+        for attempt in range(6):
+            while True:
+                now = time.monotonic()
+                if now < self.paused_until:
+                    await asyncio.sleep(self.paused_until - now)
+                    continue
+                self.req = min(self.rpm, self.req + (now - self.last) * self.rpm / 60)
+                self.tok = min(self.tpm, self.tok + (now - self.last) * self.tpm / 60)
+                self.last = now
+                if self.req >= 1 and self.tok >= tokens:
+                    self.req -= 1
+                    self.tok -= tokens
+                    break
+                await asyncio.sleep(0.001)
+            try:
+                await call(i)
+                return
+            except openai.RateLimitError:
+                self.paused_until = time.monotonic() + self.PAUSE
+                if attempt == 5:
+                    raise
 
 
 def child_main(args: argparse.Namespace) -> None:
-    caps = plan(args.n)
-    fn = _child_openai if args.contender.startswith("openai") else _child_rawllm
-    result = asyncio.run(fn(args.url, caps, args))
-    print(json.dumps(result))
+    fn = _child_openai if args.contender.startswith(("openai", "cookbook")) else _child_rawllm
+    print(json.dumps(asyncio.run(fn(args.url, args))))
 
 
 # ------------------------------------------------------------------ parent
@@ -196,141 +330,113 @@ def _env() -> dict[str, str]:
     return env
 
 
-def _start_server(rpm: float, tpm: float) -> tuple[subprocess.Popen[bytes], str]:
+def _start_server(mode: str, m: dict[str, Any]) -> tuple[subprocess.Popen[bytes], str]:
     port = _free_port()
-    cmd = [
-        sys.executable, "-m", "rawllm.testing", "--port", str(port), "--rpm", str(rpm),
-        "--tpm", str(tpm), "--latency", str(LATENCY), "--tokens", "200",
-    ]  # fmt: skip
+    cmd = [sys.executable, "-m", "rawllm.testing", "--port", str(port),
+           "--latency", str(m["latency"]), "--tokens", str(SERVER_TOKENS), *m["flags"]]  # fmt: skip
+    if m["rpm"]:
+        cmd += ["--rpm", str(m["rpm"])]
+    if m["tpm"]:
+        cmd += ["--tpm", str(m["tpm"])]
     proc = subprocess.Popen(cmd, env=_env(), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     _wait_port(port, proc)
     return proc, f"http://127.0.0.1:{port}"
 
 
-def _start_redis() -> tuple[subprocess.Popen[bytes], str] | None:
-    if shutil.which("redis-server") is None:
-        return None
+def run_one(mode: str, contender: str, args: argparse.Namespace) -> dict[str, Any]:
+    m = settings(mode, args.n)
+    server, url = _start_server(mode, m)
     try:
-        import redis  # noqa: F401
-    except ImportError:
-        return None
-    port = _free_port()
-    proc = subprocess.Popen(
-        ["redis-server", "--port", str(port), "--bind", "127.0.0.1", "--save", "",
-         "--appendonly", "no"],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )  # fmt: skip
-    _wait_port(port, proc)
-    return proc, f"redis://127.0.0.1:{port}/0"
-
-
-def _child(contender: str, url: str, args: argparse.Namespace, first: int, count: int,
-           redis_url: str | None = None, key: str = "") -> subprocess.Popen[bytes]:  # fmt: skip
-    cmd = [
-        sys.executable, "-m", "benchmarks.bench_goodput", "--child", contender, "--url", url,
-        "--n", str(args.n), "--rpm", str(args.rpm), "--tpm", str(args.tpm),
-        "--first", str(first), "--count", str(count),
-    ]  # fmt: skip
-    if args.verbose:
-        cmd.append("--verbose")
-    if redis_url:
-        cmd += ["--redis", redis_url, "--redis-key", key]
-    return subprocess.Popen(cmd, env=_env(), stdout=subprocess.PIPE, cwd=ROOT)
-
-
-def run_one(contender: str, args: argparse.Namespace, redis_url: str | None) -> dict[str, Any]:
-    server, url = _start_server(args.rpm, args.tpm)
-    try:
-        if contender == "rawllm-redis-4p":
-            if redis_url is None:
-                return {"contender": contender, "skipped": "redis-server or redis missing"}
-            per = args.n // 4
-            key = f"bench:{time.time_ns()}"
-            procs = [
-                _child("rawllm-redis-4p", url, args, k * per, per, redis_url, key) for k in range(4)
-            ]
-            outs = [json.loads(p.communicate()[0]) for p in procs]
-            start = min(o["start"] for o in outs)
-            end = max(o["end"] for o in outs)
-            failed = sum(o["failed"] for o in outs)
-            r429 = sum(o["r429"] for o in outs)
-            n = per * 4
-        else:
-            out = json.loads(_child(contender, url, args, 0, args.n).communicate()[0])
-            start, end, n = out["start"], out["end"], args.n
-            failed, r429 = out["failed"], out["r429"]
+        cmd = [sys.executable, "-m", "benchmarks.bench_goodput", "--child", contender,
+               "--mode", mode, "--url", url]  # fmt: skip
+        if args.n:
+            cmd += ["--n", str(args.n)]
+        try:
+            out = subprocess.run(
+                cmd, env=_env(), stdout=subprocess.PIPE, cwd=ROOT, check=True, timeout=args.timeout
+            )
+        except subprocess.TimeoutExpired:
+            return {"mode": mode, "contender": contender, "requests": m["n"],
+                    "timeout": args.timeout}  # fmt: skip
+        result = json.loads(out.stdout)
     finally:
         server.terminate()
         server.wait(10)
-    caps = plan(args.n)[:n]
-    ideal = ideal_seconds(caps, args.rpm, args.tpm) + LATENCY
-    elapsed = end - start
-    return {
+    elapsed = result["end"] - result["start"]
+    ideal = ideal_seconds(mode, m)
+    row = {
+        "mode": mode,
         "contender": contender,
-        "requests": n,
+        "requests": m["n"],
         "seconds": round(elapsed, 2),
-        "ideal": round(ideal, 2),
-        "vs_ideal": round(elapsed / ideal, 3),
-        "answered_429": r429,
-        "failed": failed,
+        "ideal": None if ideal is None else round(ideal, 2),
+        "vs_ideal": None if ideal is None else round(elapsed / ideal, 3),
+        "per_second": round(m["n"] / elapsed, 1),
+        "answered_429": result["r429"],
+        "failed": result["failed"],
+        "last_429": None if result["last_429"] is None else round(result["last_429"], 1),
+        "after_10s": result["after_10s"],
     }
+    return row
 
 
 def run(quick: bool = False) -> dict[str, Any]:
-    """The goodput scenario for ``python -m benchmarks`` (``{"results": {name: row}}``).
+    """The goodput table for ``python -m benchmarks`` (``{"results": {name: row}}``).
 
-    Both the quick and the full suite use the short configuration (300
-    requests at 3,000 RPM, about a minute for all contenders) so the full
-    suite stays near ten minutes; ``python -m benchmarks.bench_goodput`` runs
-    the issue's 2,000 requests at 600 RPM (about 17 minutes).
+    Always the short configuration (N = 300, rawllm contenders, three modes) so
+    the whole suite stays short; ``python -m benchmarks.bench_goodput`` runs
+    the full table.
     """
     args = _parse(["--quick"])
-    names = [n for n in CONTENDERS if not (quick and n == "openai-tenacity")]
-    redis = _start_redis() if "rawllm-redis-4p" in names else None
     results: dict[str, Any] = {}
-    try:
-        for name in names:
-            row = run_one(name, args, redis[1] if redis else None)
-            results[name] = {k: v for k, v in row.items() if k != "contender"}
-    finally:
-        if redis is not None:
-            redis[0].terminate()
-            redis[0].wait(10)
-    return {
-        "requests": args.n,
-        "rpm": args.rpm,
-        "tpm": args.tpm,
-        "latency": LATENCY,
-        "results": results,
-    }
+    for mode in ("gateway-5%", "window", "tokens"):
+        for name in ("rawllm", "rawllm-learn"):
+            row = run_one(mode, name, args)
+            results[f"{mode}/{name}"] = {
+                k: v for k, v in row.items() if k not in ("mode", "contender")
+            }
+    return {"requests": args.n, "results": results}
 
 
 def _parse(argv: list[str] | None) -> argparse.Namespace:
-    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    p.add_argument("--quick", action="store_true", help="300 requests at 3,000 RPM")
-    p.add_argument("--n", type=int, default=None)
-    p.add_argument("--rpm", type=float, default=None)
-    p.add_argument("--tpm", type=float, default=None)
+    p = argparse.ArgumentParser(description=(__doc__ or "").split("\n\n")[0])
+    p.add_argument("--quick", action="store_true", help="N = 300, rawllm contenders only")
+    p.add_argument("--n", type=int, default=None, help="calls per run (default: per mode)")
+    p.add_argument("--modes", default=None, help="comma-separated modes (default: all)")
     p.add_argument("--only", default=None, help="comma-separated contenders")
     p.add_argument("--json", action="store_true")
-    p.add_argument("--verbose", action="store_true", help="children print the limiter state")
-    # child mode
+    p.add_argument("--timeout", type=float, default=150.0, help="seconds per run (default 150)")
     p.add_argument("--child", default=None, help=argparse.SUPPRESS)
+    p.add_argument("--mode", default=None, help=argparse.SUPPRESS)
     p.add_argument("--url", default=None, help=argparse.SUPPRESS)
-    p.add_argument("--first", type=int, default=0, help=argparse.SUPPRESS)
-    p.add_argument("--count", type=int, default=0, help=argparse.SUPPRESS)
-    p.add_argument("--redis", default=None, help=argparse.SUPPRESS)
-    p.add_argument("--redis-key", default="", help=argparse.SUPPRESS)
     args = p.parse_args(argv)
     if args.quick:
         args.n = args.n or 300
-        args.rpm = args.rpm or 3000.0
-    args.n = args.n or 2000
-    args.rpm = args.rpm or 600.0
-    # tokens: about 90% of what the request budget lets through on average
-    args.tpm = args.tpm or round(args.rpm * (PROMPT_WORDS + 70) / 0.9, -2)
+        args.only = args.only or "rawllm,rawllm-learn"
     return args
+
+
+def _table(rows: list[dict[str, Any]]) -> str:
+    free = {r["contender"]: r["per_second"] for r in rows if r["mode"] == "fault-free"}
+    lines = [
+        "| mode | contender | seconds | vs ideal | share of fault-free | 429/529 answers "
+        "| failed | last 429 at (s) |",
+        "|---|---|---:|---:|---:|---:|---:|---:|",
+    ]
+    for r in rows:
+        if "timeout" in r:
+            lines.append(f"| {r['mode']} | {r['contender']} | > {r['timeout']:.0f} | | | | | |")
+            continue
+        share = ""
+        if r["mode"].startswith("gateway") and free.get(r["contender"]):
+            share = f"{r['per_second'] / free[r['contender']]:.0%}"
+        vs = "" if r["vs_ideal"] is None else f"{r['vs_ideal']:.3f}"
+        last = "" if r["last_429"] is None else f"{r['last_429']:.1f}"
+        lines.append(
+            f"| {r['mode']} | {r['contender']} | {r['seconds']:.2f} | {vs} | {share} "
+            f"| {r['answered_429']} | {r['failed']} | {last} |"
+        )
+    return "\n".join(lines)
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -339,33 +445,19 @@ def main(argv: list[str] | None = None) -> None:
         args.contender = args.child
         child_main(args)
         return
+    modes = args.modes.split(",") if args.modes else list(MODES)
     names = args.only.split(",") if args.only else list(CONTENDERS)
-    redis = _start_redis() if "rawllm-redis-4p" in names else None
     rows = []
-    try:
+    for mode in modes:
         for name in names:
-            row = run_one(name, args, redis[1] if redis else None)
+            row = run_one(mode, name, args)
             rows.append(row)
             if not args.json:
-                print(json.dumps(row), flush=True)
-    finally:
-        if redis is not None:
-            redis[0].terminate()
-            redis[0].wait(10)
+                print(json.dumps(row), file=sys.stderr, flush=True)
     if args.json:
-        print(json.dumps({"n": args.n, "rpm": args.rpm, "tpm": args.tpm, "results": rows}))
+        print(json.dumps({"results": rows}))
         return
-    print(f"\n{args.n} requests, {args.rpm:.0f} RPM, {args.tpm:.0f} TPM, latency {LATENCY}s")
-    head = ("contender", "seconds", "ideal", "vs ideal", "429 answers", "failed")
-    print("{:18} {:>8} {:>7} {:>9} {:>12} {:>7}".format(*head))
-    for r in rows:
-        if "skipped" in r:
-            print(f"{r['contender']:18} skipped: {r['skipped']}")
-            continue
-        print(
-            f"{r['contender']:18} {r['seconds']:8.2f} {r['ideal']:7.2f} {r['vs_ideal']:9.3f} "
-            f"{r['answered_429']:12d} {r['failed']:7d}"
-        )
+    print(_table(rows))
 
 
 if __name__ == "__main__":

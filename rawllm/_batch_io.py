@@ -377,6 +377,11 @@ class Tally:
         completion_tokens: output tokens reported by the server.
         errors: count per error code (``"429"``, ``"timeout"``, ...).
         malformed_lines: up to ``MAX_REPORTED`` of ``(line, reason)``.
+        throttled: what slows the client right now (``"pacing 12 req/s after
+            429 without rate headers"``), or None.
+        slowdowns: slowdowns the client's limiter opened after 429s / 529s.
+        throttle_cause: the cause of the last slowdown seen.
+        lowest_pace: the slowest request pace (per second) seen while throttled.
     """
 
     MAX_REPORTED = 100
@@ -392,6 +397,22 @@ class Tally:
     completion_tokens: int = 0
     errors: dict[str, int] = field(default_factory=dict)
     malformed_lines: list[tuple[int, str]] = field(default_factory=list)
+    throttled: str | None = None
+    slowdowns: int = 0
+    throttle_cause: str | None = None
+    lowest_pace: float | None = None
+
+    def observe_limiter(self, state: Any) -> None:
+        """Take the throttle from a ``LimiterState`` (``client.limiter.state``)."""
+        self.throttled = state.throttled
+        self.slowdowns = state.slowdowns
+        if state.reason is not None:
+            self.throttle_cause = state.reason
+            rpm = state.requests_per_minute
+            if rpm is not None and not state.paused_for:
+                pace = rpm / 60.0
+                if self.lowest_pace is None or pace < self.lowest_pace:
+                    self.lowest_pace = pace
 
     @property
     def done(self) -> int:
@@ -439,6 +460,9 @@ class Tally:
             "malformed_lines": [{"line": n, "reason": r} for n, r in self.malformed_lines],
             "elapsed_s": round(elapsed, 3),
             "requests_per_s": round(rate, 2),
+            "slowdowns": self.slowdowns,
+            "throttle_cause": self.throttle_cause,
+            "lowest_pace_per_s": None if self.lowest_pace is None else round(self.lowest_pace, 3),
             "interrupted": interrupted,
         }
         return out
@@ -472,11 +496,12 @@ def progress_line(tally: Tally, elapsed: float) -> str:
     rate = tally.done / elapsed if elapsed > 0 else 0.0
     eta = eta_seconds(tally, elapsed)
     tokens = tally.prompt_tokens + tally.completion_tokens
-    return (
+    line = (
         f"rawllm batch: {tally.done}/{total} done, {tally.failed_total} failed, "
         f"{tally.retries} retries, {tally.rate_limited} 429s, {rate:.1f} req/s, "
         f"{tokens} tokens, ETA {'?' if eta is None else _duration(eta)}"
     )
+    return line if tally.throttled is None else f"{line}, {tally.throttled}"
 
 
 def summary_text(tally: Tally, elapsed: float, *, interrupted: bool) -> str:
@@ -489,6 +514,11 @@ def summary_text(tally: Tally, elapsed: float, *, interrupted: bool) -> str:
         f"  retries: {tally.retries}, 429s: {tally.rate_limited}, tokens: "
         f"{tally.prompt_tokens} in + {tally.completion_tokens} out",
     ]
+    if tally.slowdowns:
+        pace = "" if tally.lowest_pace is None else f"; lowest pace {tally.lowest_pace:.3g} req/s"
+        lines.append(
+            f"  throttled: {tally.slowdowns} slowdown(s), last after {tally.throttle_cause}{pace}"
+        )
     if tally.errors:
         lines.append(
             "  errors: " + ", ".join(f"{code} x{n}" for code, n in sorted(tally.errors.items()))

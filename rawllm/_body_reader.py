@@ -13,8 +13,8 @@ A JSON error body with a 2xx status raises the typed error it describes; a
 body that is no answer raises ``APIResponseValidationError``; a body cut off
 by the network still raises ``APIConnectionError`` from the transport, as
 before.  Same interface as ``StreamReader`` (``feed``, ``eof``, ``done``,
-``failed``, ``items``, ``final``); memory is the body's size, which the
-transport caps (``max_response_bytes``) as for any non-streamed body.
+``failed``, ``items``, ``final``); memory is bounded by ``max_bytes``
+(the client's ``max_response_bytes``), as for any non-streamed body.
 
 Pure: no IO, no clock, no asyncio.
 """
@@ -24,7 +24,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from typing import Any, Generic, TypeVar
 
-from ._exceptions import APIConnectionError, APIError
+from ._exceptions import APIConnectionError, APIError, APIResponseValidationError
 
 __all__ = ["BodyReader", "is_json"]
 
@@ -52,9 +52,11 @@ class BodyReader(Generic[E, R]):
         fmt: the call's wire format (for ``format``).
         convert: body bytes -> (the final result, the stream items it stands
             for, ending with the format's terminator).
-        end_types: the types of terminator items that are not handed out
+        hidden: the types of terminator items that are not handed out
             (chat's ``DONE``); the others (``message_stop``,
             ``response.completed``) are, as a real stream hands them out.
+        max_bytes: the cap on the body (``max_response_bytes``); past it,
+            ``APIResponseValidationError`` and no more bytes are kept.
 
     Example:
         >>> reader = BodyReader(CHAT, CHAT.from_body, {Done})
@@ -64,17 +66,29 @@ class BodyReader(Generic[E, R]):
         (['Hi'], True)
     """
 
-    __slots__ = ("_buf", "_convert", "_error", "_final", "_fmt", "_hidden", "_items", "done")
+    __slots__ = (
+        "_buf",
+        "_convert",
+        "_error",
+        "_final",
+        "_fmt",
+        "_hidden",
+        "_items",
+        "_max_bytes",
+        "done",
+    )
 
     def __init__(
         self,
         fmt: Any,
         convert: Callable[[bytes], tuple[R, Sequence[Any]]],
         hidden: frozenset[type] | set[type] = frozenset(),
+        max_bytes: int | None = None,
     ) -> None:
         self._fmt = fmt
         self._convert = convert
         self._hidden = frozenset(hidden)
+        self._max_bytes = max_bytes
         self._buf = bytearray()
         self._items: list[E] = []
         self._final: R | None = None
@@ -103,6 +117,13 @@ class BodyReader(Generic[E, R]):
             raise self._error
         if not self.done:
             self._buf += data
+            if self._max_bytes is not None and len(self._buf) > self._max_bytes:
+                self._buf = bytearray()
+                self._error = APIResponseValidationError(
+                    f"The answer is larger than max_response_bytes={self._max_bytes}: "
+                    f"rawllm stopped reading it."
+                )
+                raise self._error
         return []
 
     def eof(self) -> list[E]:

@@ -27,12 +27,15 @@ from typing import Any, Self
 from yarl import URL
 
 from ._body_reader import BodyReader, is_json
+from ._checks import check_base_url, check_cap, check_headers
 from ._config import NOT_GIVEN, NotGiven, PoolLimits, RateLimit, Timeout, coerce_timeout
 from ._exceptions import (
     APIConnectionError,
     APIError,
+    APIResponseValidationError,
     APIStatusError,
     APITimeoutError,
+    RequestInfo,
     make_status_error,
     redact,
     register_secret,
@@ -43,7 +46,15 @@ from ._limiter import Limiter
 from ._reader import Reader, StreamReader
 from ._retry import RetryPolicy, attempt_budget
 from ._streaming import AsyncStream
-from ._transport import ClientTimeout, Response, Transport, client_timeout, within
+from ._transport import (
+    DEFAULT_MAX_EVENT_BYTES,
+    DEFAULT_MAX_RESPONSE_BYTES,
+    ClientTimeout,
+    Response,
+    Transport,
+    client_timeout,
+    within,
+)
 from ._version import __version__
 from ._wire._common import Done
 from .types._base import attach
@@ -105,13 +116,36 @@ class BaseClient:
         session: Any,
         on_retry: Callable[[RetryEvent], Any] | None,
         auth_headers: Mapping[str, str],
+        default_query: Mapping[str, Any] | None = None,
+        ssl: Any = None,
+        proxy: Any = None,
+        max_response_bytes: int = DEFAULT_MAX_RESPONSE_BYTES,
+        max_event_bytes: int = DEFAULT_MAX_EVENT_BYTES,
         _shared: _Shared | None = None,
     ) -> None:
         if max_retries < 0:
             raise ValueError("max_retries must be >= 0")
         register_secret(api_key)
+        # Configuration mistakes surface here, before anything is sent.
+        check_base_url(base_url)
+        check_headers(auth_headers, "api_key / auth headers")
+        check_headers(default_headers, "default_headers")
+        self.max_response_bytes = check_cap("max_response_bytes", max_response_bytes)
+        self.max_event_bytes = check_cap("max_event_bytes", max_event_bytes)
+        if session is not None and (ssl is not None or proxy is not None):
+            raise ValueError(
+                "ssl= and proxy= configure rawllm's own connection pool: with session= "
+                "set them on your aiohttp session (its connector / proxy) instead"
+            )
+        if proxy is not None:
+            check_base_url(str(proxy), what="proxy")
         self.api_key = api_key
-        self.base_url = URL(base_url.rstrip("/"))
+        # A query inside base_url (Azure's "?api-version=...") is kept apart and
+        # sent on every call, never glued to the path.
+        url = URL(base_url)
+        self.default_query: dict[str, str] = {k: str(v) for k, v in url.query.items()}
+        self.default_query.update({k: str(v) for k, v in (default_query or {}).items()})
+        self.base_url = URL(str(url.with_query(None).with_fragment(None)).rstrip("/"))
         self.max_retries = max_retries
         self.timeout = coerce_timeout(timeout)
         self.rate_limit = rate_limit
@@ -128,7 +162,14 @@ class BaseClient:
         }
         if _shared is None:
             _shared = _Shared(
-                Transport(pool=self.pool, headers=headers, session=session),
+                Transport(
+                    pool=self.pool,
+                    headers=headers,
+                    session=session,
+                    ssl=ssl,
+                    proxy=proxy,
+                    max_response_bytes=self.max_response_bytes,
+                ),
                 Limiter(rate_limit),
             )
         self._shared = _shared
@@ -167,7 +208,10 @@ class BaseClient:
             "rate_limit": self.rate_limit,
             "pool": self.pool,
             "default_headers": self.default_headers,
+            "default_query": self.default_query,
             "on_retry": self.on_retry,
+            "max_response_bytes": self.max_response_bytes,
+            "max_event_bytes": self.max_event_bytes,
         }
 
     def with_options(
@@ -204,9 +248,15 @@ class BaseClient:
     def _url(self, path: str, query: Mapping[str, Any] | None) -> URL:
         url = self._urls.get(path)
         if url is None:
-            url = self._urls[path] = URL(self._base_str + path, encoded=True)
+            url = URL(self._base_str + path, encoded=True)
+            if self.default_query:
+                url = url.update_query(self.default_query)
+            self._urls[path] = url
         if query:
-            url = url.update_query({k: str(v) for k, v in query.items()})
+            # A list is sent as repeated keys (``include[]=a&include[]=b``).
+            url = url.update_query(
+                {k: v if isinstance(v, list | tuple) else str(v) for k, v in query.items()}
+            )
         return url
 
     async def _request(
@@ -220,6 +270,7 @@ class BaseClient:
         extra_query: Mapping[str, Any] | None = None,
         timeout: Any = NOT_GIVEN,
         max_retries: Any = NOT_GIVEN,
+        raw: bool = False,
     ) -> Any:
         """One call with retries: the decoded result (or an open ``AsyncStream``), or the error.
 
@@ -228,7 +279,7 @@ class BaseClient:
         """
         policy = self._policy if max_retries is NOT_GIVEN else RetryPolicy(max_retries=max_retries)
         t = self.timeout if timeout is NOT_GIVEN else coerce_timeout(timeout)
-        call = self._plan(fmt, body, stream, t, extra_headers, extra_query)
+        call = self._plan(fmt, body, stream, t, extra_headers, extra_query, raw)
         aio_timeout = self._aio_timeout if timeout is NOT_GIVEN else client_timeout(t, None)
         retries = 0
         while True:
@@ -254,15 +305,20 @@ class BaseClient:
         t: Timeout,
         extra_headers: Mapping[str, str] | None,
         extra_query: Mapping[str, Any] | None,
+        raw: bool = False,
     ) -> _Call:
         """What every attempt of the call sends, and its deadline."""
+        if extra_headers:
+            check_headers(extra_headers, "extra_headers")  # before anything is sent
         headers: Mapping[str, str] | None = self._shared.transport.merge_headers(extra_headers)
-        if stream:
+        if stream and not raw:  # raw: a plain body opened by with_streaming_response
             headers = {**headers, **_SSE_ACCEPT} if headers else _SSE_ACCEPT
         started = time.monotonic()
         deadline = None if t.total is None else started + t.total
         url = self._url(fmt.path, extra_query)
-        return _Call(fmt, url, body, headers, stream, t, started, deadline)
+        call = _Call(fmt, url, body, headers, stream, t, started, deadline)
+        call.raw = raw
+        return call
 
     async def _attempt(
         self, call: _Call, aio_timeout: ClientTimeout, permit: Any, retries: int
@@ -273,10 +329,20 @@ class BaseClient:
             fmt.method, call.url, call.body, call.headers, aio_timeout
         )
         status = resp.status
-        self._shared.limiter.observe(status, resp.headers)
+        self._shared.limiter.observe(status, resp.headers, permit)
         if call.stream:
             if status < 300:
-                return await self._open_stream(call, resp, permit, retries)
+                reader: Reader[Any, Any]
+                if fmt.from_body is not None and is_json(resp.headers.get("Content-Type")):
+                    # A server that ignored stream=True sent the whole answer: read it as that.
+                    reader = BodyReader(fmt, fmt.from_body, _HIDDEN, self.max_response_bytes)
+                else:
+                    reader = StreamReader(
+                        fmt,
+                        max_bytes=self.max_response_bytes,
+                        max_event_bytes=self.max_event_bytes,
+                    )
+                return await self._open_stream(call, resp, reader, permit, retries)
             try:
                 data = await resp.read()
             except APIConnectionError:
@@ -285,8 +351,14 @@ class BaseClient:
             data = await resp.read()
         if status >= 300:
             raise make_status_error(status, resp.headers, data)
-        result = fmt.decode(data)
+        try:
+            result = fmt.decode(data)
+        except RecursionError:  # msgspec on absurdly nested JSON: hostile, not a bug
+            raise APIResponseValidationError(
+                "The response's JSON is nested too deeply to decode."
+            ) from None
         attach(result, data, request_id_from(resp.headers))
+        result.__dict__["_http"] = (status, resp.headers)  # for with_raw_response
         if retries:
             result.__dict__["_retries"] = retries
         used = fmt.usage_tokens(result)
@@ -296,7 +368,7 @@ class BaseClient:
 
     @staticmethod
     async def _open_stream(
-        call: _Call, resp: Response, permit: Any, retries: int
+        call: _Call, resp: Response, reader: Reader[Any, Any], permit: Any, retries: int
     ) -> AsyncStream[Any]:
         """Wait for the first body byte (still inside the retry loop), then hand over."""
         t = call.timeout
@@ -311,13 +383,18 @@ class BaseClient:
         except BaseException:
             resp.close()
             raise
-        fmt = call.fmt
-        reader: Reader[Any, Any]
-        if fmt.from_body is not None and is_json(resp.headers.get("Content-Type")):
-            # A server that ignored stream=True sent the whole answer: read it as that stream.
-            reader = BodyReader(fmt, fmt.from_body, _HIDDEN)
-        else:
-            reader = StreamReader(fmt)
+        if call.raw:  # with_streaming_response: the rest of the body stays unread
+            from ._raw_response import StreamedResponse
+
+            return StreamedResponse(  # type: ignore[return-value]
+                resp,
+                first,
+                read_chunk=resp.read_chunk,
+                decode=call.fmt.decode,
+                permit=permit,
+                request_id=request_id_from(resp.headers),
+                retries=retries,
+            )
         return AsyncStream(
             resp,
             first,
@@ -372,6 +449,8 @@ class BaseClient:
         )
         if delay is None:
             error.retries = retries
+            if isinstance(error, APIStatusError):  # e.response.request, as in the official SDKs
+                error.response.request = RequestInfo(call.fmt.method, str(call.url))
             raise error
         what = f"HTTP {status}" if status is not None else type(error).__name__
         method, url = call.fmt.method, call.url
@@ -406,7 +485,17 @@ class BaseClient:
 class _Call:
     """What every attempt of one call sends, fixed before the first (a plain class: cheap)."""
 
-    __slots__ = ("body", "deadline", "fmt", "headers", "started", "stream", "timeout", "url")
+    __slots__ = (
+        "body",
+        "deadline",
+        "fmt",
+        "headers",
+        "raw",
+        "started",
+        "stream",
+        "timeout",
+        "url",
+    )
 
     def __init__(
         self,
@@ -427,6 +516,7 @@ class _Call:
         self.timeout = timeout
         self.started = started
         self.deadline = deadline
+        self.raw = False
 
 
 _SSE_ACCEPT: Mapping[str, str] = {"Accept": "text/event-stream"}

@@ -125,6 +125,11 @@ class RateLimit:
             ``rawllm.RedisStore`` shared by every process using its key.
         estimator: optional ``callable(body: dict) -> int`` replacing the
             built-in token estimate.
+        adaptive: True (default) also follows what the server says: limits
+            learned from rate-limit headers, and a slowdown after 429s that is
+            relative to what the server was accepting and recovers.  False
+            obeys only the numbers given here and the waits a 429 states
+            itself (``Retry-After``); nothing is learned.
 
     Example:
         >>> rawllm.OpenAI(rate_limit=rawllm.RateLimit(requests_per_minute=600, max_concurrency=64))
@@ -135,6 +140,7 @@ class RateLimit:
     max_concurrency: int | None = None
     store: Any = None
     estimator: Any = None
+    adaptive: bool = True
 
     def __post_init__(self) -> None:
         for name in ("requests_per_minute", "tokens_per_minute", "max_concurrency"):

@@ -25,213 +25,24 @@ import random
 import time
 from collections import deque
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import Any
 
 from ._config import RateLimit
-from ._ratelimit import Pacer, pause_after_429, read_rate_headers
+from ._permit import NOOP, UNPACED, LimiterState, NoopPermit, Permit, RateStore, maybe_low
+from ._ratelimit import Pacer, explicit_wait, read_rate_headers
+from ._tokens import DEFAULT_COMPLETION_TOKENS, Estimate, UsageRatio, estimate_tokens, uncapped
 
-__all__ = ["Limiter", "LimiterState", "Permit", "RateStore", "estimate_tokens"]
+__all__ = [
+    "DEFAULT_COMPLETION_TOKENS",
+    "Limiter",
+    "LimiterState",
+    "Permit",
+    "RateStore",
+    "estimate_tokens",
+]
 
 logger = logging.getLogger("rawllm")
-
-DEFAULT_COMPLETION_TOKENS = 1024
-"""Completion tokens assumed when a request sets no ``max_tokens``-style cap."""
 _STORE_RETRY = 5.0  # seconds before a store that failed (fail-open) is tried again
-
-
-class RateStore(Protocol):
-    """A budget shared beyond this process (``rawllm.RedisStore``).
-
-    ``reserve`` returns ``(0.0, receipt)`` when a start was committed,
-    ``(wait, None)`` when nothing was committed and the caller should come
-    back after ``wait`` seconds, or ``None`` when the store is unreachable
-    and fails open; a store that fails closed raises ``APIConnectionError``.
-    """
-
-    async def reserve(
-        self, cost: int, rpm: float | None, tpm: float | None
-    ) -> tuple[float, Any] | None: ...
-
-    async def refund(self, receipt: Any) -> None: ...
-
-    async def adjust(self, tokens: int, tpm: float | None) -> None: ...
-
-    async def pause(self, seconds: float) -> None: ...
-
-
-@dataclass(frozen=True, slots=True)
-class LimiterState:
-    """A snapshot of a client's limiter, for logs and progress displays.
-
-    Attributes:
-        in_flight: permits held (calls sending or streaming).
-        waiting: calls queued in ``acquire()``.
-        max_concurrency: the configured slot count, or None.
-        paused_for: seconds until the shared gate reopens (0.0: open).
-        next_start_in: seconds until the next start may happen.
-        requests_per_minute: the request pace in force now, or None (unpaced).
-        tokens_per_minute: the token pace in force now, or None.
-        learned_requests_per_minute: the request limit learned from headers
-            (already less headroom), or None.
-        learned_tokens_per_minute: same for tokens.
-        rate_factor: multiplier after 429s (1.0 = full configured speed).
-        token_backlog: tokens committed beyond now (the token budget's debt).
-        started: request starts granted so far.
-        rate_limited: 429 responses seen.
-        probing: True while the first call probes the server's limits.
-        store_available: False while a fail-open store is being bypassed.
-    """
-
-    in_flight: int
-    waiting: int
-    max_concurrency: int | None
-    paused_for: float
-    next_start_in: float
-    requests_per_minute: float | None
-    tokens_per_minute: float | None
-    learned_requests_per_minute: float | None
-    learned_tokens_per_minute: float | None
-    rate_factor: float
-    token_backlog: float
-    started: int
-    rate_limited: int
-    probing: bool
-    store_available: bool
-
-
-class _NoopPermit:
-    """The shared permit handed out when nothing is limited."""
-
-    __slots__ = ()
-
-    def settle(self, actual_tokens: int) -> None:
-        """Nothing to correct."""
-
-    def release(self) -> None:
-        """Nothing to free."""
-
-    def __repr__(self) -> str:
-        return "<Permit (unlimited)>"
-
-
-_NOOP = _NoopPermit()
-_UNPACED = (0, 0.0, 0.0, -math.inf)  # receipt of a start nothing paced
-
-
-class Permit:
-    """The right to send one request: holds a concurrency slot until released.
-
-    Example:
-        >>> permit = await limiter.acquire(estimate)
-        >>> try: ...  # send, read
-        ... finally: permit.release()
-        >>> permit.settle(usage_total_tokens)
-    """
-
-    __slots__ = ("_cost", "_limiter", "_receipt", "_released", "_shared")
-
-    def __init__(
-        self, limiter: Limiter, cost: int, receipt: tuple[int, float, float, float]
-    ) -> None:
-        self._limiter = limiter
-        self._cost = cost
-        self._receipt = receipt
-        self._released = False
-        self._shared: Any = None  # the store's receipt, when a store granted it
-
-    def settle(self, actual_tokens: int) -> None:
-        """Correct the token estimate from the response's usage (refund or extra debit).
-
-        May be called after ``release()``; calling it again corrects relative to
-        the last value given.
-        """
-        if actual_tokens < 0 or actual_tokens == self._cost:
-            return
-        self._limiter._settle(self._cost, actual_tokens, self._receipt[3])
-        self._cost = actual_tokens
-
-    def release(self) -> None:
-        """Free the concurrency slot; idempotent."""
-        if self._released:
-            return
-        self._released = True
-        lim = self._limiter
-        lim._in_flight -= 1
-        if lim._waiters:
-            lim._wake()
-
-    def __repr__(self) -> str:
-        state = "released" if self._released else "held"
-        return f"<Permit tokens={self._cost} {state}>"
-
-
-def _text_len(value: Any) -> int:
-    if isinstance(value, str):
-        return len(value)
-    if isinstance(value, list):
-        n = 0
-        for part in value:
-            if isinstance(part, str):
-                n += len(part)
-            elif isinstance(part, Mapping):
-                text = part.get("text")
-                if isinstance(text, str):
-                    n += len(text)
-                elif part.get("type") in ("image_url", "image", "input_image"):
-                    n += 340  # ~85 tokens, a low-detail image
-                else:
-                    content = part.get("content")
-                    if content is not None:
-                        n += _text_len(content)
-        return n
-    if isinstance(value, Mapping):
-        return _text_len(value.get("content")) + len(str(value.get("tool_calls") or ""))
-    return 0
-
-
-def estimate_tokens(body: Mapping[str, Any]) -> int:
-    """Estimate a request's token cost before sending it: prompt + completion cap.
-
-    The prompt is counted as characters / 4 over ``messages``, ``input``,
-    ``system`` and ``tools`` (plus 4 per message); the completion as
-    ``max_tokens`` / ``max_completion_tokens`` / ``max_output_tokens``, or
-    ``DEFAULT_COMPLETION_TOKENS`` when none is given.  It is corrected from
-    the response's ``usage`` afterwards, so it only needs to be in the right
-    range.  ``RateLimit(estimator=...)`` replaces it.
-
-    Args:
-        body: the request's JSON body as a mapping.
-
-    Returns:
-        Estimated tokens (>= 1).
-
-    Example:
-        >>> estimate_tokens({"messages": [{"role": "user", "content": "x" * 400}],
-        ...                  "max_tokens": 100})
-        205
-    """
-    chars = 0
-    messages = body.get("messages")
-    if isinstance(messages, list):
-        for m in messages:
-            chars += _text_len(m) + 16
-    inp = body.get("input")
-    if inp is not None:
-        chars += _text_len(inp) if not isinstance(inp, Mapping) else len(str(inp))
-    system = body.get("system")
-    if system is not None:
-        chars += _text_len(system)
-    tools = body.get("tools")
-    if tools:
-        chars += len(str(tools))
-    cap = body.get("max_completion_tokens")
-    if cap is None:
-        cap = body.get("max_tokens")
-        if cap is None:
-            cap = body.get("max_output_tokens")
-    completion = cap if isinstance(cap, int) and cap >= 0 else DEFAULT_COMPLETION_TOKENS
-    return max(1, chars // 4 + completion)
 
 
 class Limiter:
@@ -249,31 +60,39 @@ class Limiter:
         >>> permit = await limiter.acquire(estimate_tokens(body))
         >>> try:
         ...     status, headers = ...  # send
-        ...     limiter.observe(status, headers)
+        ...     limiter.observe(status, headers, permit)
         ... finally:
         ...     permit.release()
     """
 
     __slots__ = (
-        "_accepted",
-        "_accepted_since",
+        "_adaptive",
+        "_answers",
         "_clock",
         "_config",
         "_estimator",
         "_free",
+        "_free_starts",
+        "_free_until",
         "_in_flight",
         "_loop",
         "_max",
         "_paced",
         "_pacer",
+        "_pinned",
         "_probing",
         "_reserving",
         "_rng",
+        "_slots_only",
+        "_seen_limits",
+        "_slowed",
         "_store",
         "_store_down_until",
         "_tasks",
+        "_usage",
         "_waiters",
         "_waker",
+        "_waker_at",
         "_wall",
     )
 
@@ -293,27 +112,55 @@ class Limiter:
         self._max: int | None = None
         self._store: RateStore | None = None
         self._estimator: Callable[[Mapping[str, Any]], int] = estimate_tokens
+        self._adaptive = True
         if config is not None:
             rpm, tpm = config.requests_per_minute, config.tokens_per_minute
             self._max = config.max_concurrency
             self._store = config.store
+            self._adaptive = config.adaptive
             if config.estimator is not None:
                 self._estimator = config.estimator
-        self._pacer = Pacer(rpm, tpm)
-        self._paced = self._pacer.active
+        self._pacer = Pacer(rpm, tpm, adaptive=self._adaptive)
         # No limits configured but a RateLimit given: the first call probes
         # the server's limit headers before the others go.
-        self._probing = config is not None and rpm is None and tpm is None and config.store is None
-        self._free = config is None
+        self._probing = (
+            config is not None
+            and self._adaptive
+            and rpm is None
+            and tpm is None
+            and config.store is None
+        )
+        # Nothing of ours to enforce: free unless the server makes us slow down.
+        self._slots_only = self._max is None and self._store is None
+        self._pinned = False  # paced by a configured or learned budget (never unpaced again)
+        self._slowed = False  # a slowdown was logged and its recovery not yet
+        self._free = False
+        self._paced = False
+        self._free = False
         self._in_flight = 0
+        self._free_starts = 0
+        self._free_until: float | None = None  # when the free path was last left
+        self._seen_limits: tuple[str | None, str | None] = (None, None)
+        self._answers = 0
         self._waiters: deque[tuple[asyncio.Future[Permit], int]] = deque()
         self._waker: asyncio.TimerHandle | None = None
+        self._waker_at = math.inf
         self._loop: asyncio.AbstractEventLoop | None = None
         self._reserving = False
         self._store_down_until = -math.inf
         self._tasks: set[asyncio.Task[Any]] = set()
-        self._accepted = 0
-        self._accepted_since: float | None = None
+        self._usage = UsageRatio()
+        self._update_mode(0.0)
+
+    def _update_mode(self, now: float) -> None:
+        """Choose the acquire path: free (no-op permit), slots only, or paced."""
+        pacer = self._pacer
+        self._pinned = pacer.budgeted  # a budget, not a pause or a slowdown
+        self._paced = self._pinned or pacer.engaged(now)
+        free = self._slots_only and not self._paced and not self._probing
+        if self._free and not free:
+            self._free_until = now
+        self._free = free
 
     # -- estimates -------------------------------------------------------
 
@@ -323,7 +170,7 @@ class Limiter:
 
         When False the caller may pass ``tokens=0`` and skip estimating.
         """
-        return not self._free and (self._pacer.paces_tokens or self._store is not None)
+        return self._pacer.paces_tokens or self._store is not None
 
     def estimate(self, body: Mapping[str, Any]) -> int:
         """Token estimate for ``body``, or 0 when no token budget is in force (cheap path).
@@ -333,7 +180,12 @@ class Limiter:
         """
         if not self.wants_tokens:
             return 0
-        return self._estimator(body)
+        raw = self._estimator(body)
+        if not uncapped(body):
+            return raw
+        est = Estimate(self._usage.scale(raw))  # rescaled when granted, learned from usage
+        est.raw = raw
+        return est
 
     # -- acquiring -------------------------------------------------------
 
@@ -355,7 +207,8 @@ class Limiter:
             APIConnectionError: a fail-closed ``RedisStore`` is unreachable.
         """
         if self._free:
-            return _NOOP  # type: ignore[return-value]
+            self._free_starts += 1
+            return NOOP  # type: ignore[return-value]
         loop = asyncio.get_running_loop()
         if loop is not self._loop:
             self._bind(loop)
@@ -363,10 +216,10 @@ class Limiter:
             if not self._paced:  # slots only: no clock, no accounting
                 self._pacer.starts += 1
                 self._in_flight += 1
-                return Permit(self, tokens, _UNPACED)
+                return Permit(self, tokens, UNPACED)
             now = self._clock()
             if self._pacer.delay(now) <= 0.0:
-                return self._grant(tokens, self._pacer.start(tokens, now))
+                return self._start(tokens, now)
         fut: asyncio.Future[Permit] = loop.create_future()
         self._waiters.append((fut, tokens))
         if len(self._waiters) == 1:
@@ -390,28 +243,40 @@ class Limiter:
         self._loop = loop
 
     def _slot_free(self) -> bool:
-        if self._probing and self._in_flight:
+        n = self._in_flight
+        if self._probing and n:
             return False
-        return self._max is None or self._in_flight < self._max
+        window = self._pacer.congestion.window
+        if window is not None and n >= window:
+            return False
+        return self._max is None or n < self._max
 
-    def _grant(self, cost: int, receipt: tuple[int, float, float, float]) -> Permit:
+    def _start(self, tokens: int, now: float, pace: bool = True, shared: Any = None) -> Permit:
+        """Commit one start; an uncapped body's estimate is scaled by the usage learned so far."""
+        guess = getattr(tokens, "raw", 0)
+        cost = self._usage.scale(guess) if guess else tokens
         self._in_flight += 1
-        return Permit(self, cost, receipt)
+        permit = Permit(self, cost, self._pacer.start(cost, now, pace), shared, self._in_flight)
+        permit.raw = guess
+        return permit
+
+    def free_slot(self) -> None:
+        """A permit was released: its slot goes to the next waiter."""
+        self._in_flight -= 1
+        if self._waiters:
+            self._wake()
 
     def _give_back(self, permit: Permit) -> None:
-        receipt, permit._shared = permit._shared, None
+        receipt = permit.take_shared()
         if receipt is not None and self._store is not None:
             self._spawn(self._store.refund(receipt))
-        self._pacer.unstart(permit._receipt, self._clock())
+        self._pacer.unstart(permit.receipt, self._clock())
         permit.release()
         if self._waiters:
             self._wake()
 
     def _wake(self) -> None:
         """Grant the head of the queue if it may start, else arm one timer for it."""
-        waker, self._waker = self._waker, None
-        if waker is not None:
-            waker.cancel()
         waiters = self._waiters
         pacer = self._pacer
         while waiters:
@@ -433,12 +298,27 @@ class Limiter:
                 d = pacer.delay(now)
                 if d <= 0.0:
                     waiters.popleft()
-                    fut.set_result(self._grant(cost, pacer.start(cost, now)))
+                    fut.set_result(self._start(cost, now))
                     continue
-            loop = self._loop
-            assert loop is not None
-            self._waker = loop.call_later(d, self._wake)
+            self._arm(now, d)
             return
+
+    def _arm(self, now: float, delay: float) -> None:
+        """Have ``_wake`` run after ``delay``: keep an armed timer that comes no later."""
+        at = now + delay
+        waker = self._waker
+        if waker is not None:
+            if self._waker_at <= at:
+                return  # it wakes us in time (a little early at worst: we re-arm then)
+            waker.cancel()
+        loop = self._loop
+        assert loop is not None
+        self._waker_at = at
+        self._waker = loop.call_later(delay, self._on_timer)
+
+    def _on_timer(self) -> None:
+        self._waker = None
+        self._wake()
 
     async def _reserve(self, fut: asyncio.Future[Permit], cost: int) -> None:
         """Ask the shared store for the head's start (one request to it at a time)."""
@@ -467,11 +347,7 @@ class Limiter:
             return
         wait, receipt = answer
         if wait > 0.0:
-            if self._waker is not None:
-                self._waker.cancel()
-            loop = self._loop
-            assert loop is not None
-            self._waker = loop.call_later(wait, self._wake)
+            self._arm(self._clock(), wait)
             return
         if fut.done() or not self._waiters or self._waiters[0][0] is not fut:
             if receipt is not None:
@@ -479,9 +355,7 @@ class Limiter:
             self._wake()
             return
         self._waiters.popleft()
-        permit = self._grant(cost, pacer.start(cost, self._clock(), pace=False))
-        permit._shared = receipt
-        fut.set_result(permit)
+        fut.set_result(self._start(cost, self._clock(), pace=False, shared=receipt))
         self._wake()
 
     def _spawn(self, coro: Any) -> None:
@@ -494,12 +368,23 @@ class Limiter:
         if not task.cancelled() and task.exception() is not None:
             logger.warning("rawllm: rate-limit store call failed: %r", task.exception())
 
-    def _settle(self, estimate: int, actual: int, started: float) -> None:
+    def correct(self, estimate: int, actual: int, started: float, raw: int = 0) -> None:
+        """A permit's real usage is known: refund or charge the difference.
+
+        A refund frees budget at once: the head of the queue is re-examined
+        (its timer re-armed) so waiters start without waiting out the old
+        schedule.
+        """
         now = self._clock()
-        self._pacer.settle(estimate, actual, now, started)
+        pacer = self._pacer
+        if raw:
+            self._usage.observe(raw, actual)
+        sooner = pacer.settle(estimate, actual, now, None if started == -math.inf else started)
+        if sooner and self._waiters and self._loop is not None:
+            self._wake()
         store = self._store
         if store is not None and now >= self._store_down_until:
-            trate = self._pacer.token_rate(now)
+            trate = pacer.token_rate(now)
             if trate is not None:
                 try:
                     self._spawn(store.adjust(actual - estimate, trate * 60.0))
@@ -508,58 +393,142 @@ class Limiter:
 
     # -- what the server says --------------------------------------------
 
-    def observe(self, status: int, headers: Mapping[str, str]) -> None:
-        """Learn from one response: a 429 pauses everyone; rate-limit headers are followed.
+    def observe(
+        self, status: int, headers: Mapping[str, str], permit: Permit | NoopPermit | None = None
+    ) -> None:
+        """Learn from one response: rate-limit headers, the accepted rate, 429 / 529.
 
         Cheap when the response carries no rate-limit headers.
 
         Args:
             status: the HTTP status.
             headers: the response headers (case-insensitive mapping).
+            permit: the permit the request was sent under (its start time
+                groups the refusals of one event).
         """
-        if status != 429:
-            self._accepted += 1
-            if self._accepted_since is None:
-                self._accepted_since = self._clock()
-            if (
-                headers.get("x-ratelimit-remaining-requests") is None
-                and headers.get("anthropic-ratelimit-requests-remaining") is None
-                and headers.get("x-ratelimit-remaining-tokens") is None
-            ):
+        self._answers += 1
+        if status == 429 or status == 529:
+            self._refused(status, headers, permit)
+            return
+        pacer = self._pacer
+        if not self._adaptive:
+            return
+        now = self._clock()
+        if status < 500:
+            pacer.congestion.success(now, self._slot_of(permit))
+        get = headers.get
+        rr = get("x-ratelimit-remaining-requests")
+        rt = get("x-ratelimit-remaining-tokens")
+        if rr is not None or rt is not None:
+            key = (get("x-ratelimit-limit-requests"), get("x-ratelimit-limit-tokens"))
+            low = maybe_low(rr) or maybe_low(rt)
+        else:
+            rr = get("anthropic-ratelimit-requests-remaining")
+            if rr is None:
                 if self._probing:
                     self._end_probe()
+                elif self._slowed or (self._paced and not self._pinned):
+                    self._check_recovery(now)
                 return
+            key = (
+                get("anthropic-ratelimit-requests-limit"),
+                get("anthropic-ratelimit-tokens-limit"),
+            )
+            low = (
+                maybe_low(rr)
+                or maybe_low(get("anthropic-ratelimit-tokens-remaining"))
+                or maybe_low(get("anthropic-ratelimit-input-tokens-remaining"))
+                or maybe_low(get("anthropic-ratelimit-output-tokens-remaining"))
+            )
+        # Limits repeat on every answer: only a new limit or a budget near
+        # exhaustion is worth parsing (the per-response cost when pacing binds).
+        if low or key != self._seen_limits:
+            self._seen_limits = key
+            info = read_rate_headers(headers, self._wall(), False)
+            if info is not None:
+                pacer.learn(info, now, max(0, self._free_starts - self._answers) + self._in_flight)
+                if not self._paced or not self._pinned:
+                    self._update_mode(now)
+                if self._waiters and not self._probing:
+                    self._wake()
+        if self._probing:  # ended only now, so that what was learned paces the others
+            self._end_probe()
+        elif self._slowed or (self._paced and not self._pinned):
+            self._check_recovery(now)
+
+    def _refused(
+        self, status: int, headers: Mapping[str, str], permit: Permit | NoopPermit | None
+    ) -> None:
         now = self._clock()
         wall = self._wall()
-        info = read_rate_headers(headers, wall, status == 429)
         pacer = self._pacer
+        info = read_rate_headers(headers, wall, True)
         if info is not None:
-            pacer.learn(info, now)
-        if status == 429:
-            pause = pause_after_429(headers, wall, info)
-            accepted = None
-            if self._accepted_since is not None:
-                accepted = self._accepted / max(1.0, now - self._accepted_since)
-            pacer.penalize(pause, now, self._rng.random(), accepted)
-            self._accepted = 0
-            self._accepted_since = None
+            pacer.learn(info, now, self._in_flight)
+        if status == 529:
+            reason = "529 overloaded"
+        elif info is None:
+            reason = "429 without rate headers"
+        else:
+            reason = "429 with rate headers"
+        if permit is None:
+            started = None
+        elif not isinstance(permit, Permit):  # the free path: sent before the limiter engaged
+            started = self._free_until if self._free_until is not None else now
+        else:
+            started = permit.started
+        rng = self._rng
+        opened = pacer.refused(
+            now,
+            started,
+            explicit_wait(headers, wall, info),
+            rng.random(),
+            rng.random(),
+            reason,
+        )
+        if opened:
+            self._slowed = pacer.slowed
+            rate = pacer.request_rate(pacer.paused_until)
+            logger.info(
+                "rawllm: slowing down after %s: pausing %.2f s, then pacing %s",
+                reason,
+                pacer.pause_delay(now),
+                "unpaced" if rate is None else f"{rate:.3g} req/s",
+            )
             if self._store is not None and now >= self._store_down_until:
                 try:
                     self._spawn(self._store.pause(pacer.paused_until - now))
                 except RuntimeError:
                     pass
-        if pacer.active:
-            self._free = False
-            self._paced = True
-        if self._probing:  # ended only now, so that what was learned paces the others
+        self._update_mode(now)
+        if self._probing:
             self._end_probe()
         elif self._waiters:
             self._wake()
 
+    @staticmethod
+    def _slot_of(permit: Permit | NoopPermit | None) -> int:
+        """Calls in flight when ``permit``'s request was sent (0: unknown, the free path)."""
+        return permit.slot if isinstance(permit, Permit) else 0
+
+    def _check_recovery(self, now: float) -> None:
+        """Paced only by a slowdown or a pause: go back to the cheap path once both are over."""
+        pacer = self._pacer
+        if pacer.slowed:
+            pacer.request_rate(now)  # releases the cap once it has climbed back
+            if pacer.slowed:
+                return
+        if self._slowed:
+            self._slowed = False
+            logger.info("rawllm: recovered from the slowdown: back to full speed")
+        if not pacer.engaged(now):
+            self._update_mode(now)
+            if self._waiters:
+                self._wake()
+
     def _end_probe(self) -> None:
         self._probing = False
-        if self._max is None and self._store is None and not self._pacer.active:
-            self._free = True
+        self._update_mode(self._clock())
         if self._waiters:
             self._wake()
 
@@ -572,11 +541,12 @@ class Limiter:
         p = self._pacer
         rate = p.request_rate(now)
         trate = p.token_rate(now)
+        paused = p.pause_delay(now)
         return LimiterState(
             in_flight=self._in_flight,
             waiting=sum(1 for fut, _ in self._waiters if not fut.done()),
             max_concurrency=self._max,
-            paused_for=p.pause_delay(now),
+            paused_for=paused,
             next_start_in=p.delay(now),
             requests_per_minute=None if rate is None else rate * 60.0,
             tokens_per_minute=None if trate is None else trate * 60.0,
@@ -588,6 +558,10 @@ class Limiter:
             rate_limited=p.penalties,
             probing=self._probing,
             store_available=now >= self._store_down_until,
+            adaptive=self._adaptive,
+            accepted_per_second=p.congestion.accepted.value(now),
+            slowdowns=p.congestion.events,
+            reason=p.reason if (p.slowed or paused > 0.0) else None,
         )
 
     def __repr__(self) -> str:
@@ -601,4 +575,6 @@ class Limiter:
             parts.append(f"paused {s.paused_for:.3f}s")
         if s.rate_limited:
             parts.append(f"429s={s.rate_limited}")
+        if s.reason:
+            parts.append(f"slowed by {s.reason!r}")
         return f"<Limiter {' '.join(parts)}>"

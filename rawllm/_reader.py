@@ -15,7 +15,11 @@ calls ``eof()`` when the body ends.  The reader does the rest:
   ``feed()`` / ``eof()`` (and every call after);
 - truncation: ``eof()`` before the end raises ``APIConnectionError`` saying
   what was received; a truncated answer is never returned as complete;
-- ``final()``: the items folded by the format's accumulator, once, on demand.
+- ``final()``: the items folded by the format's accumulator, once, on demand;
+- bounds: with ``max_bytes`` the whole body, with ``max_event_bytes`` one
+  event (or line), may not grow past the cap (``APIResponseValidationError``
+  naming it); absurdly nested JSON in an event is the same error, not a
+  ``RecursionError``.
 
 Per event the cost is one decode, one type lookup in a frozenset and one list
 append; per chunk one ``SSEDecoder.feed``.  No IO, no clock, no asyncio.
@@ -30,7 +34,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Generic, Protocol, TypeVar
 
-from ._exceptions import APIConnectionError, APIError
+from ._exceptions import APIConnectionError, APIError, APIResponseValidationError
 from ._formats import WireFormat
 from ._wire._common import Done
 from .sse import ServerSentEvent, SSEDecoder
@@ -82,11 +86,28 @@ class StreamReader(Generic[E, R]):
         'chat.completion'
     """
 
-    __slots__ = ("_bytes", "_decode", "_error", "_final", "_fmt", "_items", "_sse", "done")
+    __slots__ = (
+        "_bytes",
+        "_decode",
+        "_error",
+        "_final",
+        "_fmt",
+        "_items",
+        "_max_bytes",
+        "_sse",
+        "done",
+    )
 
-    def __init__(self, fmt: WireFormat[R, E]) -> None:
+    def __init__(
+        self,
+        fmt: WireFormat[R, E],
+        *,
+        max_bytes: int | None = None,
+        max_event_bytes: int | None = None,
+    ) -> None:
         self._fmt = fmt
-        self._sse = SSEDecoder()
+        self._sse = SSEDecoder(max_event_bytes=max_event_bytes)
+        self._max_bytes = max_bytes
         self._items: list[E] = []
         self._error: APIError | None = None
         self._final: R | None = None
@@ -129,7 +150,16 @@ class StreamReader(Generic[E, R]):
         if self.done or not data:
             return []
         self._bytes += len(data)
-        events = self._sse.feed(data)
+        try:
+            if self._max_bytes is not None and self._bytes > self._max_bytes:
+                raise APIResponseValidationError(
+                    f"The stream is larger than max_response_bytes={self._max_bytes}: "
+                    f"rawllm stopped reading it."
+                )
+            events = self._sse.feed(data)  # raises past max_event_bytes
+        except APIError as exc:
+            self._error = exc
+            raise
         if not events:
             return []
         return self._take(events)
@@ -143,7 +173,12 @@ class StreamReader(Generic[E, R]):
         """
         if self._error is not None:
             raise self._error
-        self._sse.close()  # an unterminated last block is discarded, as the SSE spec says
+        try:
+            self._sse.close()  # an unterminated last block is discarded, as the SSE spec says
+        except APIError as exc:  # an oversized event after the items it let through
+            if not self.done:  # (after the end, nothing counts)
+                self._error = exc
+                raise
         if self.done:
             return []
         self._error = APIConnectionError(
@@ -185,7 +220,12 @@ class StreamReader(Generic[E, R]):
     def _take(self, events: list[ServerSentEvent]) -> list[E]:
         new: list[E] = []
         try:
-            self._decode(self, events, new)
+            try:
+                self._decode(self, events, new)
+            except RecursionError:  # msgspec on absurdly nested JSON: hostile, not a bug
+                raise APIResponseValidationError(
+                    "A stream event's JSON is nested too deeply to decode."
+                ) from None
         except APIError as exc:
             if not new:
                 self._error = exc

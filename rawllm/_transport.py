@@ -5,6 +5,15 @@ crosses it is either bytes, a status and headers, or a rawllm exception:
 ``map_aiohttp_error()`` turns every aiohttp exception into the most specific
 rawllm class and the caller chains it with ``from exc``.
 
+Owned sessions live one per event loop and process (``_sessions.LoopSessions``):
+a client works under any loop, thread or forked child.
+
+Everything the server sends is bounded: a body (after decompression) larger
+than ``max_response_bytes`` raises ``APIResponseValidationError`` naming the
+cap while it is being read, so memory never grows past it.  Anything the HTTP
+parser rejects (a bad status line, an over-long header, a bad chunk size) is
+a connection error, never the server's "400".
+
 Hot-path choices (each measured against a hand-written aiohttp client):
 no cookie jar (an API client never needs one), the environment's proxy
 resolved once per client instead of on every request (``trust_env``
@@ -16,6 +25,7 @@ from __future__ import annotations
 
 import asyncio
 import io
+import ssl as _ssl
 from collections.abc import Awaitable, Coroutine, Mapping
 from typing import TypeVar
 
@@ -30,11 +40,13 @@ from ._exceptions import (
     APIError,
     APIResponseValidationError,
     APITimeoutError,
-    make_status_error,
 )
+from ._sessions import LoopSessions
 
 __all__ = [
     "AIOHTTP_ERRORS",
+    "DEFAULT_MAX_EVENT_BYTES",
+    "DEFAULT_MAX_RESPONSE_BYTES",
     "ClientTimeout",
     "Headers",
     "Response",
@@ -47,6 +59,9 @@ __all__ = [
 Headers = CIMultiDictProxy[str]
 ClientTimeout = aiohttp.ClientTimeout
 T = TypeVar("T")
+
+DEFAULT_MAX_RESPONSE_BYTES = 64 * 2**20
+DEFAULT_MAX_EVENT_BYTES = 16 * 2**20
 
 # Everything the boundary catches: aiohttp's own errors (WSMessageTypeError is a
 # TypeError, not a ClientError), timeouts, and socket errors.  aiohttp also raises
@@ -79,14 +94,21 @@ def map_aiohttp_error(exc: BaseException) -> APIError:
         return APITimeoutError("Request timed out: total deadline reached.", timeout="total")
     if isinstance(exc, ce.ContentTypeError):
         return APIResponseValidationError(f"Unexpected content type: {exc.message}")
+    if isinstance(exc, ce.ClientHttpProxyError):
+        # The proxy refused the CONNECT: its status is not the API's answer.
+        return APIConnectionError(
+            f"Connection error: the proxy refused the connection (HTTP {exc.status} {exc.message})."
+        )
     if isinstance(exc, ce.ClientResponseError):
-        # We never call raise_for_status, but a proxy or redirect failure can surface here.
-        headers: Mapping[str, str] = exc.headers if exc.headers is not None else {}
-        if exc.status >= 400:
-            return make_status_error(exc.status, headers, str(exc.message).encode())
-        return APIConnectionError(f"Connection error: {type(exc).__name__}: {exc.message}")
+        # We never call raise_for_status and never follow redirects: aiohttp raises this
+        # (with status 400) only when its HTTP parser rejected what the server sent.
+        return APIConnectionError(
+            f"Connection error: invalid HTTP response from the server ({_problem(exc)})."
+        )
     if isinstance(exc, ce.ClientPayloadError):
-        return APIConnectionError(f"Connection error: response body incomplete ({exc}).")
+        return APIConnectionError(
+            f"Connection error: response body incomplete or malformed ({_problem(exc)})."
+        )
     if isinstance(exc, ce.ServerDisconnectedError):
         return APIConnectionError("Connection error: server disconnected.")
     if isinstance(exc, (ce.InvalidURL, ce.ClientError, ce.WSMessageTypeError)):
@@ -94,6 +116,32 @@ def map_aiohttp_error(exc: BaseException) -> APIError:
     if isinstance(exc, OSError):
         return APIConnectionError(f"Connection error: {type(exc).__name__}: {exc}")
     return APIConnectionError(f"Connection error: {type(exc).__name__}: {exc}")
+
+
+def _problem(exc: BaseException) -> str:
+    """What the HTTP parser objected to, in words.
+
+    aiohttp re-wraps its parser's exception (``LineTooLong``, ``BadStatusLine``,
+    ``InvalidHeader``, ``TransferEncodingError``...) one or two levels down the
+    ``__cause__`` chain; the deepest one names the problem best.
+    """
+    deepest: BaseException = exc
+    seen = 0
+    while deepest.__cause__ is not None and seen < 5:
+        deepest = deepest.__cause__
+        seen += 1
+    message = getattr(deepest, "message", None) or str(deepest) or getattr(exc, "message", "")
+    text = f"{type(deepest).__name__}: {message}" if deepest is not exc else str(message)
+    # A hostile server controls this text: keep it to one short line.
+    text = text.replace("\r", " ").replace("\n", " ")
+    return text if len(text) <= 300 else text[:297] + "..."
+
+
+def body_too_large(cap: int, what: str = "response body") -> APIResponseValidationError:
+    return APIResponseValidationError(
+        f"The {what} is larger than max_response_bytes={cap}: rawllm stopped reading it "
+        f"(raise the limit with rawllm.OpenAI(max_response_bytes=...) if this is expected)."
+    )
 
 
 async def within(awaitable: Awaitable[T], seconds: float | None, name: str, message: str) -> T:
@@ -139,19 +187,25 @@ def _env_proxy(url: URL) -> tuple[URL | None, aiohttp.BasicAuth | None]:
 
 
 class Transport:
-    """Owns (or borrows) the aiohttp session; shared by a client and its ``with_options`` copies."""
+    """Owns (or borrows) the aiohttp sessions; shared by a client and its ``with_options`` copies.
+
+    Owned sessions are one per event loop (and process); a borrowed session
+    (``session=``) is used as it is, under its own loop.
+    """
 
     __slots__ = (
-        "_auth",
+        "_borrowed",
         "_closed",
         "_default_headers",
-        "_owned",
+        "_env_proxy",
+        "_max_bytes",
         "_pool",
         "_proxy",
         "_proxy_auth",
         "_proxy_resolved",
         "_request_headers",
-        "_session",
+        "_sessions",
+        "_ssl",
     )
 
     def __init__(
@@ -160,27 +214,46 @@ class Transport:
         pool: PoolLimits,
         headers: Mapping[str, str],
         session: aiohttp.ClientSession | None = None,
+        ssl: _ssl.SSLContext | bool | None = None,
+        proxy: str | URL | None = None,
+        max_response_bytes: int = DEFAULT_MAX_RESPONSE_BYTES,
     ) -> None:
         self._pool = pool
         self._default_headers = dict(headers)
-        self._session = session
-        self._owned = session is None
+        self._borrowed = session
+        self._ssl = ssl
+        self._max_bytes = max_response_bytes
+        self._sessions: LoopSessions | None = (
+            LoopSessions(self._new_session) if session is None else None
+        )
         # A borrowed session has its own default headers: send ours on every request.
-        self._request_headers: dict[str, str] | None = None if self._owned else dict(headers)
+        self._request_headers: dict[str, str] | None = None if session is None else dict(headers)
         self._closed = False
-        self._proxy: URL | None = None
+        # An explicit proxy= wins over the environment; otherwise the environment's
+        # (HTTPS_PROXY, NO_PROXY, ...) is resolved once, for the base URL.
+        self._env_proxy = proxy is None
+        self._proxy: URL | None = None if proxy is None else URL(str(proxy))
         self._proxy_auth: aiohttp.BasicAuth | None = None
-        self._proxy_resolved = False
+        self._proxy_resolved = proxy is not None
+
+    @property
+    def max_response_bytes(self) -> int:
+        return self._max_bytes
 
     @property
     def session(self) -> aiohttp.ClientSession:
-        """The session, created on first use inside the running loop."""
-        session = self._session
-        if session is None or (self._owned and session.closed):
-            if self._closed:
-                raise APIConnectionError("Connection error: the client is closed.")
-            session = self._session = self._new_session()
-        return session
+        """The running loop's session, created on first use inside that loop."""
+        sessions = self._sessions
+        if sessions is None:
+            borrowed = self._borrowed
+            assert borrowed is not None
+            return borrowed
+        bound = sessions.bound  # hot path: one identity check (close() clears it)
+        if bound is not None and bound[0] is asyncio.get_running_loop():
+            return bound[1]
+        if self._closed:
+            raise APIConnectionError("Connection error: the client is closed.")
+        return sessions.get()
 
     def _new_session(self) -> aiohttp.ClientSession:
         pool = self._pool
@@ -190,6 +263,8 @@ class Transport:
             keepalive_timeout=pool.keepalive_timeout,
             ttl_dns_cache=pool.dns_cache_ttl,
             use_dns_cache=True,
+            # None: verify with the default CA store; False: no verification (insecure).
+            ssl=True if self._ssl is None else self._ssl,
         )
         return aiohttp.ClientSession(
             connector=connector,
@@ -201,7 +276,7 @@ class Transport:
         )
 
     def proxy_for(self, url: URL) -> tuple[URL | None, aiohttp.BasicAuth | None]:
-        """Resolve the environment proxy once (per client, for its base URL)."""
+        """The proxy for requests of this client: ``proxy=``, else the environment's, read once."""
         if not self._proxy_resolved:
             self._proxy, self._proxy_auth = _env_proxy(url)
             self._proxy_resolved = True
@@ -243,24 +318,26 @@ class Transport:
             )
         except AIOHTTP_ERRORS as exc:
             raise map_aiohttp_error(exc) from exc
-        return Response(raw)
+        return Response(raw, self._max_bytes)
 
     @property
     def closed(self) -> bool:
         return self._closed
 
     async def close(self) -> None:
-        """Close the session if we own it (a borrowed session is the user's to close)."""
+        """Close the sessions we own (a borrowed session is the user's to close)."""
         self._closed = True
-        session = self._session
-        if session is not None and self._owned and not session.closed:
-            await session.close()
-            # Let the connector's transports finish closing, so nothing warns "Unclosed".
-            await asyncio.sleep(0)
+        if self._sessions is not None:
+            await self._sessions.close()
 
     def __repr__(self) -> str:
-        state = "closed" if self._closed else ("open" if self._session is not None else "idle")
-        return f"<Transport {state} owned={self._owned}>"
+        if self._closed:
+            state = "closed"
+        elif self._sessions is None:
+            state = "borrowed"
+        else:
+            state = f"open sessions={len(self._sessions)}"
+        return f"<Transport {state}>"
 
 
 class Response:
@@ -271,18 +348,24 @@ class Response:
     ``close()`` drops it (a body abandoned mid-way cannot be reused).
     """
 
-    __slots__ = ("_raw", "headers", "status")
+    __slots__ = ("_cap", "_raw", "headers", "status")
 
-    def __init__(self, raw: aiohttp.ClientResponse) -> None:
+    def __init__(self, raw: aiohttp.ClientResponse, max_bytes: int) -> None:
         self._raw = raw
+        self._cap = max_bytes
         self.status: int = raw.status
         self.headers: Headers = raw.headers
 
     async def read(self) -> bytes:
-        """The whole (rest of the) body; the connection is released after it."""
+        """The whole (rest of the) body, at most ``max_response_bytes``; then released.
+
+        Raises:
+            APIResponseValidationError: the body is larger than the cap (the
+                connection is dropped, the rest never read).
+        """
         raw = self._raw
         try:
-            return await raw.read()
+            return await read_body(raw, self._cap)
         except AIOHTTP_ERRORS as exc:
             raise map_aiohttp_error(exc) from exc
         finally:
@@ -322,3 +405,32 @@ class Response:
 
     def __repr__(self) -> str:
         return f"<Response {self.status}>"
+
+
+async def read_body(resp: aiohttp.ClientResponse, cap: int) -> bytes:
+    """Read a whole body, decompressed, refusing (and dropping the connection) past ``cap``.
+
+    The bytes are counted as they arrive (after aiohttp's transparent
+    decompression), so a gzip bomb or an endless body costs at most ``cap``
+    plus one buffered chunk.
+    """
+    length = resp.content_length
+    if length is not None and length > cap and "Content-Encoding" not in resp.headers:
+        resp.close()
+        raise body_too_large(cap)
+    content = resp.content
+    chunks: list[bytes] = []
+    size = 0
+    while True:
+        chunk = await content.readany()
+        if not chunk:
+            break
+        size += len(chunk)
+        if size > cap:
+            chunks.clear()
+            resp.close()
+            raise body_too_large(cap)
+        chunks.append(chunk)
+    if len(chunks) == 1:
+        return chunks[0]
+    return b"".join(chunks)

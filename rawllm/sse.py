@@ -24,6 +24,13 @@ Invariants:
 * Fast path: a chunk without CR is cut at LF as it is; a chunk with a CR is
   first normalised (CRLF and lone CR to LF) and then takes the same path.
 
+Optional bound (``max_event_bytes``): the incomplete line kept between chunks
+and the data of the event being assembled may not grow past it; past it
+``feed`` raises ``rawllm.APIResponseValidationError``.  It is checked where
+those buffers grow (once per chunk, and per extra data line of a multi-line
+event), so it costs nothing per ordinary event, and memory stays within the
+cap plus one chunk.  Without it (the default) nothing is limited.
+
 One deviation, for safety: a ``retry`` value with more significant digits than
 Python's integer-string limit (``sys.get_int_max_str_digits()``, 4300 by
 default) is ignored rather than parsed.
@@ -36,6 +43,8 @@ from __future__ import annotations
 import sys
 
 import msgspec
+
+from ._exceptions import APIResponseValidationError
 
 __all__ = ["SSEDecoder", "ServerSentEvent"]
 
@@ -111,6 +120,10 @@ class SSEDecoder:
     """
 
     __slots__ = (
+        "_cap",
+        "_deferred",
+        "_more_size",
+        "_pending_size",
         "_pending",
         "_head",
         "_slow",
@@ -124,7 +137,18 @@ class SSEDecoder:
         "_last_event_id",
     )
 
-    def __init__(self) -> None:
+    def __init__(self, *, max_event_bytes: int | None = None) -> None:
+        """Create a decoder.
+
+        Args:
+            max_event_bytes: optional bound on one line, and on the data of one
+                event, in bytes; exceeding it raises ``APIResponseValidationError``.
+                None (the default): unbounded.
+        """
+        self._cap = max_event_bytes
+        self._deferred: APIResponseValidationError | None = None  # raised by the next call
+        self._pending_size = 0  # bytes in _pending (kept only with a cap)
+        self._more_size = 0  # bytes in _more (kept only with a cap)
         self._pending: list[bytes] = []  # pieces of the incomplete last line (no CR/LF)
         self._head = b""  # bytes seen while a leading BOM is still possible
         self._start = True  # no byte after a possible BOM has been seen yet
@@ -171,6 +195,8 @@ class SSEDecoder:
             if 13 not in chunk:
                 if chunk:
                     self._pending.append(chunk)
+                    if self._cap is not None:
+                        self._grow(len(chunk))
                 return []
             return self._feed_cr(chunk)
         if 13 in chunk:
@@ -185,7 +211,14 @@ class SSEDecoder:
         if end != len(chunk):
             pending.append(chunk[end:])
             chunk = chunk[:end]
-        return self._lines(chunk)
+        events = self._lines(chunk)
+        cap = self._cap
+        # With a cap, a look is needed only if something is still being assembled
+        # (a tail, an event's data) or the block is bigger than the cap: usually
+        # a chunk ends on an event boundary and this is three cheap tests.
+        if cap is not None and (pending or self._data is not None or len(chunk) > cap):
+            return self._check_sizes(chunk, events, cap)
+        return events
 
     def close(self) -> list[ServerSentEvent]:
         """Signal the end of the input.
@@ -205,8 +238,16 @@ class SSEDecoder:
             []
             >>> dec.close()
             []
+
+        Raises:
+            APIResponseValidationError: with ``max_event_bytes``, an event over
+                the cap was found by the last ``feed`` after the events it returned.
         """
+        if self._deferred is not None:
+            self._raise_deferred()
         self._pending.clear()
+        self._pending_size = 0
+        self._more_size = 0
         self._head = b""
         self._start = True
         self._skip_lf = False
@@ -219,6 +260,8 @@ class SSEDecoder:
 
     def _prefix(self, chunk: bytes) -> bytes:
         """Drop a leading BOM and an LF that completes a CRLF split across chunks."""
+        if self._deferred is not None:
+            self._raise_deferred()
         if self._start:
             head = self._head + chunk
             if len(head) < 3 and _BOM.startswith(head):
@@ -249,7 +292,80 @@ class SSEDecoder:
         if end != len(chunk):
             pending.append(chunk[end:])
             chunk = chunk[:end]
-        return self._lines(chunk)
+        events = self._lines(chunk)
+        cap = self._cap
+        # With a cap, a look is needed only if something is still being assembled
+        # (a tail, an event's data) or the block is bigger than the cap: usually
+        # a chunk ends on an event boundary and this is three cheap tests.
+        if cap is not None and (pending or self._data is not None or len(chunk) > cap):
+            return self._check_sizes(chunk, events, cap)
+        return events
+
+    def _raise_deferred(self) -> None:
+        error, self._deferred = self._deferred, None
+        if error is not None:
+            raise error
+
+    def _grow(self, size: int) -> None:
+        """The incomplete line grew by ``size`` bytes (only called with a cap).
+
+        Counted from scratch while the line has at most two pieces (the tail
+        an earlier chunk left, and this one), then incrementally: linear work.
+        """
+        pending = self._pending
+        if len(pending) <= 2:
+            self._pending_size = sum(len(p) for p in pending)
+        else:
+            self._pending_size += size
+        if self._cap is not None and self._pending_size > self._cap:
+            self._too_large("line")
+
+    def _too_large(self, what: str) -> None:
+        raise self._error(what)
+
+    def _error(self, what: str) -> APIResponseValidationError:
+        cap = self._cap
+        self.close()  # drop what was buffered: memory is given back at once
+        return APIResponseValidationError(
+            f"A server-sent event {what} is larger than max_event_bytes={cap}: "
+            f"rawllm stopped reading the stream."
+        )
+
+    def _check_sizes(
+        self, block: bytes, events: list[ServerSentEvent], cap: int
+    ) -> list[ServerSentEvent]:
+        """After ``_lines``: the tail, the event being built and the new events fit the cap."""
+        pending = self._pending
+        if pending and len(pending[0]) > cap:
+            self._too_large("line")
+        if len(block) > cap:  # rare: only then can an event completed here exceed the cap
+            for i, event in enumerate(events):
+                if len(event.data) > cap // 4 and len(event.data.encode()) > cap:
+                    if i == 0:
+                        self._too_large("data")
+                    # Hand out the events before it; the error comes with the next call.
+                    self._deferred = self._error("data")
+                    self._slow = True
+                    return events[:i]
+        data = self._data
+        if data is not None:
+            size = self._more_size if self._more is not None else len(data)
+            if size > cap:
+                self._too_large("data")
+        return events
+
+    def _count_more(self, more: list[bytes]) -> None:
+        """Another data line joined a multi-line event: keep its size (and check it)."""
+        cap = self._cap
+        if cap is None:
+            return
+        if len(more) == 2:
+            self._more_size = len(more[0]) + len(more[1]) + 1
+        else:
+            self._more_size += len(more[-1]) + 1
+        if self._more_size > cap:
+            self._more = None
+            self._too_large("data")
 
     def _lines(self, block: bytes) -> list[ServerSentEvent]:
         """Interpret complete LF-terminated lines (``block`` ends with LF)."""
@@ -271,6 +387,7 @@ class SSEDecoder:
                     if more is not None:
                         data = b"\n".join(more)
                         more = None
+                        self._more_size = 0
                     # LF is ASCII, so decoding the joined lines equals
                     # decoding each line: U+FFFD never swallows a line end.
                     try:
@@ -286,8 +403,10 @@ class SSEDecoder:
                     data = line[6:]
                 elif more is None:
                     more = [data, line[6:]]
+                    self._count_more(more)
                 else:
                     more.append(line[6:])
+                    self._count_more(more)
             elif line[:7] == b"event: ":
                 # Second fast path: Anthropic and Responses name every event.
                 # The few names a stream uses are decoded once and reused.
@@ -303,8 +422,10 @@ class SSEDecoder:
                         data = value
                     elif more is None:
                         more = [data, value]
+                        self._count_more(more)
                     else:
                         more.append(value)
+                        self._count_more(more)
                 elif name == b"event":
                     event = value.decode("utf-8", "replace") if value else "message"
                 elif name == b"id":

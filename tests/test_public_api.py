@@ -16,6 +16,9 @@ CORE_MODULES = [
     "sse.py",
     "_retry.py",
     "_ratelimit.py",
+    "_ratelimit_headers.py",
+    "_congestion.py",
+    "_tokens.py",
     "_exceptions.py",
     "_config.py",
     "_accumulate.py",
@@ -35,6 +38,7 @@ CORE_MODULES = [
     "testing/_planning.py",
     "testing/_errors.py",
     "testing/_strict.py",
+    "testing/_enforce.py",
     "testing/_render.py",
     "testing/_render_common.py",
     "testing/_render_chat.py",
@@ -133,18 +137,21 @@ def test_core_modules_do_no_io() -> None:
 
 
 def test_only_transport_imports_aiohttp_in_the_client() -> None:
-    allowed = {"_transport.py", "_providers.py"}  # _providers: TYPE_CHECKING only
+    # _sessions: the transport's per-loop session keeper; _providers: TYPE_CHECKING only
+    allowed = {"_transport.py", "_sessions.py", "_providers.py"}
     for path in PKG.glob("*.py"):
         if path.name in allowed:
             continue
         assert "aiohttp" not in _imports(path), path.name
 
 
-def test_runtime_dependencies_are_exactly_four() -> None:
+def test_runtime_dependencies_are_exactly_three() -> None:
+    # aiolimiter was dropped (nothing in rawllm/ used it; docs/rate-limits.md says why):
+    # an installed-but-unused dependency is not listed.
     meta = tomllib.loads((ROOT / "pyproject.toml").read_text())
     deps = meta["project"]["dependencies"]
     names = {re.split(r"[<>=!~\[; ]", d, maxsplit=1)[0].lower() for d in deps}
-    assert names == {"aiohttp", "msgspec", "backoff", "aiolimiter"}
+    assert names == {"aiohttp", "msgspec", "backoff"}
     assert all(">=" in d for d in deps), "pin lower bounds"
 
 

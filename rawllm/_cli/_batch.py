@@ -413,7 +413,8 @@ async def _batch_with(
         err(resume_note(scan, args.output))
 
     started = time.monotonic()
-    progress = progress_for(args, tally, started)
+    limiter = client.limiter
+    progress = progress_for(args, tally, started, lambda: limiter.state)
     stop = _Stop()
     loop = asyncio.get_running_loop()
     run_id = os.urandom(6).hex()

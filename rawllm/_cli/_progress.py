@@ -6,6 +6,7 @@ import argparse
 import asyncio
 import sys
 import time
+from collections.abc import Callable
 from typing import Any
 
 from .._batch_api import Part, poll_line, state_counts
@@ -18,11 +19,23 @@ __all__ = ["PlainProgress", "batch_progress_for", "progress_for"]
 class PlainProgress:
     """Plain progress: a line every ``interval`` seconds on stderr (and messages)."""
 
-    def __init__(self, tally: Tally, started: float, interval: float | None) -> None:
+    def __init__(
+        self,
+        tally: Tally,
+        started: float,
+        interval: float | None,
+        state: Callable[[], Any] | None = None,
+    ) -> None:
         self.tally = tally
         self.started = started
         self.interval = interval
+        self.state = state  # the client's limiter state, for the throttle display
         self._task: asyncio.Task[None] | None = None
+
+    def refresh(self) -> None:
+        """Read the limiter's throttle into the tally."""
+        if self.state is not None:
+            self.tally.observe_limiter(self.state())
 
     def start(self) -> None:
         if self.interval is not None:
@@ -32,6 +45,7 @@ class PlainProgress:
         assert self.interval is not None
         while True:
             await asyncio.sleep(self.interval)
+            self.refresh()
             self.log(progress_line(self.tally, time.monotonic() - self.started))
 
     def update(self) -> None:
@@ -41,6 +55,7 @@ class PlainProgress:
         err(text)
 
     async def stop(self) -> None:
+        self.refresh()
         if self._task is not None:
             self._task.cancel()
             try:
@@ -57,8 +72,10 @@ class _RichProgress(PlainProgress):
     only moves the bar, and the counters line reads the tally when drawn.
     """
 
-    def __init__(self, tally: Tally, started: float, console: Any) -> None:
-        super().__init__(tally, started, None)
+    def __init__(
+        self, tally: Tally, started: float, console: Any, state: Callable[[], Any] | None
+    ) -> None:
+        super().__init__(tally, started, None, state)
         from rich.console import Group
         from rich.live import Live
         from rich.progress import (
@@ -87,14 +104,18 @@ class _RichProgress(PlainProgress):
         return None if t.total is None else max(t.total - t.skipped - t.malformed, 0)
 
     def counters(self) -> str:
+        self.refresh()
         t = self.tally
         elapsed = time.monotonic() - self.started
         rate = t.done / elapsed if elapsed > 0 else 0.0
         failed = f"[red]{t.failed_total} failed[/]" if t.failed_total else "0 failed"
-        return (
+        line = (
             f"{failed} · {t.retries} retries · {t.rate_limited}×429 · {rate:.1f} req/s · "
             f"{t.prompt_tokens + t.completion_tokens:,} tokens · {_clock(elapsed)} elapsed"
         )
+        if t.throttled is not None:
+            line += f" · [yellow]{escape(t.throttled)}[/]"
+        return line
 
     def start(self) -> None:
         self._live.start()
@@ -106,6 +127,7 @@ class _RichProgress(PlainProgress):
         self._live.console.print(text, markup=False, highlight=False)
 
     async def stop(self) -> None:
+        self.refresh()
         self.update()
         self._live.stop()
 
@@ -127,7 +149,17 @@ def _clock(seconds: float) -> str:
     return f"{s // 3600}:{s % 3600 // 60:02d}:{s % 60:02d}"
 
 
-def progress_for(args: argparse.Namespace, tally: Tally, started: float) -> PlainProgress:
+def escape(text: str) -> str:
+    """Text shown inside rich markup, brackets escaped."""
+    return text.replace("[", "\\[")
+
+
+def progress_for(
+    args: argparse.Namespace,
+    tally: Tally,
+    started: float,
+    state: Callable[[], Any] | None = None,
+) -> PlainProgress:
     mode = args.progress
     if mode in ("auto", "rich"):
         if mode == "rich" or sys.stderr.isatty():
@@ -137,11 +169,11 @@ def progress_for(args: argparse.Namespace, tally: Tally, started: float) -> Plai
                 if mode == "rich":
                     err("rawllm: rich is not installed (pip install 'rawllm[cli]'); plain lines")
             else:
-                return _RichProgress(tally, started, Console(stderr=True))
-        return PlainProgress(tally, started, args.progress_interval)
+                return _RichProgress(tally, started, Console(stderr=True), state)
+        return PlainProgress(tally, started, args.progress_interval, state)
     if mode == "plain":
-        return PlainProgress(tally, started, args.progress_interval)
-    return PlainProgress(tally, started, None)
+        return PlainProgress(tally, started, args.progress_interval, state)
+    return PlainProgress(tally, started, None, state)
 
 
 # -- --via batch-api ------------------------------------------------------------------

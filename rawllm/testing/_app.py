@@ -32,7 +32,7 @@ import os
 import socket
 import struct
 import time
-from collections import Counter
+from collections import Counter, OrderedDict
 from collections.abc import Mapping
 from typing import Any
 
@@ -40,9 +40,10 @@ import msgspec
 from aiohttp import web
 from multidict import CIMultiDictProxy
 
-from . import _faults, _strict
+from . import _faults, _lookup, _strict
 from ._batch_routes import answer_line, is_batch_route, serve_batch_route
 from ._batch_store import BatchStore
+from ._enforce import Budget, Enforcement, Enforcer, make_budget
 from ._errors import (
     BADSHAPE_JSON,
     HTML_502,
@@ -51,12 +52,14 @@ from ._errors import (
     error_body,
     stream_error,
 )
-from ._faults import Bucket, FaultPlan, Step
+from ._faults import FaultPlan, Step
 from ._planning import DEFAULT_TOKENS, reply_text
 from ._recording import RecordedRequest
 from ._render import CACHE_ENTRIES, CACHE_MAX_BODY, BadRequest, Rendered, render
 from ._render_common import JSON, KEEPALIVE, SSE, decode
 from ._thread import LoopThread
+
+_NO_ENFORCEMENT = Enforcement()
 
 __all__ = ["MockServer"]
 
@@ -98,6 +101,18 @@ class MockServer:
         faults: a fault script such as ``"429:retry-after=1,500,ok"`` (see docs/testing.md).
         rpm: strict-provider requests-per-minute budget (``None``: unlimited).
         tpm: strict-provider tokens-per-minute budget (``None``: unlimited).
+        window: enforce ``rpm``/``tpm`` over fixed windows of this many seconds
+            (as OpenAI and Azure enforce per-minute limits per 1 s or 10 s),
+            still advertising per-minute headers; ``None``: a bucket with one
+            second of burst.
+        charge_rejected: refused requests count against the budget too (OpenAI).
+        gateway_429: probability of a 429 without rate headers (a gateway, vLLM, Ollama).
+        gateway_retry_after: ``Retry-After`` seconds of those 429s (``None``: none).
+        max_concurrency: requests in flight above this get 429 "too many
+            concurrent requests" (Anthropic routes: 529 ``overloaded_error``).
+        change_after: seconds after the first request when ``rpm``/``tpm`` change ...
+        change_factor: ... by this factor (0.5: the budget halves mid-run).
+        seed: seed of the random ``gateway_429`` refusals.
         api_key: when set, requests without this key get a 401.
         record: keep every request in :attr:`requests` (turn off for long benchmarks).
         batch_phase: seconds each Batch API phase lasts (validating, in progress,
@@ -127,6 +142,14 @@ class MockServer:
         faults: str | None = None,
         rpm: float | None = None,
         tpm: float | None = None,
+        window: float | None = None,
+        charge_rejected: bool = False,
+        gateway_429: float = 0.0,
+        gateway_retry_after: float | None = 0.2,
+        max_concurrency: int | None = None,
+        change_after: float | None = None,
+        change_factor: float = 0.5,
+        seed: int = 0,
         api_key: str | None = None,
         record: bool = True,
         batch_phase: float = 0.2,
@@ -141,15 +164,27 @@ class MockServer:
         self.big_event = big_event
         self.rpm = rpm
         self.tpm = tpm
+        self.enforcement = Enforcement(
+            window=window,
+            charge_rejected=charge_rejected,
+            gateway_429=gateway_429,
+            gateway_retry_after=gateway_retry_after,
+            max_concurrency=max_concurrency,
+            change_after=change_after,
+            change_factor=change_factor,
+            seed=seed,
+        )
+        self._enforcer: Enforcer | None = None
         self.api_key = api_key
         self.record = record
         self._plan = FaultPlan(faults)
+        self._stored: OrderedDict[str, bytes] = OrderedDict()
         self.requests: list[RecordedRequest] = []
         self.in_flight = 0
         self.peak_in_flight = 0
         self.status_counts: Counter[int] = Counter()
         self.rate_limited = 0
-        self._buckets: tuple[Bucket | None, Bucket | None] = (None, None)
+        self._buckets: tuple[Budget | None, Budget | None] = (None, None)
         self._runner: web.ServerRunner | None = None
         self._sock: socket.socket | None = None
         self._closing: asyncio.Event | None = None
@@ -189,9 +224,12 @@ class MockServer:
             raise RuntimeError("MockServer is already started")
         self._closing = asyncio.Event()
         now = time.monotonic()
+        window = self.enforcement.window
+        if self.enforcement != _NO_ENFORCEMENT:
+            self._enforcer = Enforcer(self.enforcement)
         self._buckets = (
-            Bucket(self.rpm, now) if self.rpm else None,
-            Bucket(self.tpm, now) if self.tpm else None,
+            make_budget(self.rpm, now, window),
+            make_budget(self.tpm, now, window),
         )
         server = web.Server(self._handle, handler_cancellation=True, access_log=None)
         runner = web.ServerRunner(server, handle_signals=False, shutdown_timeout=0.5)
@@ -304,10 +342,15 @@ class MockServer:
         arrived = time.monotonic()
         method, path = request.method, request.path
         api = _ROUTES.get((method, path))
+        item_id, azure = None, False
+        if api is None:
+            api, item_id, azure = _lookup.resolve(method, path)
         headers = request.headers
         if api is None and is_batch_route(path):
             return await serve_batch_route(self, request, arrived)
-        anthropic = api in _ANTHROPIC_APIS or (api == "models" and "anthropic-version" in headers)
+        anthropic = api in _ANTHROPIC_APIS or (
+            api in ("models", "model") and "anthropic-version" in headers and not azure
+        )
         # Not request.read(): its 1 MiB cap is far below the providers' (a prompt with
         # images is easily more); the cap here is Anthropic's 32 MB.
         raw = await request.content.read() if method == "POST" else b""
@@ -320,8 +363,18 @@ class MockServer:
             except msgspec.DecodeError:
                 body = None
         if self.record:
-            self.requests.append(RecordedRequest(method, path, headers, body, arrived, raw))
+            self.requests.append(
+                RecordedRequest(method, path, headers, body, arrived, raw, request.query_string)
+            )
         rid = self._next_id()
+        enforcer = self._enforcer
+        if api is not None and enforcer is not None:
+            self._buckets = enforcer.budgets(self._buckets, arrived)
+            refusal = enforcer.refusal(self.in_flight, anthropic)
+            if refusal is not None:
+                status, message, extra = refusal
+                self.rate_limited += status == 429
+                return self._error(rid, anthropic, status, message, extra)
 
         # -- fault step ---------------------------------------------------------
         script = headers.get("x-mock-faults")
@@ -346,10 +399,18 @@ class MockServer:
             if early is not None:
                 return early
 
-        if api is None:
+        if api is None or (azure and "api-version" not in request.query):
+            if azure:  # Azure's words for a missing deployment route or api-version
+                return self._error(rid, False, 404, "Resource not found")
             return self._error(rid, anthropic, 404, f"Invalid URL ({method} {path})")
-        if self.api_key is not None and not self._authorized(headers, anthropic):
+        if self.api_key is not None and not self._authorized(headers, anthropic, azure):
             return self._error(rid, anthropic, 401)
+        if method == "GET" and (item_id is not None or (anthropic and api == "models")):
+            status, out = _lookup.answer(api, item_id, request.query, anthropic, self._stored)
+            if isinstance(out, str):
+                return self._error(rid, anthropic and api != "response", status, out)
+            self.status_counts[200] += 1
+            return web.Response(body=out, headers=self._base_headers(rid, anthropic, JSON))
         if method == "POST" and not isinstance(body, dict):
             msg = "We could not parse the JSON body of your request."
             return self._error(rid, anthropic, 400, msg)
@@ -358,9 +419,13 @@ class MockServer:
         except BadRequest as exc:
             return self._error(rid, anthropic, exc.status, exc.message)
 
-    def _authorized(self, headers: CIMultiDictProxy[str], anthropic: bool) -> bool:
+    def _authorized(
+        self, headers: CIMultiDictProxy[str], anthropic: bool, azure: bool = False
+    ) -> bool:
         if anthropic:
             return headers.get("x-api-key") == self.api_key
+        if azure and headers.get("api-key") == self.api_key:
+            return True
         return headers.get("authorization") == f"Bearer {self.api_key}"
 
     async def _early_fault(
@@ -446,7 +511,8 @@ class MockServer:
         }
         bucket = self._buckets[0 if which == "requests" else 1]
         assert bucket is not None
-        body = _strict.refusal_body(anthropic, which, int(bucket.limit), cost, wait)
+        used = int(bucket.limit) - bucket.remaining(time.monotonic())
+        body = _strict.refusal_body(anthropic, which, int(bucket.limit), cost, wait, used)
         return web.Response(status=429, body=body, headers=headers)
 
     async def _route(
@@ -474,7 +540,12 @@ class MockServer:
         extra: dict[str, str] = {}
         if self._buckets != (None, None):
             extra, wait, which = _strict.debit(
-                self._buckets, anthropic, entry.cost, time.monotonic(), time.time()
+                self._buckets,
+                anthropic,
+                entry.cost,
+                time.monotonic(),
+                time.time(),
+                self.enforcement.charge_rejected,
             )
             if wait > 0.0:
                 return self._rate_limited(rid, anthropic, extra, wait, which, entry.cost)
@@ -505,6 +576,8 @@ class MockServer:
             payload = BADSHAPE_JSON[api]
         else:
             payload = rid_b.join(entry.parts)
+            if api == "responses" and body.get("store") is not False:
+                _lookup.store(self._stored, "resp_" + rid, payload)
         headers = self._base_headers(rid, anthropic, JSON)
         if extra:
             headers.update(extra)

@@ -9,11 +9,11 @@ model lists are rendered here; the three generating APIs by their own modules.
 from __future__ import annotations
 
 import base64
-import time
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from ._lookup import anthropic_models_page
 from ._planning import EMBEDDING_DIMENSIONS, count_words, embedding_array, max_tokens_of, plan_reply
 from ._render_anthropic import messages_body, messages_frames
 from ._render_chat import chat_body, chat_frames
@@ -37,22 +37,7 @@ _OPENAI_MODELS = encode(
         ],
     }
 )
-_ANTHROPIC_MODELS = encode(
-    {
-        "data": [
-            {
-                "type": "model",
-                "id": m,
-                "display_name": m,
-                "created_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(c)),
-            }
-            for m, c in MODELS
-        ],
-        "has_more": False,
-        "first_id": MODELS[0][0],
-        "last_id": MODELS[-1][0],
-    }
-)
+_ANTHROPIC_MODELS = anthropic_models_page({})
 
 # A mark rendered in place of the response id, so that a rendered answer can be cached
 # per request body and stamped per request by one ``bytes.join`` (``bytes.replace``

@@ -49,6 +49,46 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--faults", default=None, help='fault script, e.g. "429,500,ok"')
     parser.add_argument("--rpm", type=float, default=None, help="strict requests per minute")
     parser.add_argument("--tpm", type=float, default=None, help="strict tokens per minute")
+    limits = parser.add_argument_group("enforcement, as real providers do it (docs/testing.md)")
+    limits.add_argument(
+        "--window",
+        type=float,
+        default=None,
+        help="enforce --rpm/--tpm over fixed windows of this many seconds (OpenAI, Azure: 1)",
+    )
+    limits.add_argument(
+        "--charge-rejected", action="store_true", help="refused requests count against the budget"
+    )
+    limits.add_argument(
+        "--gateway-429",
+        type=float,
+        default=0.0,
+        metavar="P",
+        help="answer this share of requests 429 without rate headers (a gateway)",
+    )
+    limits.add_argument(
+        "--gateway-retry-after",
+        type=float,
+        default=0.2,
+        metavar="SECONDS",
+        help="Retry-After of those 429s; a negative value sends none (default 0.2)",
+    )
+    limits.add_argument(
+        "--max-concurrency",
+        type=int,
+        default=None,
+        help='requests in flight above this get 429 "too many concurrent requests" (529 on '
+        "Anthropic routes)",
+    )
+    limits.add_argument(
+        "--change-after",
+        type=float,
+        default=None,
+        metavar="SECONDS",
+        help="multiply --rpm/--tpm by --change-factor this long after the first request",
+    )
+    limits.add_argument("--change-factor", type=float, default=0.5, help="(default 0.5: halve)")
+    limits.add_argument("--seed", type=int, default=0, help="seed of the gateway's random 429s")
     parser.add_argument("--api-key", default=None, help="require this API key (401 otherwise)")
     parser.add_argument(
         "--record", action="store_true", help="keep every request in memory (off by default)"
@@ -80,6 +120,14 @@ async def _serve(args: argparse.Namespace) -> None:
         faults=args.faults,
         rpm=args.rpm,
         tpm=args.tpm,
+        window=args.window,
+        charge_rejected=args.charge_rejected,
+        gateway_429=args.gateway_429,
+        gateway_retry_after=None if args.gateway_retry_after < 0 else args.gateway_retry_after,
+        max_concurrency=args.max_concurrency,
+        change_after=args.change_after,
+        change_factor=args.change_factor,
+        seed=args.seed,
         api_key=args.api_key,
         record=args.record,
         batch_phase=args.batch_phase,

@@ -12,25 +12,30 @@ from __future__ import annotations
 import math
 
 from . import _faults
+from ._enforce import Budget
 from ._errors import error_body
-from ._faults import Bucket
 
 __all__ = ["debit", "refusal_body", "refusal_headers"]
 
 
 def debit(
-    buckets: tuple[Bucket | None, Bucket | None],
+    buckets: tuple[Budget | None, Budget | None],
     anthropic: bool,
     cost: int,
     now: float,
     wall: float,
+    charge_rejected: bool = False,
 ) -> tuple[dict[str, str], float, str]:
-    """Debit the strict budget; return (headers, retry wait or 0, which budget refused)."""
+    """Debit the strict budget; return (headers, retry wait or 0, which budget refused).
+
+    ``charge_rejected``: a refused request is debited too (as OpenAI counts
+    unsuccessful requests against the per-minute limit).
+    """
     req_b, tok_b = buckets
     wait_r = req_b.wait_for(1, now) if req_b else 0.0
     wait_t = tok_b.wait_for(cost, now) if tok_b else 0.0
     wait = max(wait_r, wait_t)
-    if wait == 0.0:
+    if wait == 0.0 or charge_rejected:
         if req_b:
             req_b.take(1)
         if tok_b:
@@ -60,8 +65,17 @@ def refusal_headers(anthropic: bool, wait: float) -> dict[str, str]:
     return headers
 
 
-def refusal_body(anthropic: bool, which: str, limit: int, cost: int, wait: float) -> bytes:
-    """The provider's 429 body when the ``which`` budget (``requests``/``tokens``) refused."""
+def refusal_body(
+    anthropic: bool, which: str, limit: int, cost: int, wait: float, used: int | None = None
+) -> bytes:
+    """The provider's 429 body when the ``which`` budget (``requests``/``tokens``) refused.
+
+    OpenAI's reads "Rate limit reached for MODEL in organization ORG on requests
+    per min (RPM): Limit 3, Used 3, Requested 1. Please try again in 20s. Visit
+    https://platform.openai.com/account/rate-limits to learn more." with
+    ``type`` ``requests``/``tokens`` and ``code`` ``rate_limit_exceeded``;
+    Anthropic's is a ``rate_limit_error``.
+    """
     if anthropic:
         msg = (
             f"This request would exceed the rate limit for your organization of {limit} "
@@ -70,10 +84,12 @@ def refusal_body(anthropic: bool, which: str, limit: int, cost: int, wait: float
         )
     else:
         short = "requests per min (RPM)" if which == "requests" else "tokens per min (TPM)"
+        used_part = "" if used is None else f"Used {used}, "
         msg = (
             f"Rate limit reached for default-model in organization org-mock on {short}: "
-            f"Limit {limit}, Requested {1 if which == 'requests' else cost}. "
-            f"Please try again in {_faults.format_duration(wait)}."
+            f"Limit {limit}, {used_part}Requested {1 if which == 'requests' else cost}. "
+            f"Please try again in {_faults.format_duration(wait)}. "
+            "Visit https://platform.openai.com/account/rate-limits to learn more."
         )
     body = error_body(anthropic, 429, msg)
     if not anthropic and which == "tokens":

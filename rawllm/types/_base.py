@@ -21,6 +21,28 @@ class BaseModel(msgspec.Struct, kw_only=True, omit_defaults=True):
         out: dict[str, Any] = msgspec.to_builtins(self)
         return out
 
+    def model_dump(self, *, exclude_none: bool = False, **_pydantic_options: Any) -> dict[str, Any]:
+        """``to_dict()``, under the official SDKs' (pydantic) name.
+
+        Args:
+            exclude_none: drop keys whose value is None, at every depth.
+            **_pydantic_options: pydantic's other options (``mode``, ``by_alias``,
+                ``exclude_unset``) are accepted for drop-in use: the output is always
+                JSON-ready data.
+        """
+        out = self.to_dict()
+        return _drop_none(out) if exclude_none else out
+
+    def model_dump_json(self, *, indent: int | None = None, **_pydantic_options: Any) -> str:
+        """This object as JSON text (for a top-level result: the body as received)."""
+        raw = self.__dict__.get("_raw") if hasattr(self, "__dict__") else None
+        if raw is not None and indent is None:
+            return raw if isinstance(raw, str) else raw.decode("utf-8", "replace")
+        data = msgspec.json.encode(self.to_dict())
+        if indent is not None:
+            data = msgspec.json.format(data, indent=indent)
+        return data.decode()
+
 
 class Result(BaseModel, kw_only=True, omit_defaults=True, dict=True):
     """Base of top-level results (a response body, a stream chunk).
@@ -109,6 +131,14 @@ def keep_raw_fields(result: Result, kept: dict[str, Any]) -> None:
     """Record the values the tolerant decode set aside (``Result.raw_fields``)."""
     if kept:
         result.__dict__["_raw_fields"] = kept
+
+
+def _drop_none(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {k: _drop_none(v) for k, v in value.items() if v is not None}
+    if isinstance(value, list):
+        return [_drop_none(v) for v in value]
+    return value
 
 
 def attach(result: Result, raw: bytes | str | None, request_id: str | None) -> None:

@@ -33,11 +33,14 @@ Invariants:
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any, ClassVar, Literal
 
 from ._base import BaseModel, Result, StreamItem, UnknownObject
 
 __all__ = [
+    "ModelInfo",
+    "ModelInfoPage",
     "BashCodeExecutionToolResultBlock",
     "CacheCreation",
     "CitationsDelta",
@@ -558,3 +561,33 @@ MessageStopEvent = RawMessageStopEvent
 ContentBlockStartEvent = RawContentBlockStartEvent
 ContentBlockDeltaEvent = RawContentBlockDeltaEvent
 ContentBlockStopEvent = RawContentBlockStopEvent
+
+
+# -- models ------------------------------------------------------------------------
+
+
+class ModelInfo(Result, kw_only=True):
+    """A model of the Anthropic Models API (``models.list()`` item, ``models.retrieve()``).
+
+    Example:
+        >>> (await client.models.retrieve("claude-sonnet-4-5")).display_name
+        'Claude Sonnet 4.5'
+    """
+
+    id: str
+    type: str = "model"
+    display_name: str | None = None
+    created_at: str | None = None
+
+
+class ModelInfoPage(Result, kw_only=True):
+    """One page of ``GET /v1/models``: ``data``, and the cursors to the next page."""
+
+    data: list[ModelInfo]
+    has_more: bool = False
+    first_id: str | None = None
+    last_id: str | None = None
+
+    def __iter__(self) -> Iterator[ModelInfo]:
+        """Iterate over this page's models."""
+        return iter(self.data)

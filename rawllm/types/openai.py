@@ -446,8 +446,8 @@ class CreateEmbeddingResponse(Result, kw_only=True):
 # -- models ----------------------------------------------------------------------
 
 
-class Model(BaseModel, kw_only=True, gc=False):
-    """A model the server offers."""
+class Model(Result, kw_only=True):
+    """A model the server offers (an item of ``models.list()``, or ``models.retrieve()``)."""
 
     id: str
     object: str | None = None

@@ -10,6 +10,7 @@ import time
 import pytest
 
 import rawllm
+from rawllm._ratelimit import LEARNED_HEADROOM
 from rawllm.testing import MockServer
 
 MSG = [{"role": "user", "content": "hello there"}]
@@ -62,7 +63,8 @@ async def test_no_429_when_nothing_is_configured_but_the_probe_learns() -> None:
             failures, _ = await _run(client, n)
             assert failures == 0
             assert server.rate_limited == 0
-            assert client.limiter.state.learned_requests_per_minute == pytest.approx(rpm * 0.98)
+            learned = client.limiter.state.learned_requests_per_minute
+            assert learned == pytest.approx(rpm * (1 - LEARNED_HEADROOM))
 
 
 async def test_anthropic_headers_are_learned() -> None:
@@ -79,7 +81,8 @@ async def test_anthropic_headers_are_learned() -> None:
 
             await asyncio.gather(*(one() for _ in range(n)))
             assert server.rate_limited == 0
-            assert client.limiter.state.learned_requests_per_minute == pytest.approx(rpm * 0.98)
+            learned = client.limiter.state.learned_requests_per_minute
+            assert learned == pytest.approx(rpm * (1 - LEARNED_HEADROOM))
 
 
 async def test_recovery_when_limits_are_set_wrong() -> None:

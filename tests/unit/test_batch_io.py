@@ -375,3 +375,28 @@ def test_summary_text_mentions_resume_when_interrupted() -> None:
     assert "not run: 5" in text
     t.succeeded = 9
     assert "not run" not in summary_text(t, 3.0, interrupted=False)
+
+
+def test_throttle_in_progress_line_summary_and_json() -> None:
+    from rawllm._limiter import LimiterState
+
+    base = dict(
+        in_flight=1, waiting=5, max_concurrency=None, paused_for=0.0, next_start_in=0.1,
+        tokens_per_minute=None, learned_requests_per_minute=None,
+        learned_tokens_per_minute=None, rate_factor=0.5, token_backlog=0.0, started=10,
+        rate_limited=2, probing=False, store_available=True, slowdowns=1,
+    )  # fmt: skip
+    t = Tally(total=10, succeeded=4)
+    t.observe_limiter(
+        LimiterState(requests_per_minute=720.0, reason="429 without rate headers", **base)  # type: ignore[arg-type]
+    )
+    line = progress_line(t, 2.0)
+    assert line.endswith(", pacing 12 req/s after 429 without rate headers")
+    text = summary_text(t, 3.0, interrupted=False)
+    assert "throttled: 1 slowdown(s), last after 429 without rate headers" in text
+    assert "lowest pace 12 req/s" in text
+    t.observe_limiter(LimiterState(requests_per_minute=None, reason=None, **base))  # type: ignore[arg-type]
+    assert t.throttled is None and progress_line(t, 2.0).endswith("ETA 3s")
+    d = t.to_dict(elapsed=1.0, interrupted=False)
+    assert d["slowdowns"] == 1 and d["lowest_pace_per_s"] == 12.0
+    assert d["throttle_cause"] == "429 without rate headers"

@@ -80,3 +80,13 @@ def test_an_error_body_raises_and_keeps_raising() -> None:
         reader.eof()
     with pytest.raises(rawllm.BadRequestError):
         reader.feed(b"x")
+
+
+def test_a_body_past_max_bytes_is_refused_and_not_kept() -> None:
+    body = (PAYLOADS / "openai_chat_completion.json").read_bytes()
+    reader: BodyReader = BodyReader(None, chat_wire.stream_from_body, {Done}, max_bytes=100)  # type: ignore[type-arg]
+    with pytest.raises(rawllm.APIResponseValidationError, match="max_response_bytes=100"):
+        feed_all(reader, body, piece=64)
+    assert reader.failed and not reader.done
+    with pytest.raises(rawllm.APIResponseValidationError):
+        reader.eof()

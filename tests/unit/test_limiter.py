@@ -16,6 +16,7 @@ import pytest
 from aiolimiter import AsyncLimiter
 
 from rawllm import APIConnectionError, RateLimit
+from rawllm._congestion import BETA
 from rawllm._limiter import (
     DEFAULT_COMPLETION_TOKENS,
     Limiter,
@@ -23,7 +24,7 @@ from rawllm._limiter import (
     Permit,
     estimate_tokens,
 )
-from rawllm._ratelimit import CUT, LEARNED_HEADROOM
+from rawllm._ratelimit import LEARNED_HEADROOM
 
 T = TypeVar("T")
 
@@ -92,8 +93,8 @@ def test_learned_limits_are_followed_without_config() -> None:
         return times
 
     t = run(main)
-    assert t[1] - t[0] == pytest.approx(60 / 58.8)
-    assert t[2] - t[1] == pytest.approx(60 / 58.8)
+    assert t[1] - t[0] == pytest.approx(1 / (1 - LEARNED_HEADROOM))
+    assert t[2] - t[1] == pytest.approx(1 / (1 - LEARNED_HEADROOM))
 
 
 def test_remaining_zero_waits_for_reset_without_config() -> None:
@@ -248,10 +249,11 @@ def test_probe_holds_others_until_the_first_answer() -> None:
         )
         permits = await asyncio.gather(*others)
         assert not lim.state.probing
-        assert lim.state.learned_requests_per_minute == pytest.approx(588)
+        learned = 600 * (1 - LEARNED_HEADROOM)
+        assert lim.state.learned_requests_per_minute == pytest.approx(learned)
         # what the probe learned paces the ones held back: no burst when it ends
-        assert times[1] - times[0] == pytest.approx(60 / 588)
-        assert times[2] - times[1] == pytest.approx(60 / 588)
+        assert times[1] - times[0] == pytest.approx(60 / learned)
+        assert times[2] - times[1] == pytest.approx(60 / learned)
         first.release()
         for p in permits:
             p.release()
@@ -262,9 +264,14 @@ def test_probe_holds_others_until_the_first_answer() -> None:
 def test_one_429_pauses_every_call_then_reopens_gradually() -> None:
     async def main(clock: Callable[[], float]) -> list[float]:
         lim = Limiter(RateLimit(requests_per_minute=600), clock=clock, rng=_ZeroRandom())
-        (await lim.acquire(1)).release()
+        for _ in range(20):  # the server accepts the configured 10 / s
+            permit = await lim.acquire(1)
+            lim.observe(200, {}, permit)
+            permit.release()
+        permit = await lim.acquire(1)
         t429 = clock()
-        lim.observe(429, {"retry-after": "2"})
+        lim.observe(429, {"retry-after": "2"}, permit)
+        permit.release()
         assert lim.state.paused_for == pytest.approx(2.0)
         assert lim.state.rate_limited == 1
         times = []
@@ -278,7 +285,8 @@ def test_one_429_pauses_every_call_then_reopens_gradually() -> None:
 
     times = run(main)
     assert times[0] == pytest.approx(2.0)
-    assert times[1] - times[0] == pytest.approx(0.1 / CUT, rel=0.01)  # half speed at first
+    # BETA of the pace the server was accepting (10 / s) at first
+    assert times[1] - times[0] == pytest.approx(0.1 / BETA, rel=0.01)
     assert times[3] - times[2] < times[1] - times[0]  # and speeding up
 
 
@@ -499,3 +507,111 @@ def test_aiolimiter_serves_small_amounts_before_a_big_one() -> None:
     # The big waiter came first but the heap is ordered by amount: small
     # ones overtake it (under steady small traffic it can starve).
     assert run(main)[0] == "s0"
+
+
+# -- issue 11: refunds, adaptive=False, state, logs ------------------------------------
+
+
+def test_refund_rearms_the_waiting_head_at_once() -> None:
+    # 60,000 TPM = 1,000 tokens / s; 20 calls estimated ~1,040 tokens each, using 17
+    async def main(clock: Callable[[], float]) -> float:
+        lim = Limiter(RateLimit(tokens_per_minute=60_000), clock=clock)
+        t0 = clock()
+
+        async def call() -> None:
+            permit = await lim.acquire(1040)
+            await asyncio.sleep(0.1)  # the answer
+            permit.release()
+            permit.settle(17)
+
+        await asyncio.gather(*(call() for _ in range(20)))
+        return clock() - t0
+
+    # without re-arming, every start waits out ~1 s of the old schedule (~20 s);
+    # with it, each refund lets the next call start when its answer comes
+    assert run(main) < 2.5
+
+
+def test_adaptive_false_learns_nothing_and_waits_only_when_told() -> None:
+    async def main(clock: Callable[[], float]) -> None:
+        lim = Limiter(RateLimit(max_concurrency=8, adaptive=False), clock=clock)
+        assert not lim.state.probing and not lim.state.adaptive
+        headers = {"x-ratelimit-limit-requests": "60", "x-ratelimit-remaining-requests": "0",
+                   "x-ratelimit-reset-requests": "30s"}  # fmt: skip
+        permit = await lim.acquire(1)
+        lim.observe(200, headers, permit)
+        permit.release()
+        assert lim.state.learned_requests_per_minute is None
+        t0 = clock()
+        permit = await lim.acquire(1)
+        assert clock() == t0  # remaining = 0 was not obeyed either
+        lim.observe(429, {}, permit)  # no stated wait: nothing
+        permit.release()
+        (await lim.acquire(1)).release()
+        assert clock() == t0
+        permit = await lim.acquire(1)
+        lim.observe(429, {"retry-after": "3"}, permit)
+        permit.release()
+        (await lim.acquire(1)).release()
+        assert clock() - t0 == pytest.approx(3.0)
+        assert lim.state.rate_limited == 2 and lim.state.slowdowns == 0
+
+    run(main)
+
+
+def test_state_says_why_and_logs_slowdown_and_recovery(caplog: pytest.LogCaptureFixture) -> None:
+    async def main(clock: Callable[[], float]) -> None:
+        lim = Limiter(None, clock=clock, rng=_ZeroRandom())
+        for _ in range(50):  # 100 answers / s accepted, no headers
+            permit = await lim.acquire(1)
+            await asyncio.sleep(0.01)
+            lim.observe(200, {}, permit)
+        assert lim.state.accepted_per_second == pytest.approx(100, rel=0.15)
+        assert lim.state.reason is None and lim.state.throttled is None
+        with caplog.at_level("INFO", logger="rawllm"):
+            lim.observe(429, {"retry-after": "0.5"})
+        s = lim.state
+        assert s.reason == "429 without rate headers" and s.slowdowns == 1
+        assert s.paused_for == pytest.approx(0.5)
+        assert s.throttled is not None and s.throttled.startswith("paused 0.5 s")
+        assert "slowing down after 429 without rate headers" in caplog.text
+        await asyncio.sleep(0.6)
+        s = lim.state
+        assert s.requests_per_minute is not None and s.requests_per_minute < 100 * 60
+        assert s.throttled is not None and s.throttled.startswith("pacing ")
+        assert "after 429 without rate headers" in s.throttled
+        # the server keeps accepting: the cap climbs back and pacing switches off
+        with caplog.at_level("INFO", logger="rawllm"):
+            for _ in range(2000):
+                permit = await lim.acquire(1)
+                await asyncio.sleep(0.005)
+                lim.observe(200, {}, permit)
+                permit.release()
+                if lim._free:  # back on the no-op path
+                    break
+        assert lim._free
+        assert lim.state.reason is None and lim.state.requests_per_minute is None
+        assert "recovered" in caplog.text
+
+    run(main)
+
+
+def test_uncapped_estimates_learn_from_usage_and_capped_ones_never_shrink() -> None:
+    async def main(clock: Callable[[], float]) -> tuple[int, int, int]:
+        lim = Limiter(RateLimit(tokens_per_minute=60_000), clock=clock)
+        uncapped = {"messages": [{"role": "user", "content": "x" * 400}]}
+        capped = {**uncapped, "max_tokens": 1000}
+        first = lim.estimate(uncapped)
+        for _ in range(10):  # answers use 60 tokens where ~1,130 were guessed
+            permit = await lim.acquire(lim.estimate(uncapped))
+            permit.release()
+            permit.settle(60)
+        permit = await lim.acquire(lim.estimate(uncapped))
+        learned = permit.cost
+        permit.release()
+        return first, learned, lim.estimate(capped)
+
+    first, learned, capped = run(main)
+    assert first == (400 + 16) // 4 + 1024  # characters / 4 (+16 per message) + default
+    assert 55 <= learned <= 70  # charged what such calls really use
+    assert capped == (400 + 16) // 4 + 1000  # a cap the provider charges: never scaled down

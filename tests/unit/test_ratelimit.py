@@ -14,13 +14,8 @@ from hypothesis import strategies as st
 from multidict import CIMultiDict, CIMultiDictProxy
 
 from rawllm._ratelimit import (
-    CEILING_HEADROOM,
-    CUT,
     DEFAULT_PAUSE,
-    LEARNED_HEADROOM,
     MAX_PAUSE,
-    RECOVERY,
-    UNKNOWN_DOUBLING,
     Pacer,
     RateInfo,
     parse_duration,
@@ -357,148 +352,6 @@ def test_request_and_token_budgets_both_apply() -> None:
     assert p.delay(0.0) == pytest.approx(1.0)  # now requests bind
 
 
-# -- penalties -----------------------------------------------------------------
-
-
-def test_penalty_pauses_with_jitter_and_reopens_gradually() -> None:
-    p = Pacer(requests_per_minute=600)
-    p.start(1, 0.0)
-    p.penalize(2.0, 0.05, jitter=0.5)
-    until = 0.05 + 2.0 + 0.2 * 0.5
-    assert p.paused_until == pytest.approx(until)
-    assert p.delay(1.0) == pytest.approx(until - 1.0)
-    # reopens at CUT of the rate, climbing linearly to CEILING_HEADROOM
-    assert p.request_rate(until) == pytest.approx(10 * CUT)
-    assert p.request_rate(until + 2.0) == pytest.approx(10 * (CUT + 2.0 / RECOVERY))
-    assert p.request_rate(until + 100.0) == pytest.approx(10 * CEILING_HEADROOM)
-    starts = _run(p, 5, now=until)
-    assert starts[0] == pytest.approx(until)
-    assert starts[1] - starts[0] == pytest.approx(1 / (10 * CUT))
-
-
-def test_jitter_bounds() -> None:
-    for j in (0.0, 0.999):
-        p = Pacer(requests_per_minute=60)
-        p.penalize(30.0, 0.0, jitter=j)
-        assert 30.0 <= p.paused_until <= 31.0
-
-
-def test_a_burst_of_429s_cuts_once_and_later_429s_cut_again() -> None:
-    p = Pacer(requests_per_minute=600)
-    p.penalize(1.0, 0.0, jitter=0.0)
-    for k in range(10):  # answers to requests already in flight
-        p.penalize(1.0, 0.01 * k, jitter=0.0)
-    assert p.penalties == 11
-    assert p.factor(1.09) == pytest.approx(CUT)
-    # long after, at the ceiling, a new 429 cuts again and lowers the ceiling
-    later = 100.0
-    f = p.factor(later)
-    assert f == pytest.approx(CEILING_HEADROOM)
-    p.penalize(1.0, later, jitter=0.0)
-    assert p.factor(later + 1.0) == pytest.approx(f * CUT)
-    assert p.factor(later + 1000.0) == pytest.approx(f * CEILING_HEADROOM)
-
-
-def _simulate(client_rpm: float | None, provider_rpm: float, n: int, *, headers: bool = False):
-    """A greedy client against a strict provider (bucket of 1 s, continuous refill).
-
-    Responses are instant. The provider answers 429 with Retry-After = time
-    until a request would be accepted (as real providers do, rounded up).
-    """
-    p = Pacer(requests_per_minute=client_rpm)
-    rng = random.Random(1)
-    rate = provider_rpm / 60
-    cap = max(1.0, rate)
-    level, last = cap, 0.0
-    now, refused, outcomes = 0.0, 0, []
-    for _ in range(n):
-        now += p.delay(now)
-        p.start(1, now)
-        level = min(cap, level + (now - last) * rate)
-        last = now
-        if level >= 1.0:
-            level -= 1.0
-            outcomes.append(True)
-            if headers:
-                p.learn(RateInfo(limit_requests=provider_rpm), now)
-        else:
-            refused += 1
-            outcomes.append(False)
-            wait = (1.0 - level) / rate
-            p.penalize(math.ceil(wait * 1000) / 1000, now, rng.random())
-    return refused, outcomes, now
-
-
-def test_limit_at_the_provider_budget_gets_no_429() -> None:
-    refused, _, elapsed = _simulate(600, 600, 3000)
-    assert refused == 0
-    assert elapsed == pytest.approx(2999 / 10)
-
-
-def test_limit_set_too_high_recovers_without_ping_pong() -> None:
-    refused, outcomes, elapsed = _simulate(1200, 600, 4000)
-    # no ping-pong: only a small share of starts are refused, and fewer later
-    assert refused / len(outcomes) < 0.02
-    assert outcomes[2000:].count(False) <= outcomes[:2000].count(False)
-    # and goodput stays close to the provider's budget
-    accepted = outcomes.count(True)
-    assert accepted / elapsed > 0.75 * 10
-
-
-def test_no_config_learns_from_headers_and_stops_429s() -> None:
-    refused, outcomes, _ = _simulate(None, 600, 2000, headers=True)
-    assert outcomes[-1000:].count(False) == 0
-    assert refused < 20
-
-
-# -- learning from headers without configuration -------------------------------
-
-
-def test_learned_limits_pace_with_headroom() -> None:
-    p = Pacer()
-    assert not p.active and p.request_rate(0.0) is None
-    p.learn(RateInfo(limit_requests=600, limit_tokens=60_000), 0.0)
-    assert p.active and p.paces_tokens
-    assert p.request_rate(0.0) * 60 == pytest.approx(600 * (1 - LEARNED_HEADROOM))
-    assert p.token_rate(0.0) * 60 == pytest.approx(60_000 * (1 - LEARNED_HEADROOM))
-    # a configured limit below the learned one wins, and the other way round
-    q = Pacer(requests_per_minute=100)
-    q.learn(RateInfo(limit_requests=600), 0.0)
-    assert q.request_rate(0.0) * 60 == pytest.approx(100)
-    q = Pacer(requests_per_minute=6000)
-    q.learn(RateInfo(limit_requests=600), 0.0)
-    assert q.request_rate(0.0) * 60 == pytest.approx(588)
-
-
-def test_remaining_zero_waits_for_reset_and_remaining_never_opens() -> None:
-    p = Pacer()
-    p.learn(RateInfo(remaining_requests=0, reset_requests=2.5), 10.0)
-    assert p.active
-    assert p.delay(10.0) == pytest.approx(2.5)
-    p.learn(RateInfo(remaining_tokens=0, reset_tokens=4.0), 11.0)
-    assert p.delay(11.0) == pytest.approx(4.0)
-    # a large remaining never shortens a pause nor allows a burst
-    p.learn(RateInfo(limit_requests=60, remaining_requests=59, reset_requests=0.0), 12.0)
-    assert p.delay(12.0) == pytest.approx(3.0)
-    p.start(1, 15.0)
-    p.learn(RateInfo(limit_requests=60, remaining_requests=1000), 15.0)
-    assert p.delay(15.0) == pytest.approx(60 / 58.8)
-
-
-def test_429_without_any_known_rate_paces_from_the_accepted_rate_then_doubles() -> None:
-    p = Pacer()
-    p.penalize(1.0, 10.0, jitter=0.0, accepted_rate=40.0)
-    until = 11.0
-    assert p.delay(10.0) == pytest.approx(1.0)
-    assert p.request_rate(until) == pytest.approx(40.0 * CUT)
-    assert p.request_rate(until + UNKNOWN_DOUBLING) == pytest.approx(40.0 * CUT * 2)
-    # eventually pacing switches off again
-    assert p.request_rate(until + 20 * UNKNOWN_DOUBLING) is None
-    q = Pacer()
-    q.penalize(1.0, 0.0, jitter=0.0)  # nothing accepted yet: a cautious floor
-    assert q.request_rate(1.0) == pytest.approx(0.5)
-
-
 def test_hypothesis_spacing_holds_through_penalties() -> None:
     # The bound must hold however 429s, learning and settles interleave.
     @given(
@@ -517,7 +370,7 @@ def test_hypothesis_spacing_holds_through_penalties() -> None:
                 p.start(int(x * 100), now)
                 starts.append(now)
             elif op == "429":
-                p.penalize(x, now, jitter=0.5)
+                p.refused(now, None, x, 0.5)
             elif op == "learn":
                 p.learn(RateInfo(limit_requests=rpm * 2), now)
             else:

@@ -62,8 +62,11 @@ BUILDERS: dict[str, tuple[Callable[[type[Any]], BaseException], type[rawllm.APIE
         lambda c: c(b"a", b"b", "api.example.com", 443),
         rawllm.APIConnectionError,
     ),
-    "ClientResponseError": (lambda c: _response_error(c, 502), rawllm.InternalServerError),
-    "ClientHttpProxyError": (lambda c: _response_error(c, 407), rawllm.APIStatusError),
+    # aiohttp raises ClientResponseError (status 400) only when its HTTP parser rejected
+    # the reply (we never call raise_for_status): a connection error, not the API's 400.
+    "ClientResponseError": (lambda c: _response_error(c, 400), rawllm.APIConnectionError),
+    # The proxy refused CONNECT: its status is not the API's answer.
+    "ClientHttpProxyError": (lambda c: _response_error(c, 407), rawllm.APIConnectionError),
     "WSServerHandshakeError": (lambda c: _response_error(c, 101), rawllm.APIConnectionError),
     "ContentTypeError": (lambda c: _response_error(c, 200), rawllm.APIResponseValidationError),
     "ClientPayloadError": (lambda c: c("truncated"), rawllm.APIConnectionError),

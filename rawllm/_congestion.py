@@ -1,0 +1,319 @@
+"""Pure adaptation to refusals: what the server accepts, and how fast to go after a 429.
+
+This is the part of rate control that has no number to go by: a vLLM, Ollama
+or LiteLLM proxy, a gateway such as OpenRouter, answers 429 (or Anthropic's
+529 ``overloaded_error``) without any ``x-ratelimit-*`` header, for a hidden
+per-second limit, a cap on concurrent requests, or an upstream hiccup.  The
+rules, modelled on TCP congestion control but driven by measured rates:
+
+- **Measure from the first answer on.**  ``AcceptedRate`` is an exponentially
+  weighted rate of successful answers (time constant ``TAU``), folded in
+  buckets of ``BUCKET`` seconds and restarted after ``IDLE`` seconds without
+  answers, so it never averages over a window that starts near zero nor over
+  idle time.
+- **One cut per congestion event, from what was accepted.**  A refusal opens
+  an event: the whole client pauses for the server's stated wait (or
+  ``HEADERLESS_PAUSE`` with jitter), then paces at ``BETA`` times the rate the
+  server was accepting (never below half of it: ``BETA >= 0.5``): the
+  binding pace when the measured accepted rate roughly confirms it (the pace
+  is exact where the measurement lags a climbing pace), else the measured
+  accepted rate; a refusal
+  before anything was accepted only pauses (there is no rate to cut from).  Refusals of
+  requests that started before that pause ended belong to the same event.
+  For ``COOLDOWN`` seconds after the pause, isolated refusals (a gateway's
+  sporadic 429s) neither pause nor cut again; only a dense run of them (at
+  least ``DENSE_MIN`` and ``DENSE_SHARE`` of the answers: a limit still
+  overshot) opens the next event early.
+- **Fast, jittered recovery.**  After the pause the pace doubles every
+  ``DOUBLING`` seconds (jittered by +-20% per event, so clients sharing a
+  server do not climb in step) up to ``TARGET`` of the rate that was refused,
+  then probes above it by ``PROBE`` of it per second for ``PROBE_TIME``
+  seconds, then accelerates again (doubling every ``ACCEL_DOUBLING``
+  seconds: the old rate was an underestimate).  With no known limit,
+  pacing switches off once the probe passes ``RELEASE`` times that rate; under
+  a known limit, once it reaches the limit.
+
+A server capping *concurrent* requests (a LiteLLM ``max_parallel_requests``,
+an inference server's queue; 429 "too many concurrent requests" or 529) is
+a rate cap of C / latency at a steady latency, which the rules above find;
+and because a burst of calls refused together says nothing about rate, each
+event also sets a **concurrency window** at the most calls in flight the
+server accepted since the previous event (``window``), grown additively by
+one per window of successes and dropped at ``WINDOW_RELEASE`` times its
+setting.
+
+Invariants: pure (``now`` and the random numbers are passed in); the pace
+after an event is >= ``BETA`` * min(accepted, pace in force) >= ``MIN_RATE``;
+``cap()`` is non-decreasing between events.
+"""
+
+from __future__ import annotations
+
+import math
+
+__all__ = [
+    "BETA",
+    "COOLDOWN",
+    "DOUBLING",
+    "HEADERLESS_PAUSE",
+    "PROBE",
+    "RELEASE",
+    "TARGET",
+    "AcceptedRate",
+    "Congestion",
+]
+
+TAU = 0.5
+"""Time constant of the accepted-rate average, seconds."""
+CONFIRM = 1.5
+"""The binding pace is the reference when the measured accepted rate is within this factor
+of it; far above what the server accepted, the measurement is."""
+BUCKET = 0.1
+"""Answers are counted in buckets of this many seconds before folding into the average."""
+IDLE = 2.0
+"""A gap without answers longer than this restarts the measurement (idle time is not a rate)."""
+BETA = 0.75
+"""Pace right after an event, as a share of the rate the server was accepting."""
+BETA_STABLE = 0.9
+"""... when the refusal came at about the rate of the previous one (within STABLE): the
+limit is known well, so the cut is shallow."""
+STABLE = 0.15
+DOUBLING = 0.5
+"""Seconds per doubling of the pace while climbing back (jittered +-20% per event)."""
+TARGET = 0.95
+"""The fast climb stops at this share of the rate that was refused ..."""
+PROBE = 0.05
+"""... then probes above it by this share of it per second."""
+PROBE_TIME = 3.0
+ACCEL_DOUBLING = 1.0
+"""After PROBE_TIME seconds of probing without a refusal the pace doubles every
+ACCEL_DOUBLING seconds again (the old rate was an underestimate, or the limit rose);
+an isolated refusal while probing restarts that clock."""
+RELEASE = 1.5
+"""With no known limit, pacing stops when the probe passes this multiple of the refused rate."""
+COOLDOWN = 2.5
+"""Seconds after an event's pause during which isolated refusals do not open a new event."""
+DENSE_MIN = 3
+DENSE_SHARE = 0.2
+SHARE_ALPHA = 0.05
+"""A new event opens early when at least DENSE_MIN refusals came since the last pause and
+the share of refusals among recent answers (weighted by SHARE_ALPHA per answer, about the
+last 40) reaches DENSE_SHARE: the cut was not enough."""
+WINDOW_RELEASE = 2.0
+"""The concurrency window is dropped once it has grown to this multiple of its setting."""
+HEADERLESS_PAUSE = 0.25
+"""Pause (stretched by up to 100% jitter) after a refusal that states no wait."""
+JITTER = 0.1
+"""A stated wait is stretched by up to 10% (at most 1 s) so clients don't reopen in step."""
+MIN_RATE = 0.2
+"""Starts per second: the pace never goes below this."""
+
+
+class AcceptedRate:
+    """Successful answers per second, exponentially weighted, measured from the first one.
+
+    Example:
+        >>> r = AcceptedRate()
+        >>> for k in range(50): r.success(k * 0.02)
+        >>> round(r.value(1.0))
+        50
+    """
+
+    __slots__ = ("_last", "_n", "_rate", "_t0")
+
+    def __init__(self) -> None:
+        self._rate: float | None = None
+        self._t0 = -math.inf
+        self._n = 0
+        self._last = -math.inf
+
+    def success(self, now: float) -> None:
+        """Count one successful answer at ``now``."""
+        if now - self._last > IDLE:  # first answer, or after idle time: start afresh
+            self._rate = None
+            self._t0 = now
+            self._n = 0
+        self._last = now
+        self._n += 1
+        if now - self._t0 >= BUCKET:
+            self._rate = self._fold(now)
+            self._t0 = now
+            self._n = 0
+
+    def _fold(self, now: float) -> float | None:
+        elapsed = now - self._t0
+        if elapsed <= 0.0:
+            return self._rate
+        inst = self._n / elapsed
+        if self._rate is None:
+            return inst
+        alpha = elapsed / TAU
+        return self._rate + (alpha if alpha < 1.0 else 1.0) * (inst - self._rate)
+
+    def value(self, now: float) -> float | None:
+        """The accepted rate at ``now`` (answers per second), or None before any answer."""
+        if now - self._last > IDLE:
+            return None
+        if now - self._t0 < BUCKET / 2 and self._rate is not None:
+            return self._rate  # a bucket just begun says little
+        return self._fold(now)
+
+
+class Congestion:
+    """Events opened by refusals, and the pace cap that climbs back after each.
+
+    Args:
+        (none): every input arrives through ``success``, ``refused`` and ``cap``.
+
+    Example:
+        >>> c = Congestion()
+        >>> for k in range(100): c.success(k * 0.01)
+        >>> until = c.refused(1.0, None, None, 0.5, 0.5, 0.0)
+        >>> round(c.cap(until))  # 0.75 x the 100/s the server was accepting
+        75
+    """
+
+    __slots__ = (
+        "_cap0",
+        "_cooldown_end",
+        "_doubling",
+        "_fast_end",
+        "_grow_from",
+        "_fast_to",
+        "_refused_since",
+        "_ok_slots",
+        "_share",
+        "_window_set",
+        "accepted",
+        "active",
+        "events",
+        "pause_end",
+        "refused_at",
+        "window",
+    )
+
+    def __init__(self) -> None:
+        self.accepted = AcceptedRate()
+        self.active = False
+        self.events = 0
+        self.pause_end = -math.inf
+        self.refused_at = 0.0
+        self._cap0 = 0.0
+        self._grow_from = 0.0
+        self._doubling = DOUBLING
+        self._fast_end = 0.0
+        self._cooldown_end = -math.inf
+        self._refused_since = 0
+        self._share = 0.0
+        self._fast_to = 0.0
+        self.window: float | None = None
+        self._window_set = 0.0
+        self._ok_slots = 0
+
+    def success(self, now: float, slot: int = 0) -> None:
+        """A successful answer to a request sent as the ``slot``-th in flight (0: unknown)."""
+        self.accepted.success(now)
+        self._share -= SHARE_ALPHA * self._share
+        if slot > self._ok_slots:
+            self._ok_slots = slot
+        window = self.window
+        if window is not None:  # additive increase: about +1 per window of successes
+            window += 1.0 / window
+            self.window = None if window > WINDOW_RELEASE * self._window_set else window
+
+    def refused(
+        self,
+        now: float,
+        started: float | None,
+        stated_wait: float | None,
+        jitter: float,
+        jitter2: float,
+        pace: float | None,
+    ) -> float | None:
+        """A refusal (429 / 529).  Returns the end of a new pause, or None (same event).
+
+        Args:
+            now: monotonic seconds.
+            started: when the refused request started (None: unknown).
+            stated_wait: the wait the answer stated (Retry-After, an exhausted
+                budget's reset), or None.
+            jitter, jitter2: uniform random numbers in [0, 1) from the caller's RNG.
+            pace: the request rate the client was actually sending at (the
+                pace in force while it binds), or None (unpaced, or the pace
+                is above what the client sends): then the measured accepted
+                rate is the reference.
+        """
+        if started is not None and started < self.pause_end:
+            return None  # in flight when the event began: the same event
+        self._refused_since += 1
+        self._share += SHARE_ALPHA * (1.0 - self._share)
+        if now < self._cooldown_end and not (
+            self._refused_since >= DENSE_MIN and self._share >= DENSE_SHARE
+        ):
+            if self.active and now > self._fast_end:
+                # near a limit: keep probing linearly, postpone the acceleration
+                self._fast_to = self.cap(now)
+                self._fast_end = now
+            return None  # isolated refusal while recovering: the call's own retry handles it
+        accepted = ref = self.accepted.value(now)
+        if pace is not None and (ref is None or pace < CONFIRM * ref):
+            ref = pace  # exact, where the measurement lags a climbing pace
+        prev = self.refused_at
+        stable = ref is not None and prev > 0.0 and abs(ref / prev - 1.0) < STABLE
+        if stated_wait is not None:
+            until = now + stated_wait + min(1.0, stated_wait * JITTER) * jitter
+        else:
+            until = now + HEADERLESS_PAUSE * (1.0 + jitter)
+        self.events += 1
+        self.pause_end = until
+        self._cooldown_end = until + COOLDOWN
+        self._refused_since = 0
+        if self._ok_slots > 0:
+            # the most calls in flight the server took since the last event:
+            # a server capping concurrency is held just there
+            cap = float(self._ok_slots)
+            if self.window is None or cap < self.window:
+                self.window = self._window_set = cap
+            self._ok_slots = 0
+        if ref is None or ref <= 0.0:
+            # Refused before anything was answered: there is no rate to cut
+            # from, so only pause; the next refusal (after the cooldown, or a
+            # dense run) cuts from what was measured by then.
+            return until
+        self.active = True
+        self.refused_at = ref
+        # the fast climb stops short of what was both paced and accepted
+        low = ref if accepted is None or accepted > ref else accepted
+        if stable:  # shallow cut, straight to probing
+            self._cap0 = max(MIN_RATE, min(BETA_STABLE * ref, TARGET * low))
+        else:
+            self._cap0 = max(MIN_RATE, BETA * ref)
+        self._grow_from = until
+        self._doubling = DOUBLING * (0.8 + 0.4 * jitter2)
+        self._fast_to = max(self._cap0, TARGET * low)
+        self._fast_end = until + self._doubling * math.log2(self._fast_to / self._cap0)
+        return until
+
+    def cap(self, now: float) -> float:
+        """The pace cap at ``now`` (starts per second); only meaningful while ``active``."""
+        if now <= self._grow_from:
+            return self._cap0
+        if now < self._fast_end:
+            return self._cap0 * math.pow(2.0, (now - self._grow_from) / self._doubling)
+        x = now - self._fast_end
+        if x <= PROBE_TIME:
+            return self._fast_to + self.refused_at * PROBE * x
+        # no refusal for a while above the old rate: it was an underestimate
+        # (or the limit went up), so speed up again
+        top = self._fast_to + self.refused_at * PROBE * PROBE_TIME
+        return top * math.pow(2.0, (x - PROBE_TIME) / ACCEL_DOUBLING)
+
+    def share(self, now: float) -> float:
+        """The cap as a share of the rate that was refused (1.0 when inactive)."""
+        if not self.active or self.refused_at <= 0.0:
+            return 1.0
+        return self.cap(now) / self.refused_at
+
+    def release_above(self, limit: float | None) -> float:
+        """The cap at which the event is over: the known limit, else RELEASE x the refused rate."""
+        return limit if limit is not None else RELEASE * self.refused_at

@@ -1,0 +1,115 @@
+"""The client against each of MockServer's enforcement modes (127.0.0.1 only, no timing asserts)."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+
+import aiohttp
+
+import rawllm
+from rawllm._ratelimit import LEARNED_HEADROOM
+from rawllm.testing import MockServer
+
+MSG = [{"role": "user", "content": "hello there"}]
+
+
+async def _run(client: rawllm.OpenAI | rawllm.Anthropic, n: int) -> int:
+    failed = 0
+
+    async def one() -> None:
+        nonlocal failed
+        try:
+            if isinstance(client, rawllm.Anthropic):
+                await client.messages.create(model="m", messages=MSG, max_tokens=16)
+            else:
+                await client.chat.completions.create(model="m", messages=MSG, max_tokens=16)
+        except rawllm.APIError:
+            failed += 1
+
+    await asyncio.gather(*(one() for _ in range(n)))
+    return failed
+
+
+async def test_per_minute_headers_one_second_windows_charged_refusals_learned() -> None:
+    # 6,000 RPM enforced as 100 per 1 s window; refused requests are charged too
+    async with MockServer(rpm=6000, window=1.0, charge_rejected=True) as server:
+        limit = rawllm.RateLimit(max_concurrency=64)  # no numbers: learns them
+        async with rawllm.OpenAI(
+            api_key="k", base_url=server.openai_base_url, rate_limit=limit
+        ) as client:
+            assert await _run(client, 250) == 0
+            learned = client.limiter.state.learned_requests_per_minute
+        assert learned is not None and abs(learned - 6000 * (1 - LEARNED_HEADROOM)) < 1
+        assert server.rate_limited <= 3  # <= ~1%
+
+
+async def test_per_minute_headers_one_second_windows_configured() -> None:
+    async with MockServer(rpm=6000, tpm=600_000, window=1.0) as server:
+        limit = rawllm.RateLimit(requests_per_minute=6000, tokens_per_minute=600_000)
+        async with rawllm.OpenAI(
+            api_key="k", base_url=server.openai_base_url, rate_limit=limit
+        ) as client:
+            assert await _run(client, 250) == 0
+        assert server.rate_limited <= 3
+
+
+async def test_window_429_reads_like_openai_and_keeps_per_minute_headers() -> None:
+    async with MockServer(rpm=120, window=1.0) as server, aiohttp.ClientSession() as s:
+        url = server.openai_base_url + "/chat/completions"
+        body = {"model": "m", "messages": MSG}
+        statuses, last = [], None
+        for _ in range(3):  # 2 per 1 s window
+            async with s.post(url, json=body, headers={"Authorization": "Bearer k"}) as r:
+                statuses.append(r.status)
+                last = (dict(r.headers), await r.read())
+        assert statuses == [200, 200, 429]
+        assert last is not None
+        headers, raw = last
+        assert headers["x-ratelimit-limit-requests"] == "120"  # per minute, as advertised
+        assert "retry-after" in {k.lower() for k in headers}
+        err = json.loads(raw)["error"]
+        assert err["code"] == "rate_limit_exceeded" and err["type"] == "requests"
+        assert "on requests per min (RPM): Limit 120, Used" in err["message"]
+
+
+async def test_sporadic_gateway_429s_without_headers_lose_nothing() -> None:
+    async with MockServer(gateway_429=0.05, gateway_retry_after=0.05, seed=1) as server:
+        async with rawllm.OpenAI(
+            api_key="k", base_url=server.openai_base_url, max_retries=4
+        ) as client:
+            assert await _run(client, 400) == 0
+            state = client.limiter.state
+        assert server.rate_limited > 0
+        assert state.rate_limited == server.rate_limited
+        assert state.learned_requests_per_minute is None
+
+
+async def test_concurrency_cap_converges_without_failures_openai_and_anthropic() -> None:
+    for anthropic in (False, True):
+        async with MockServer(max_concurrency=8, latency=0.02) as server:
+            client: rawllm.OpenAI | rawllm.Anthropic
+            if anthropic:
+                client = rawllm.Anthropic(
+                    api_key="k", base_url=server.anthropic_base_url, max_retries=8
+                )
+            else:
+                client = rawllm.OpenAI(api_key="k", base_url=server.openai_base_url, max_retries=8)
+            async with client:
+                assert await _run(client, 100) == 0
+                state = client.limiter.state
+            status = 529 if anthropic else 429
+            assert server.status_counts[status] > 0  # the cap was hit ...
+            assert state.slowdowns >= 1  # ... and the client slowed down for it
+            assert server.status_counts[200] == 100
+
+
+async def test_budget_halved_mid_run_is_followed() -> None:
+    async with MockServer(rpm=6000, change_after=0.5, change_factor=0.5) as server:
+        limit = rawllm.RateLimit(max_concurrency=32)
+        async with rawllm.OpenAI(
+            api_key="k", base_url=server.openai_base_url, rate_limit=limit, max_retries=6
+        ) as client:
+            assert await _run(client, 200) == 0
+            learned = client.limiter.state.learned_requests_per_minute
+        assert learned is not None and abs(learned - 3000 * (1 - LEARNED_HEADROOM)) < 1
