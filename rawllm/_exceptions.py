@@ -425,13 +425,46 @@ def _summarise_text(text: str, limit: int = 200) -> str:
     return flat[:limit] + ("..." if len(flat) > limit else "")
 
 
-def make_status_error(status: int, headers: Mapping[str, str], body: bytes) -> APIStatusError:
+# OpenAI-format endpoints; a 404 from one of them on a path with no version segment
+# (``/v1``, ``/v1beta``, ...) usually means a base URL that lacks its ``/v1``.
+_OPENAI_ENDPOINT = re.compile(r"/(chat/completions|completions|embeddings|responses|models)$")
+_VERSION_SEGMENT = re.compile(r"/v\d[^/]*(/|$)")
+
+
+def missing_v1_hint(url: str) -> str | None:
+    """A hint for a 404 from ``url`` when its base URL seems to lack ``/v1``, else None.
+
+    Azure's ``/openai/deployments/...`` paths carry no version segment by design.
+
+    Example:
+        >>> missing_v1_hint("http://localhost:8000/chat/completions")
+        'is /v1 missing from the base URL? OpenAI-compatible servers usually take http://localhost:8000/v1'
+        >>> missing_v1_hint("http://localhost:8000/v1/chat/completions") is None
+        True
+    """
+    path = url.split("?", 1)[0]
+    scheme, sep, rest = path.partition("://")
+    slash = rest.find("/")
+    if not sep or slash < 0:
+        return None
+    root, path = f"{scheme}://{rest[:slash]}", rest[slash:]
+    match = _OPENAI_ENDPOINT.search(path)
+    if match is None or _VERSION_SEGMENT.search(path) or "/openai/deployments/" in path:
+        return None
+    base = root + path[: match.start()]
+    return f"is /v1 missing from the base URL? OpenAI-compatible servers usually take {base}/v1"
+
+
+def make_status_error(
+    status: int, headers: Mapping[str, str], body: bytes, *, url: str | None = None
+) -> APIStatusError:
     """Build the right ``APIStatusError`` subclass from a response's status, headers and body.
 
     Args:
         status: the HTTP status code (>= 400).
         headers: response headers (case-insensitive mapping preferred).
         body: the raw body bytes, JSON or not.
+        url: the request URL; a 404 from a URL whose base lacks ``/v1`` gets a hint.
 
     Returns:
         An exception instance, not raised.
@@ -443,6 +476,10 @@ def make_status_error(status: int, headers: Mapping[str, str], body: bytes) -> A
     exposed, message, _ = _parse_body(body)
     request_id = request_id_from(headers)
     text = message if message else (f"HTTP {status}" if not body else _summarise_text(str(exposed)))
+    if status == 404 and url is not None:
+        hint = missing_v1_hint(url)
+        if hint is not None:
+            text = f"{text} ({hint})"
     cls = status_error_class(status)
     err = cls(
         f"Error code: {status} - {text}",

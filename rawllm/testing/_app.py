@@ -55,7 +55,7 @@ from ._errors import (
 from ._faults import FaultPlan, Step
 from ._planning import DEFAULT_TOKENS, reply_text
 from ._recording import RecordedRequest
-from ._render import CACHE_ENTRIES, CACHE_MAX_BODY, BadRequest, Rendered, render
+from ._render import CACHE_ENTRIES, CACHE_MAX_BODY, BadRequest, Rendered, render, unknown_model
 from ._render_common import JSON, KEEPALIVE, SSE, decode
 from ._thread import LoopThread
 
@@ -81,6 +81,13 @@ def _int_header(value: str | None, name: str) -> int | None:
     if not value.strip().isdigit():
         raise ValueError(f"{name} must be a non-negative integer, got {value!r}")
     return int(value)
+
+
+def _model_not_found(model: str, anthropic: bool) -> str:
+    """The providers' own 404 message for a model they do not serve."""
+    if anthropic:
+        return f"model: {model}"
+    return f"The model `{model}` does not exist or you do not have access to it."
 
 
 # -- the server ----------------------------------------------------------------
@@ -114,6 +121,8 @@ class MockServer:
         change_factor: ... by this factor (0.5: the budget halves mid-run).
         seed: seed of the random ``gateway_429`` refusals.
         api_key: when set, requests without this key get a 401.
+        strict_models: answer 404 (as the providers do) for a model that this
+            provider's ``/v1/models`` does not list; by default any model is served.
         record: keep every request in :attr:`requests` (turn off for long benchmarks).
         batch_phase: seconds each Batch API phase lasts (validating, in progress,
             finalizing; see ``docs/testing.md``): the 24 h lifecycle, compressed.
@@ -151,6 +160,7 @@ class MockServer:
         change_factor: float = 0.5,
         seed: int = 0,
         api_key: str | None = None,
+        strict_models: bool = False,
         record: bool = True,
         batch_phase: float = 0.2,
         batch_window: float = 3600.0,
@@ -176,6 +186,7 @@ class MockServer:
         )
         self._enforcer: Enforcer | None = None
         self.api_key = api_key
+        self.strict_models = strict_models
         self.record = record
         self._plan = FaultPlan(faults)
         self._stored: OrderedDict[str, bytes] = OrderedDict()
@@ -414,6 +425,11 @@ class MockServer:
         if method == "POST" and not isinstance(body, dict):
             msg = "We could not parse the JSON body of your request."
             return self._error(rid, anthropic, 400, msg)
+        if self.strict_models and api != "models":
+            missing = unknown_model(body, anthropic)
+            if missing is not None:
+                message = _model_not_found(missing, anthropic)
+                return self._error(rid, anthropic, 404, message, code="model_not_found")
         try:
             return await self._route(request, api, raw, body or {}, rid, step, anthropic, tokens)
         except BadRequest as exc:
@@ -422,8 +438,10 @@ class MockServer:
     def _authorized(
         self, headers: CIMultiDictProxy[str], anthropic: bool, azure: bool = False
     ) -> bool:
-        if anthropic:
-            return headers.get("x-api-key") == self.api_key
+        # Anthropic takes x-api-key, and Authorization: Bearer too (the official SDK
+        # sends the latter when built with auth_token=).
+        if anthropic and headers.get("x-api-key") == self.api_key:
+            return True
         if azure and headers.get("api-key") == self.api_key:
             return True
         return headers.get("authorization") == f"Bearer {self.api_key}"
@@ -490,13 +508,14 @@ class MockServer:
         status: int,
         message: str | None = None,
         extra: list[tuple[str, str]] | None = None,
+        code: str | None = None,
     ) -> web.Response:
         self.status_counts[status] += 1
         headers = self._base_headers(rid, anthropic, JSON)
         if extra:
             headers.update(extra)
         return web.Response(
-            status=status, body=error_body(anthropic, status, message), headers=headers
+            status=status, body=error_body(anthropic, status, message, code), headers=headers
         )
 
     def _rate_limited(
