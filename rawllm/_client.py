@@ -26,6 +26,7 @@ from typing import Any, Self
 
 from yarl import URL
 
+from ._body_reader import BodyReader, is_json
 from ._checks import check_base_url, check_cap, check_headers
 from ._config import NOT_GIVEN, NotGiven, PoolLimits, RateLimit, Timeout, coerce_timeout
 from ._exceptions import (
@@ -42,7 +43,7 @@ from ._exceptions import (
 )
 from ._formats import WireFormat
 from ._limiter import Limiter
-from ._reader import StreamReader
+from ._reader import Reader, StreamReader
 from ._retry import RetryPolicy, attempt_budget
 from ._streaming import AsyncStream
 from ._transport import (
@@ -55,6 +56,7 @@ from ._transport import (
     within,
 )
 from ._version import __version__
+from ._wire._common import Done
 from .types._base import attach
 
 __all__ = ["BaseClient", "RetryEvent"]
@@ -360,9 +362,15 @@ class BaseClient:
                 request_id=request_id_from(resp.headers),
                 retries=retries,
             )
-        reader: StreamReader[Any, Any] = StreamReader(
-            call.fmt, max_bytes=self.max_response_bytes, max_event_bytes=self.max_event_bytes
-        )
+        fmt = call.fmt
+        reader: Reader[Any, Any]
+        if fmt.from_body is not None and is_json(resp.headers.get("Content-Type")):
+            # A server that ignored stream=True sent the whole answer: read it as that stream.
+            reader = BodyReader(fmt, fmt.from_body, _HIDDEN, self.max_response_bytes)
+        else:
+            reader = StreamReader(
+                fmt, max_bytes=self.max_response_bytes, max_event_bytes=self.max_event_bytes
+            )
         return AsyncStream(
             resp,
             first,
@@ -494,6 +502,7 @@ class _Call:
 
 
 _SSE_ACCEPT: Mapping[str, str] = {"Accept": "text/event-stream"}
+_HIDDEN: frozenset[type] = frozenset({Done})  # chat's [DONE] is not handed out
 
 Opener = Callable[[Response, bytes], Any]
 """Builds a download's result from its response and its first chunk."""

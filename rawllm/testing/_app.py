@@ -571,6 +571,10 @@ class MockServer:
 
         rid_b = rid.encode()
         kind = step.kind
+        if kind == "nostream" and entry.frames is not None:
+            # A proxy that drops "stream": the whole JSON answer to a stream request.
+            plain = {k: v for k, v in body.items() if k not in ("stream", "stream_options")}
+            entry = render(api, plain, n_tokens, anthropic, now, self.big_event)
         if entry.frames is not None:
             if kind == "ok" and not self.tokens_per_second and not self.keepalive_every:
                 # Fast path: one pre-rendered body, two byte replaces, one write.

@@ -10,7 +10,7 @@ from typing import Any, ClassVar
 
 import msgspec
 
-__all__ = ["BaseModel", "Result", "StreamItem", "UnknownObject", "attach"]
+__all__ = ["BaseModel", "Result", "StreamItem", "UnknownObject", "attach", "keep_raw_fields"]
 
 
 class BaseModel(msgspec.Struct, kw_only=True, omit_defaults=True):
@@ -56,6 +56,23 @@ class Result(BaseModel, kw_only=True, omit_defaults=True, dict=True):
     _request_id: ClassVar[str | None] = None
     _raw: ClassVar[bytes | str | None] = None
     _retries: ClassVar[int] = 0
+    _raw_fields: ClassVar[dict[str, Any] | None] = None
+
+    @property
+    def raw_fields(self) -> dict[str, Any]:
+        """Values that did not fit their declared type, as sent, by JSON path.
+
+        Empty for every body that decoded strictly (the common case).  When a
+        field's value has an unexpected shape, the answer is not lost: the
+        field reads as its default (usually ``None``) and its value as sent is
+        here, under msgspec's path notation (it is in ``to_dict()`` too).
+
+        Example:
+            >>> resp.raw_fields
+            {'$.choices[0].logprobs': {'content': 'unexpected'}}
+        """
+        kept = self.__dict__.get("_raw_fields")
+        return dict(kept) if kept else {}
 
     def to_dict(self) -> dict[str, Any]:
         """The whole body as the server sent it, unknown fields included.
@@ -108,6 +125,12 @@ class UnknownObject(dict[str, Any]):
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}({dict.__repr__(self)})"
+
+
+def keep_raw_fields(result: Result, kept: dict[str, Any]) -> None:
+    """Record the values the tolerant decode set aside (``Result.raw_fields``)."""
+    if kept:
+        result.__dict__["_raw_fields"] = kept
 
 
 def _drop_none(value: Any) -> Any:

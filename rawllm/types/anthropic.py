@@ -60,6 +60,7 @@ __all__ = [
     "MessageStopEvent",
     "MessageStreamEvent",
     "MessageTokensCount",
+    "OutputTokensDetails",
     "RawContentBlockDelta",
     "RawContentBlockDeltaEvent",
     "RawContentBlockStartEvent",
@@ -83,6 +84,7 @@ __all__ = [
     "ToolSearchToolResultBlock",
     "ToolUseBlock",
     "UnknownContentBlock",
+    "UnknownDelta",
     "Usage",
     "WebFetchToolResultBlock",
     "WebSearchResultBlock",
@@ -112,6 +114,12 @@ class ServerToolUsage(BaseModel, kw_only=True, gc=False):
     web_fetch_requests: int = 0
 
 
+class OutputTokensDetails(BaseModel, kw_only=True, gc=False):
+    """Breakdown of the output tokens (``thinking_tokens``: spent on extended thinking)."""
+
+    thinking_tokens: int = 0
+
+
 class Usage(BaseModel, kw_only=True, gc=False):
     """Token usage of a message.
 
@@ -131,6 +139,8 @@ class Usage(BaseModel, kw_only=True, gc=False):
     server_tool_use: ServerToolUsage | None = None
     service_tier: str | None = None
     inference_geo: str | None = None
+    output_tokens_details: OutputTokensDetails | None = None
+    speed: str | None = None
 
 
 class MessageDeltaUsage(BaseModel, kw_only=True, gc=False):
@@ -141,6 +151,7 @@ class MessageDeltaUsage(BaseModel, kw_only=True, gc=False):
     cache_creation_input_tokens: int | None = None
     cache_read_input_tokens: int | None = None
     server_tool_use: ServerToolUsage | None = None
+    output_tokens_details: OutputTokensDetails | None = None
 
 
 class Container(BaseModel, kw_only=True, gc=False):
@@ -211,6 +222,7 @@ class ToolUseBlock(BaseModel, kw_only=True, gc=False, tag_field="type", tag="too
     name: str
     input: dict[str, Any]
     caller: dict[str, Any] | None = None
+    toolset_name: str | None = None
 
 
 class ThinkingBlock(BaseModel, kw_only=True, gc=False, tag_field="type", tag="thinking"):
@@ -396,6 +408,7 @@ class Message(Result, kw_only=True):
     usage: Usage
     container: Container | None = None
     stop_details: RefusalStopDetails | None = None
+    diagnostics: dict[str, Any] | None = None
 
 
 class MessageTokensCount(Result, kw_only=True):
@@ -447,7 +460,20 @@ class CitationsDelta(BaseModel, kw_only=True, gc=False, tag_field="type", tag="c
     citation: TextCitation
 
 
-RawContentBlockDelta = TextDelta | InputJSONDelta | CitationsDelta | ThinkingDelta | SignatureDelta
+class UnknownDelta(UnknownObject):
+    """A delta of a type this version of rawllm does not know: its own dict, as sent.
+
+    It is yielded, not dropped, and the stream's ``final()`` folds it into its
+    block (string fields appended to the block's field of the same name).
+    """
+
+
+_KnownDelta = TextDelta | InputJSONDelta | CitationsDelta | ThinkingDelta | SignatureDelta
+
+if TYPE_CHECKING:
+    RawContentBlockDelta = _KnownDelta | UnknownDelta
+else:
+    RawContentBlockDelta = _KnownDelta
 
 
 class MessageDelta(BaseModel, kw_only=True, gc=False):
