@@ -1,13 +1,16 @@
 """Run rawllm's benchmark suite: ``python -m benchmarks`` (also ``rawllm bench``).
 
-Sections: ``client`` (end to end against the SDKs and the floor, each in its
-own process), ``import``, ``size``, ``decode``, ``sse`` (``bench_sse``) and
-``goodput`` (``bench_goodput``, when present).
+Sections: ``client`` (end to end against the SDKs, the floor and the paced
+floor, each in its own process, for each header mode of the server),
+``scale`` (concurrency sweep, memory at 1,000 and 10,000 in flight, 10,000
+streams, uvloop), ``import``, ``size``, ``decode``, ``sse`` (``bench_sse``)
+and ``goodput`` (``bench_goodput``, when present).
 
 Examples::
 
-    python -m benchmarks                      # full run, about 10 minutes; prints tables
-    python -m benchmarks --quick              # about a minute
+    python -m benchmarks                      # full run, about 15 minutes; prints tables
+    python -m benchmarks --quick              # a few minutes
+    python -m benchmarks --light import,sse   # a full run with these sections quick
     python -m benchmarks --json results.json  # also keep the raw figures
     python -m benchmarks --only chat_c64      # one client scenario (or a section name)
     python -m benchmarks --versions           # versions of everything measured
@@ -32,7 +35,7 @@ from benchmarks import _harness as h
 from benchmarks import report
 from benchmarks.contenders import CONTENDERS
 
-SECTIONS = ("client", "import", "size", "decode", "sse", "goodput")
+SECTIONS = ("client", "scale", "import", "size", "decode", "sse", "goodput")
 DOCS = h.ROOT / "docs"
 
 
@@ -86,8 +89,13 @@ def run_all(
     contenders: list[str] | None = None,
     repetitions: int | None = None,
     command: str = "",
+    light: frozenset[str] = frozenset(),
 ) -> dict[str, Any]:
-    """Run the sections (``only``: a section name or a client scenario id substring)."""
+    """Run the sections (``only``: a section name or a client scenario id substring).
+
+    Sections named in ``light`` run in their quick form (fewer repetitions)
+    even in a full run; the results say which.
+    """
     sections = [only] if only in SECTIONS else list(SECTIONS)
     client_only = None if only is None or only in SECTIONS else only
     if client_only is not None:
@@ -97,6 +105,7 @@ def run_all(
             "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
             "command": command,
             "quick": quick,
+            "light_sections": sorted(light),
             "machine": report.machine_info(),
             "versions": report.package_versions(),
             "load_before": _loadavg(),
@@ -110,7 +119,9 @@ def run_all(
             if err:
                 h.progress(err)
     t_all = time.perf_counter()
+    all_quick = quick
     for section in sections:
+        quick = all_quick or section in light
         t0 = time.perf_counter()
         h.progress(f"{section} ...")
         if section == "client":
@@ -119,6 +130,10 @@ def run_all(
             results["client"] = bench_client.run(
                 quick=quick, contenders=names, only=client_only, repetitions=repetitions
             )
+        elif section == "scale":
+            from benchmarks import bench_scale
+
+            results["scale"] = bench_scale.run(quick=quick)
         elif section == "import":
             from benchmarks import bench_import
 
@@ -172,7 +187,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         prog="python -m benchmarks",
         description="rawllm against the vendor SDKs and the raw aiohttp floor.",
     )
-    parser.add_argument("--quick", action="store_true", help="about a minute instead of ten")
+    parser.add_argument("--quick", action="store_true", help="a few minutes instead of about 15")
     parser.add_argument(
         "--json", metavar="PATH", help="write the raw figures to PATH ('-': stdout)"
     )
@@ -185,6 +200,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     parser.add_argument(
         "--repetitions", type=int, metavar="N", help="client rounds (default: 3 quick, 5 full)"
+    )
+    parser.add_argument(
+        "--light",
+        metavar="A,B",
+        default="",
+        help="sections to run in their quick form within a full run (e.g. import,decode)",
     )
     parser.add_argument(
         "--report",
@@ -205,7 +226,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         if names and (bad := [n for n in names if n not in CONTENDERS]):
             parser.error(f"unknown contender(s) {bad}; choose from {CONTENDERS}")
         cmd = "python -m benchmarks " + " ".join(argv if argv is not None else sys.argv[1:])
-        results = run_all(args.quick, args.only, names, args.repetitions, cmd.strip())
+        light = frozenset(x for x in args.light.split(",") if x)
+        if bad_s := sorted(light - set(SECTIONS)):
+            parser.error(f"unknown section(s) {bad_s}; choose from {SECTIONS}")
+        results = run_all(args.quick, args.only, names, args.repetitions, cmd.strip(), light=light)
     if args.json:
         text = json.dumps(results, indent=1)
         if args.json == "-":

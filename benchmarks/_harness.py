@@ -68,16 +68,27 @@ def child_env(extra_path: Iterable[str] = ()) -> dict[str, str]:
 
 
 class Server:
-    """The benchmark target in its own process: ``python -m rawllm.testing``.
+    """The benchmark target in its own process: ``python -m benchmarks.server``.
 
-    ``RAWLLM_BENCH_SERVER`` may name another command (the URL must be the
-    first line it prints); ``{port}`` in it is replaced by 0.
+    ``headers`` is the header mode (``none``, ``loose``, ``binding``: see
+    ``benchmarks.server``).  ``RAWLLM_BENCH_SERVER`` may name another command
+    (the URL must be the first line it prints); ``{port}`` in it is replaced by 0.
     """
 
-    def __init__(self, *, latency: float = 0.0, chunks: int = 200, cpus: list[int] | None) -> None:
+    def __init__(
+        self,
+        *,
+        latency: float = 0.0,
+        chunks: int = 200,
+        cpus: list[int] | None,
+        headers: str = "none",
+        event_gap: float = 0.0,
+    ) -> None:
         self.latency = latency
         self.chunks = chunks
         self.cpus = cpus
+        self.headers = headers
+        self.event_gap = event_gap
         self.proc: subprocess.Popen[str] | None = None
         self.url = ""
 
@@ -86,8 +97,13 @@ class Server:
         if custom:
             base = custom.replace("{port}", "0").split()
         else:
-            base = [sys.executable, "-m", "rawllm.testing", "--port", "0"]
-        return [*base, *server_options(self.latency, self.chunks)]
+            base = [sys.executable, "-m", "benchmarks.server", "--port", "0", "--uvloop"]
+        opts = ["--chunks", str(self.chunks), "--headers", self.headers]
+        if self.latency:
+            opts += ["--latency", str(self.latency)]
+        if self.event_gap:
+            opts += ["--event-gap", str(self.event_gap)]
+        return [*base, *opts]
 
     def __enter__(self) -> Server:
         self.proc = subprocess.Popen(
@@ -116,14 +132,6 @@ class Server:
             except subprocess.TimeoutExpired:
                 self.proc.kill()
                 self.proc.wait()
-
-
-def server_options(latency: float, chunks: int) -> list[str]:
-    """Command-line options of the server for answer latency and stream length."""
-    opts = ["--chunks", str(chunks)]
-    if latency:
-        opts += ["--latency", str(latency)]
-    return opts
 
 
 # --------------------------------------------------------------------- children

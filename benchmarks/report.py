@@ -15,14 +15,19 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any
 
-# Targets of issue 8: rawllm / reference, at most.
+from benchmarks.report_text import CAVEAT, HEADLINE_INTRO, METHOD, WHY
+
+# Targets (issues 8 and 15): rawllm / reference, at most.  Where the server's advertised
+# limit binds, the reference is the paced floor and the limit PACED_LIMIT.
 TARGETS = {
     "request": (1.0, "floor", "non-stream CPU per request"),
-    "event": (1.15, "floor", "CPU per stream event"),
+    "event": (1.0, "floor", "CPU per stream event"),
     "memory": (1.2, "floor", "memory per in-flight request"),
     "import": (1.15, "rawllm dependencies", "`import rawllm` time"),
     "size": (1.1, "rawllm dependencies", "installed size with dependencies"),
 }
+
+PACED_LIMIT = 1.05
 
 BENCH_PACKAGES = (
     "rawllm", "aiohttp", "msgspec", "backoff", "aiolimiter", "multidict", "yarl",
@@ -111,7 +116,8 @@ def client_tables(client: dict[str, Any]) -> Iterator[str]:
                 f"answer for {sc.get('server_latency_s', 0):g} s; once the client is idle (all "
                 "sent, all waiting), its RSS over the level after warm-up, divided by "
                 f"{sc['requests']:,}. anthropic runs Anthropic messages, the others chat "
-                "completions. Repetitions: up to 3 (the spread is small)."
+                "completions. One run each (the spread is small; the floor's and rawllm's "
+                "at 1,000 and 10,000 in flight are in the scaling section)."
             )
             yield ""
             sdk = "openai"
@@ -206,6 +212,63 @@ def generic_table(data: dict[str, Any]) -> Iterator[str]:
     yield from _table(["", *fields], rows)
 
 
+# ------------------------------------------------------------------ headline
+
+HEADLINE_MODES = {
+    "none": "none (vLLM, Ollama, most proxies)",
+    "loose": "present, far above the load",
+    "binding": "as a large account sends them (30,000 requests/min, binding)",
+}
+
+
+def _median(sc: dict[str, Any] | None, name: str, key: str = "cpu_us") -> float | None:
+    if not sc:
+        return None
+    d = sc["contenders"].get(name, {}).get(key)
+    return None if d is None else float(d["median"])
+
+
+def headline_rows(client: dict[str, Any]) -> list[list[str]]:
+    """rawllm's CPU over the floor's, per header mode: the issue's table, from the figures.
+
+    Where the pace binds the reference is the paced floor, and the unpaced
+    floor's ratio follows in brackets.
+    """
+    scs = client.get("scenarios", {})
+    rows = []
+    for api, label in (("chat", "OpenAI chat"), ("messages", "Anthropic messages")):
+        sdk = sdk_for(api)
+        for mode, title in HEADLINE_MODES.items():
+            tail = "" if mode == "none" else f"_{mode}"
+            cells = []
+            for shape in ("c1", "c64", "stream_c16"):
+                sc = scs.get(f"{api}_{shape}{tail}")
+                mine = _median(sc, "rawllm")
+                floor = _median(sc, "floor")
+                paced = _median(sc, "floor_paced")
+                if mine is None or floor is None:
+                    cells.append("-")
+                elif paced is not None:
+                    cells.append(f"{mine / paced:.2f}x ({mine / floor:.2f}x)")
+                else:
+                    cells.append(f"{mine / floor:.2f}x")
+            sc = scs.get(f"{api}_c64{tail}")
+            mine, ref = _median(sc, "rawllm"), _median(sc, sdk)
+            cells.append(f"{ref / mine:.1f}x" if mine and ref else "-")
+            if any(c != "-" for c in cells):
+                rows.append([f"{label}: {title}", *cells])
+    return rows
+
+
+HEADLINE_HEADER = [
+    "server's rate headers",
+    "non-stream c=1",
+    "non-stream c=64",
+    "stream event",
+    "SDK's CPU / rawllm's (c=64)",
+]
+
+
 # ------------------------------------------------------------------- targets
 
 
@@ -218,6 +281,8 @@ def target_rows(results: dict[str, Any]) -> list[list[str]]:
         kind = "memory" if sc["kind"] == "memory" else sc["unit"]
         key = "kib" if kind == "memory" else "cpu_us"
         limit, ref_name, what = TARGETS[kind]
+        if "floor_paced" in cons:
+            limit, ref_name = PACED_LIMIT, "floor_paced"
         mine, ref = cons.get("rawllm"), cons.get(ref_name)
         if mine and ref:
             ratio = mine[key]["median"] / ref[key]["median"]
@@ -263,7 +328,9 @@ def chart(results: dict[str, Any], path: Path) -> bool:
     scs = {
         sid: sc
         for sid, sc in results.get("client", {}).get("scenarios", {}).items()
-        if sc["kind"] != "memory" and "floor" in sc["contenders"]
+        if sc["kind"] != "memory"
+        and "floor" in sc["contenders"]
+        and sc.get("headers", "none") == "none"  # the header modes: the headline table
     }
     if not scs:
         return False
@@ -271,6 +338,7 @@ def chart(results: dict[str, Any], path: Path) -> bool:
     for sc in scs.values():
         names += [n for n in sc["contenders"] if n not in names]
     order = ["floor", "rawllm", "httpx", "openai_aiohttp", "openai", "anthropic", "litellm"]
+    names = [n for n in names if n != "floor_paced"]
     names.sort(key=lambda n: order.index(n) if n in order else len(order))
     fig, ax = plt.subplots(figsize=(11, 4.8), dpi=110)
     width = 0.8 / len(names)
@@ -287,7 +355,10 @@ def chart(results: dict[str, Any], path: Path) -> bool:
     ax.set_xticks(range(len(scs)))
     ax.set_xticklabels([sid.replace("_", "\n", 1) for sid in scs], fontsize=8)
     ax.set_ylabel("client CPU per request / event\n(x the aiohttp + msgspec floor, log)")
-    ax.set_title("Client CPU cost relative to hand-written aiohttp + msgspec (lower is better)")
+    ax.set_title(
+        "Client CPU relative to hand-written aiohttp + msgspec, no rate-limit headers"
+        " (lower is better)"
+    )
     ax.legend(fontsize=8, ncol=4)
     fig.tight_layout()
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -299,74 +370,11 @@ def chart(results: dict[str, Any], path: Path) -> bool:
 # ------------------------------------------------------------------ document
 
 
-CAVEAT = """\
-Benchmarks are hard to do well and easy to read wrongly. These measure one
-thing: how much **client CPU** a Python process spends per call (and per
-stream event) to talk to a local server that answers instantly from
-pre-rendered bytes. A real provider takes hundreds of milliseconds per call,
-so in a single call the client's cost is noise; it matters when one process
-drives hundreds or thousands of calls at once, where the client's CPU becomes
-the ceiling on throughput and the source of latency jitter. The figures depend
-on the machine, the Python version and every package version (all listed
-below); the ratios between contenders, measured in the same run, travel better
-than the absolute numbers. On a shared machine (see the load average below)
-single repetitions vary by tens of percent: compare medians, read the min-max
-columns, and treat differences smaller than the spread (rawllm against the
-floor, typically) as a tie, and differences of several times (the SDKs) as
-real. Run `python -m benchmarks` on your own machine before believing any of
-it."""
-
-METHOD = """\
-* The server (`python -m rawllm.testing`) is its own process pinned to one core
-  (`taskset`); every contender runs in a **fresh process** pinned to another,
-  one contender at a time, so no two contenders share a process, an event loop
-  or a core.
-* Every contender uses one pooled client with the **same pool limits**
-  ({pool} connections, all kept alive), sends the same request and reads the
-  same fields of the answer. Each scenario **warms up** (connections open,
-  lazy imports done) before it is timed.
-* Contenders are **interleaved**: each of the {reps} repetitions runs every
-  contender once, in a rotated order. Tables show the **median** and the
-  min-max of the repetitions.
-* CPU is `time.process_time()` in the client process (user + system, all
-  threads). Per stream event = the whole streamed call's CPU divided by the
-  SSE `data` events the server sends per stream ({events}).
-* The floor is hand-written `aiohttp` + `msgspec`: one session, msgspec
-  Structs holding only the fields read, a minimal SSE splitter that is not
-  spec-exact, no retries, limits, timeouts or error mapping. It is what a
-  careful user writes by hand, and the cost rawllm has to justify.
-* `httpx` is raw httpx + httpx-sse with `response.json()` / `json.loads`.
-  `litellm` runs in its own virtual environment (it pins `openai<3`) and uses
-  its own connection pool. `openai_aiohttp` is the openai SDK with
-  `DefaultAioHttpClient` (`openai[aiohttp]`)."""
-
-WHY = """\
-Why rawllm sits at the floor while the SDKs cost many times more, as the
-decoding microbenchmark below and the code paths show:
-
-* **Decoding.** rawllm decodes response bytes straight into msgspec Structs in
-  one pass ({rawllm_chunk} µs per chat chunk). The SDKs run `json.loads` and
-  then build pydantic models with `construct_type` (pure Python, recursive)
-  for every body and every stream event: {openai_chunk} µs per chunk for
-  openai, {anthropic_event} µs per event for anthropic. On a 200-chunk stream
-  that alone is most of the SDKs' cost per event.
-* **HTTP.** rawllm calls aiohttp directly (C HTTP parser, one session). The
-  SDKs go through httpx / httpcore (or httpx2) and anyio: a pure-Python
-  HTTP/1.1 stack with several layers of objects per request, and a pool whose
-  cost grows with the number of connections (the SDKs' and raw httpx's CPU per
-  request rises from concurrency 1 to 64 and 256, aiohttp's does not). With
-  the aiohttp transport (`openai_aiohttp`) the httpx request and response
-  objects stay in the path, so it saves only part of that.
-* **Beating the hand-written floor.** rawllm adds a retry loop, timeouts,
-  error mapping, request ids and `to_dict()`, and pays for them by turning off
-  what aiohttp does by default that an API client never needs: the cookie
-  jar, re-reading proxy settings from the environment on every request,
-  parsing the URL on every request, building a `ClientTimeout` per call (see
-  `rawllm/_transport.py`). Its SSE decoder is WHATWG-exact and splits lines at
-  the byte level (see the SSE table), yet costs no more than the floor's
-  minimal splitter end to end.
-* **litellm** wraps the openai SDK (for both APIs here) and adds its own
-  translation, logging and cost-tracking layers on top."""
+def _peer_reps(client: dict[str, Any]) -> str:
+    reps = client.get("peer_repetitions")
+    if not isinstance(reps, dict):
+        return str(reps if reps is not None else client.get("repetitions", "?"))
+    return ", ".join(f"{n} {'without rate headers' if m == 'none' else m}" for m, n in reps.items())
 
 
 def render(results: dict[str, Any], png_name: str | None = "benchmarks.png") -> str:
@@ -379,16 +387,23 @@ def render(results: dict[str, Any], png_name: str | None = "benchmarks.png") -> 
         "Regenerate this page (figures, table and chart) with one command from a source "
         "checkout with the `[bench]` extra installed:",
         "",
-        "```",
-        "python -m benchmarks --report            # full run (about 10 minutes), then write",
+        "```bash",
+        "python -m benchmarks --report            # full run (about 15 minutes), then write",
         "python -m benchmarks --json results.json # keep the raw figures",
         "python -m benchmarks --report results.json  # re-render from them",
-        "rawllm bench                             # the quick run (about a minute)",
+        "python -m benchmarks --light import,decode,sse,goodput  # about 10 minutes",
+        "rawllm bench                             # the quick run (a few minutes)",
         "```",
         "",
         f"This page was generated from the run of {meta.get('date', '?')}"
         f" (command: `{meta.get('command', '?')}`, "
-        f"{'quick' if meta.get('quick') else 'full'} run).",
+        f"{'quick' if meta.get('quick') else 'full'} run"
+        + (
+            f"; {', '.join(meta['light_sections'])} in their quick form"
+            if meta.get("light_sections")
+            else ""
+        )
+        + ").",
         "",
         "## Machine and versions",
         "",
@@ -409,10 +424,27 @@ def render(results: dict[str, Any], png_name: str | None = "benchmarks.png") -> 
         lines.append(f"  * {name}: " + ", ".join(f"{k} {v}" for k, v in vs.items()))
     lines.append("")
 
+    hrows = headline_rows(client)
+    if hrows:
+        lines += ["## With the headers real providers send", "", HEADLINE_INTRO, ""]
+        lines += _table(HEADLINE_HEADER, hrows)
+        lines.append("")
+
     trows = target_rows(results)
     if trows:
         lines += ["## Targets", ""]
         lines += _table(["target", "goal", "measured (median)", "verdict"], trows)
+        lines.append("")
+
+    from benchmarks import report_scale
+
+    brows = report_scale.behind_rows(client)
+    if brows:
+        lines += ["## Where rawllm is behind", "",
+                  "Every scenario below where rawllm's median CPU (or memory) is above its "
+                  "reference's, largest first:", ""]  # fmt: skip
+        brows.sort(key=lambda r: -float(r[2].rstrip("x")))
+        lines += _table(["scenario", "reference", "rawllm / reference", "spread"], brows)
         lines.append("")
 
     dec = results.get("decode", {}).get("results", {})
@@ -421,7 +453,7 @@ def render(results: dict[str, Any], png_name: str | None = "benchmarks.png") -> 
         v = dec.get(payload, {}).get(name, {}).get("us_per_item")
         return _fmt(v) if v is not None else "?"
 
-    lines += ["## Why the winner wins", ""]
+    lines += ["## Why the figures are what they are", ""]
     lines.append(
         WHY.format(
             rawllm_chunk=_d("chat chunk", "rawllm"),
@@ -435,6 +467,9 @@ def render(results: dict[str, Any], png_name: str | None = "benchmarks.png") -> 
         METHOD.format(
             pool=client.get("pool", "?"),
             reps=client.get("repetitions", "?"),
+            peer_reps=_peer_reps(client),
+            other_reps=client.get("other_peer_repetitions", "?"),
+            pace=client.get("pace_per_s", 500.0),
             events=", ".join(f"{k} {v}" for k, v in client.get("events_per_stream", {}).items())
             or "?",
         )
@@ -455,6 +490,7 @@ def render(results: dict[str, Any], png_name: str | None = "benchmarks.png") -> 
                 lines.append("")
                 lines += [f"* {k}: {v}" for k, v in d.items()]
                 lines.append("")
+    lines += report_scale.scale_section(results, "benchmarks-scaling.png" if png_name else None)
     if "import" in results:
         reps = results["import"].get("repetitions")
         lines += ["## Import time", "",
@@ -494,9 +530,15 @@ def render(results: dict[str, Any], png_name: str | None = "benchmarks.png") -> 
 
 
 def write_docs(results: dict[str, Any], docs_dir: Path) -> tuple[Path, Path | None]:
-    """Write docs/benchmarks.md and docs/benchmarks.png; returns their paths."""
+    """Write docs/benchmarks.md, its charts and the README headline; returns md and png paths."""
+    from benchmarks import report_scale
+
     png = docs_dir / "benchmarks.png"
     results["chart"] = chart(results, png)
+    results["scale_chart"] = report_scale.scale_chart(
+        results.get("scale", {}), docs_dir / "benchmarks-scaling.png"
+    )
+    report_scale.write_readme(results, docs_dir.parent / "README.md")
     md = docs_dir / "benchmarks.md"
     md.write_text(render(results, png.name), encoding="utf-8")
     return md, png if results["chart"] else None

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from ._azure import AzureOpenAI
 from ._client import RetryEvent
 from ._config import NOT_GIVEN, NotGiven, PoolLimits, RateLimit, Timeout
 from ._exceptions import (
@@ -23,6 +24,7 @@ from ._exceptions import (
     BadRequestError,
     ConflictError,
     InternalServerError,
+    LengthFinishReasonError,
     NotFoundError,
     OverloadedError,
     PermissionDeniedError,
@@ -31,9 +33,10 @@ from ._exceptions import (
     UnprocessableEntityError,
 )
 from ._permit import LimiterState
-from ._providers import Anthropic, OpenAI
+from ._providers import Anthropic, AsyncAnthropic, AsyncOpenAI, OpenAI
 from ._streaming import AsyncStream
 from ._tokens import estimate_tokens
+from ._tools import function_tool
 from ._version import __version__
 
 if TYPE_CHECKING:
@@ -48,13 +51,17 @@ __all__ = [
     "APIStatusError",
     "APITimeoutError",
     "Anthropic",
+    "AsyncAnthropic",
+    "AsyncOpenAI",
     "AsyncStream",
     "AuthenticationError",
+    "AzureOpenAI",
     "BadRequestError",
     "BatchResult",
     "ConflictError",
     "InternalServerError",
     "InvalidRequestError",
+    "LengthFinishReasonError",
     "LimiterState",
     "NotFoundError",
     "NotGiven",
@@ -71,6 +78,7 @@ __all__ = [
     "UnprocessableEntityError",
     "__version__",
     "estimate_tokens",
+    "function_tool",
 ]
 
 

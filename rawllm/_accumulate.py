@@ -66,19 +66,21 @@ def chunk_text(chunk: ChatCompletionChunk) -> str | None:
 
 
 class _ToolCall:
-    __slots__ = ("id", "type", "name", "args")
+    __slots__ = ("id", "type", "name", "args", "extra")
 
     def __init__(self, call_id: str | None, call_type: str | None) -> None:
         self.id = call_id
         self.type = call_type
         self.name: list[str] = []
         self.args: list[str] = []
+        self.extra: dict[str, Any] | None = None
 
     def build(self) -> ChatCompletionMessageToolCall:
         return ChatCompletionMessageToolCall(
             id=self.id,
             type=self.type or "function",
             function=Function(name="".join(self.name), arguments="".join(self.args)),
+            extra_content=self.extra,
         )
 
 
@@ -146,6 +148,8 @@ class _Choice:
                 call.id = call_id
             if tc.type and call.type is None:
                 call.type = tc.type
+            if tc.extra_content is not None:
+                call.extra = tc.extra_content
             fn = tc.function
             if fn is not None:
                 name = fn.name
@@ -172,7 +176,7 @@ class _Choice:
         if delta.reasoning_details:
             if self.reasoning_details is None:
                 self.reasoning_details = []
-            self.reasoning_details.extend(delta.reasoning_details)
+            _merge_details(self.reasoning_details, delta.reasoning_details)
         if delta.annotations:
             if self.annotations is None:
                 self.annotations = []
@@ -244,6 +248,37 @@ class _Choice:
             stop_reason=self.stop_reason,
             native_finish_reason=self.native_finish_reason,
         )
+
+
+_DETAIL_TEXT = ("text", "summary", "data")
+
+
+def _merge_details(into: list[dict[str, Any]], pieces: list[dict[str, Any]]) -> None:
+    """Fold streamed ``reasoning_details`` pieces (OpenRouter) into whole details.
+
+    Pieces with the same ``index`` (and type) are one detail, as the
+    non-streamed message shows it: their ``text`` / ``summary`` / ``data``
+    strings are joined, other fields keep the first value sent (a
+    ``signature`` arriving later fills in).  Pieces without an index are kept
+    as they come.
+    """
+    for piece in pieces:
+        index = piece.get("index")
+        last = into[-1] if into else None
+        if (
+            index is None
+            or last is None
+            or last.get("index") != index
+            or last.get("type") != piece.get("type")
+        ):
+            into.append(dict(piece))
+            continue
+        for key, value in piece.items():
+            old = last.get(key)
+            if key in _DETAIL_TEXT and isinstance(value, str) and isinstance(old, str):
+                last[key] = old + value
+            elif old is None:
+                last[key] = value
 
 
 def _joined(parts: list[str]) -> str | None:

@@ -49,6 +49,8 @@ from .types.anthropic import (
     ThinkingBlock,
     ThinkingDelta,
     ToolUseBlock,
+    UnknownContentBlock,
+    UnknownDelta,
     Usage,
 )
 from .types.responses import (
@@ -70,16 +72,67 @@ _replace: Final = msgspec.structs.replace
 class _Block:
     """Pieces of one content block while it streams."""
 
-    __slots__ = ("block", "citations", "pieces", "signature")
+    __slots__ = ("block", "citations", "pieces", "signature", "fields")
 
     def __init__(self, block: ContentBlock) -> None:
         self.block = block
         self.pieces: list[str] = []
         self.signature: str | None = None
         self.citations: list[TextCitation] | None = None
+        # Unknown blocks: what their deltas add, by field name, in arrival order.
+        self.fields: dict[str, list[Any]] | None = None
+
+    def add_unknown(self, delta: Any) -> None:
+        """Fold a delta into a block of a type rawllm does not know (or an unknown delta in).
+
+        The deltas the API documents keep their meaning whatever the block:
+        ``input_json_delta`` pieces make the block's ``input``, ``text_delta``
+        / ``thinking_delta`` extend ``text`` / ``thinking``, ``signature_delta``
+        sets ``signature``, ``citations_delta`` appends to ``citations``.  A
+        delta of an unknown type appends each of its string fields to the
+        block's field of the same name, and sets any other value.
+        """
+        fields = self.fields
+        if fields is None:
+            fields = self.fields = {}
+        cls = type(delta)
+        if cls is InputJSONDelta:
+            self.pieces.append(delta.partial_json)
+        elif cls is TextDelta:
+            fields.setdefault("text", []).append(delta.text)
+        elif cls is ThinkingDelta:
+            fields.setdefault("thinking", []).append(delta.thinking)
+        elif cls is SignatureDelta:
+            fields["signature"] = [delta.signature]
+        elif cls is CitationsDelta:
+            fields.setdefault("citations", []).append(delta.citation.to_dict())
+        elif cls is UnknownDelta:
+            for key, value in delta.items():
+                if key != "type":
+                    fields.setdefault(key, []).append(value)
+
+    def _build_unknown(self, block: UnknownContentBlock, strict: bool) -> ContentBlock:
+        out = UnknownContentBlock(block)
+        for key, values in (self.fields or {}).items():
+            if key == "citations":
+                out[key] = [*(block.get(key) or ()), *values]
+            elif key != "signature" and all(isinstance(v, str) for v in values):
+                before = block.get(key)
+                out[key] = (before if isinstance(before, str) else "") + "".join(values)
+            else:  # a signature, or a value that is not text: the last one sent wins
+                out[key] = values[-1]
+        if self.pieces:
+            try:
+                out["input"] = _parse_input("".join(self.pieces), str(block.get("id")))
+            except APIResponseValidationError:
+                if strict:
+                    raise
+        return out
 
     def build(self, strict: bool) -> ContentBlock:
         block = self.block
+        if type(block) is UnknownContentBlock:
+            return self._build_unknown(block, strict)
         pieces = self.pieces
         if type(block) is TextBlock:
             citations = block.citations
@@ -160,22 +213,37 @@ class MessageAccumulator:
                     f"content_block_delta for index {event.index}, which never started"
                 )
             delta = event.delta
+            # A delta that does not match its block is ignored (as the SDK does),
+            # unless the block is of a type rawllm does not know: then it is folded in.
             if type(delta) is TextDelta:
                 if type(state.block) is TextBlock:
                     state.pieces.append(delta.text)
+                elif type(state.block) is UnknownContentBlock:
+                    state.add_unknown(delta)
             elif type(delta) is InputJSONDelta:
                 if type(state.block) in _JSON_BLOCKS:
                     state.pieces.append(delta.partial_json)
+                elif type(state.block) is UnknownContentBlock:
+                    state.add_unknown(delta)
             elif type(delta) is ThinkingDelta:
                 if type(state.block) is ThinkingBlock:
                     state.pieces.append(delta.thinking)
+                elif type(state.block) is UnknownContentBlock:
+                    state.add_unknown(delta)
             elif type(delta) is SignatureDelta:
                 if type(state.block) is ThinkingBlock:
                     state.signature = delta.signature
-            elif type(delta) is CitationsDelta and type(state.block) is TextBlock:
-                if state.citations is None:
-                    state.citations = []
-                state.citations.append(delta.citation)
+                elif type(state.block) is UnknownContentBlock:
+                    state.add_unknown(delta)
+            elif type(delta) is CitationsDelta:
+                if type(state.block) is TextBlock:
+                    if state.citations is None:
+                        state.citations = []
+                    state.citations.append(delta.citation)
+                elif type(state.block) is UnknownContentBlock:
+                    state.add_unknown(delta)
+            elif type(state.block) is UnknownContentBlock:
+                state.add_unknown(delta)  # a delta type rawllm does not know either
         elif type(event) is RawContentBlockStartEvent:
             self._blocks[event.index] = _Block(event.content_block)
         elif type(event) is RawMessageDeltaEvent:
@@ -214,6 +282,8 @@ class MessageAccumulator:
             changes["cache_read_input_tokens"] = u.cache_read_input_tokens
         if u.server_tool_use is not None:
             changes["server_tool_use"] = u.server_tool_use
+        if u.output_tokens_details is not None:
+            changes["output_tokens_details"] = u.output_tokens_details
         self._usage = _replace(usage, **changes)
 
     def snapshot(self) -> Message | None:

@@ -6,7 +6,6 @@ until the first body byte, never after.
 from __future__ import annotations
 
 import os
-import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Generator, Mapping
 from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
@@ -14,17 +13,12 @@ import msgspec
 from yarl import URL
 
 from ._batch_api import LineSplitter
-from ._config import NOT_GIVEN, NotGiven, Timeout, coerce_timeout
+from ._config import NOT_GIVEN, NotGiven, Timeout
 from ._exceptions import (
-    APIConnectionError,
-    APIStatusError,
-    APITimeoutError,
-    make_status_error,
     request_id_from,
 )
 from ._formats import WireFormat
-from ._retry import attempt_budget
-from ._transport import Response, client_timeout
+from ._transport import Response
 from ._wire._common import invalid
 
 if TYPE_CHECKING:
@@ -132,39 +126,14 @@ async def open_binary(
     the ``total`` deadline) until the first body byte has arrived, as for a
     stream; the permit is not held while the body is read.
     """
-    t = client.timeout if isinstance(timeout, NotGiven) else coerce_timeout(timeout)
-    call = client._plan(_DOWNLOAD, None, False, t, extra_headers, None)
-    call.url = url
-    transport = client._shared.transport
-    limiter = client._shared.limiter
-    retries = 0
-    while True:
-        budget = attempt_budget(t.total, call.deadline, time.monotonic())
-        if budget is not None and budget <= 0:
-            err = APITimeoutError("Request timed out: total deadline reached.", timeout="total")
-            err.retries = retries
-            raise err
-        permit = await client._acquire(0, call, retries)
-        try:
-            resp = await transport.send("GET", url, None, call.headers, client_timeout(t, budget))
-            limiter.observe(resp.status, resp.headers)
-            if resp.status >= 300:
-                try:
-                    data = await resp.read()
-                except APIConnectionError:
-                    data = b""
-                raise make_status_error(resp.status, resp.headers, data)
-            try:
-                first = await resp.read_chunk()
-            except BaseException:
-                resp.close()
-                raise
-            return BinaryStream(resp, first, request_id_from(resp.headers))
-        except (APIStatusError, APIConnectionError) as exc:
-            error: APIStatusError | APIConnectionError = exc
-        finally:
-            permit.release()
-        retries = await client._backoff(client._policy, error, retries, call)
+
+    def opened(resp: Response, first: bytes) -> BinaryStream:
+        return BinaryStream(resp, first, request_id_from(resp.headers))
+
+    stream: BinaryStream = await client._request(
+        _DOWNLOAD, None, extra_headers=extra_headers, timeout=timeout, url=url, opener=opened
+    )
+    return stream
 
 
 class JSONLStream(Generic[T]):

@@ -26,6 +26,7 @@ from typing import Any, Self
 
 from yarl import URL
 
+from ._body_reader import BodyReader, is_json
 from ._checks import check_base_url, check_cap, check_headers
 from ._config import NOT_GIVEN, NotGiven, PoolLimits, RateLimit, Timeout, coerce_timeout
 from ._exceptions import (
@@ -34,6 +35,7 @@ from ._exceptions import (
     APIResponseValidationError,
     APIStatusError,
     APITimeoutError,
+    RequestInfo,
     make_status_error,
     redact,
     register_secret,
@@ -41,7 +43,7 @@ from ._exceptions import (
 )
 from ._formats import WireFormat
 from ._limiter import Limiter
-from ._reader import StreamReader
+from ._reader import Reader, StreamReader
 from ._retry import RetryPolicy, attempt_budget
 from ._streaming import AsyncStream
 from ._transport import (
@@ -54,6 +56,7 @@ from ._transport import (
     within,
 )
 from ._version import __version__
+from ._wire._common import Done
 from .types._base import attach
 
 __all__ = ["BaseClient", "RetryEvent"]
@@ -113,6 +116,7 @@ class BaseClient:
         session: Any,
         on_retry: Callable[[RetryEvent], Any] | None,
         auth_headers: Mapping[str, str],
+        default_query: Mapping[str, Any] | None = None,
         ssl: Any = None,
         proxy: Any = None,
         max_response_bytes: int = DEFAULT_MAX_RESPONSE_BYTES,
@@ -136,7 +140,12 @@ class BaseClient:
         if proxy is not None:
             check_base_url(str(proxy), what="proxy")
         self.api_key = api_key
-        self.base_url = URL(base_url.rstrip("/"))
+        # A query inside base_url (Azure's "?api-version=...") is kept apart and
+        # sent on every call, never glued to the path.
+        url = URL(base_url)
+        self.default_query: dict[str, str] = {k: str(v) for k, v in url.query.items()}
+        self.default_query.update({k: str(v) for k, v in (default_query or {}).items()})
+        self.base_url = URL(str(url.with_query(None).with_fragment(None)).rstrip("/"))
         self.max_retries = max_retries
         self.timeout = coerce_timeout(timeout)
         self.rate_limit = rate_limit
@@ -199,6 +208,7 @@ class BaseClient:
             "rate_limit": self.rate_limit,
             "pool": self.pool,
             "default_headers": self.default_headers,
+            "default_query": self.default_query,
             "on_retry": self.on_retry,
             "max_response_bytes": self.max_response_bytes,
             "max_event_bytes": self.max_event_bytes,
@@ -238,9 +248,15 @@ class BaseClient:
     def _url(self, path: str, query: Mapping[str, Any] | None) -> URL:
         url = self._urls.get(path)
         if url is None:
-            url = self._urls[path] = URL(self._base_str + path, encoded=True)
+            url = URL(self._base_str + path, encoded=True)
+            if self.default_query:
+                url = url.update_query(self.default_query)
+            self._urls[path] = url
         if query:
-            url = url.update_query({k: str(v) for k, v in query.items()})
+            # A list is sent as repeated keys (``include[]=a&include[]=b``).
+            url = url.update_query(
+                {k: v if isinstance(v, list | tuple) else str(v) for k, v in query.items()}
+            )
         return url
 
     async def _request(
@@ -254,15 +270,24 @@ class BaseClient:
         extra_query: Mapping[str, Any] | None = None,
         timeout: Any = NOT_GIVEN,
         max_retries: Any = NOT_GIVEN,
+        url: URL | None = None,
+        opener: Opener | None = None,
+        raw: bool = False,
     ) -> Any:
         """One call with retries: the decoded result (or an open ``AsyncStream``), or the error.
 
         The attempt loop: acquire a permit, send, decide, sleep; the permit is
-        released here, once, unless an open stream took it over.
+        released here, once, unless an open stream took it over.  ``opener``
+        (with ``url``, for a download) builds the result from the response and
+        its first chunk instead of decoding the whole body; it does not keep
+        the permit.
         """
         policy = self._policy if max_retries is NOT_GIVEN else RetryPolicy(max_retries=max_retries)
         t = self.timeout if timeout is NOT_GIVEN else coerce_timeout(timeout)
-        call = self._plan(fmt, body, stream, t, extra_headers, extra_query)
+        if url is None:
+            url = self._url(fmt.path, extra_query)
+        headers = self._shared.transport.merge_headers(extra_headers)
+        call = _Call(fmt, url, body, headers, stream, t, opener, raw)
         aio_timeout = self._aio_timeout if timeout is NOT_GIVEN else client_timeout(t, None)
         retries = 0
         while True:
@@ -280,26 +305,6 @@ class BaseClient:
                     permit.release()
             retries = await self._backoff(policy, error, retries, call)
 
-    def _plan(
-        self,
-        fmt: WireFormat[Any, Any],
-        body: bytes | None,
-        stream: bool,
-        t: Timeout,
-        extra_headers: Mapping[str, str] | None,
-        extra_query: Mapping[str, Any] | None,
-    ) -> _Call:
-        """What every attempt of the call sends, and its deadline."""
-        if extra_headers:
-            check_headers(extra_headers, "extra_headers")  # before anything is sent
-        headers: Mapping[str, str] | None = self._shared.transport.merge_headers(extra_headers)
-        if stream:
-            headers = {**headers, **_SSE_ACCEPT} if headers else _SSE_ACCEPT
-        started = time.monotonic()
-        deadline = None if t.total is None else started + t.total
-        url = self._url(fmt.path, extra_query)
-        return _Call(fmt, url, body, headers, stream, t, started, deadline)
-
     async def _attempt(
         self, call: _Call, aio_timeout: ClientTimeout, permit: Any, retries: int
     ) -> Any:
@@ -310,14 +315,12 @@ class BaseClient:
         )
         status = resp.status
         self._shared.limiter.observe(status, resp.headers, permit)
-        if call.stream:
+        if call.opens:
             if status < 300:
-                reader = StreamReader(
-                    fmt,
-                    max_bytes=self.max_response_bytes,
-                    max_event_bytes=self.max_event_bytes,
-                )
-                return await self._open_stream(call, resp, reader, permit, retries)
+                opener = call.opener
+                if opener is None:
+                    return await self._open_stream(call, resp, permit, retries)
+                return opener(resp, await _first_chunk(call, resp))
             try:
                 data = await resp.read()
             except APIConnectionError:
@@ -325,7 +328,7 @@ class BaseClient:
         else:
             data = await resp.read()
         if status >= 300:
-            raise make_status_error(status, resp.headers, data)
+            raise make_status_error(status, resp.headers, data, url=str(call.url))
         try:
             result = fmt.decode(data)
         except RecursionError:  # msgspec on absurdly nested JSON: hostile, not a bug
@@ -333,6 +336,7 @@ class BaseClient:
                 "The response's JSON is nested too deeply to decode."
             ) from None
         attach(result, data, request_id_from(resp.headers))
+        result.__dict__["_http"] = (status, resp.headers)  # for with_raw_response
         if retries:
             result.__dict__["_retries"] = retries
         used = fmt.usage_tokens(result)
@@ -340,30 +344,40 @@ class BaseClient:
             permit.settle(used)
         return result
 
-    @staticmethod
     async def _open_stream(
-        call: _Call, resp: Response, reader: StreamReader[Any, Any], permit: Any, retries: int
+        self, call: _Call, resp: Response, permit: Any, retries: int
     ) -> AsyncStream[Any]:
         """Wait for the first body byte (still inside the retry loop), then hand over."""
         t = call.timeout
-        limit = t.first_event
-        try:
-            first = await within(
-                resp.read_chunk(),
-                None if limit is None else call.started + limit - time.monotonic(),
-                "first_event",
-                f"Stream timed out: no data within first_event={limit} s.",
+        first = await _first_chunk(call, resp)
+        if call.raw:  # with_streaming_response: the rest of the body stays unread
+            from ._raw_response import StreamedResponse
+
+            return StreamedResponse(  # type: ignore[return-value]
+                resp,
+                first,
+                read_chunk=resp.read_chunk,
+                decode=call.fmt.decode,
+                permit=permit,
+                request_id=request_id_from(resp.headers),
+                retries=retries,
             )
-        except BaseException:
-            resp.close()
-            raise
+        fmt = call.fmt
+        reader: Reader[Any, Any]
+        if fmt.from_body is not None and is_json(resp.headers.get("Content-Type")):
+            # A server that ignored stream=True sent the whole answer: read it as that stream.
+            reader = BodyReader(fmt, fmt.from_body, _HIDDEN, self.max_response_bytes)
+        else:
+            reader = StreamReader(
+                fmt, max_bytes=self.max_response_bytes, max_event_bytes=self.max_event_bytes
+            )
         return AsyncStream(
             resp,
             first,
             reader,
             permit=permit,
             request_id=request_id_from(resp.headers),
-            first_event=limit,
+            first_event=t.first_event,
             event_idle=t.event_idle,
             started=call.started,
             retries=retries,
@@ -411,6 +425,8 @@ class BaseClient:
         )
         if delay is None:
             error.retries = retries
+            if isinstance(error, APIStatusError):  # e.response.request, as in the official SDKs
+                error.response.request = RequestInfo(call.fmt.method, str(call.url))
             raise error
         what = f"HTTP {status}" if status is not None else type(error).__name__
         method, url = call.fmt.method, call.url
@@ -443,9 +459,21 @@ class BaseClient:
 
 
 class _Call:
-    """What every attempt of one call sends, fixed before the first (a plain class: cheap)."""
+    """What every attempt of one call sends, and its deadline (a plain class: cheap)."""
 
-    __slots__ = ("body", "deadline", "fmt", "headers", "started", "stream", "timeout", "url")
+    __slots__ = (
+        "body",
+        "deadline",
+        "fmt",
+        "headers",
+        "opener",
+        "opens",
+        "raw",
+        "started",
+        "stream",
+        "timeout",
+        "url",
+    )
 
     def __init__(
         self,
@@ -455,20 +483,46 @@ class _Call:
         headers: Mapping[str, str] | None,
         stream: bool,
         timeout: Timeout,
-        started: float,
-        deadline: float | None,
+        opener: Opener | None = None,
+        raw: bool = False,
     ) -> None:
+        if stream and not raw:  # raw: a plain body opened by with_streaming_response
+            headers = {**headers, **_SSE_ACCEPT} if headers else _SSE_ACCEPT
+        self.opener = opener
+        self.opens = stream or opener is not None  # the result is built from the first chunk
         self.fmt = fmt
         self.url = url
         self.body = body
         self.headers = headers
         self.stream = stream
         self.timeout = timeout
-        self.started = started
-        self.deadline = deadline
+        self.started = started = time.monotonic()
+        self.deadline = None if timeout.total is None else started + timeout.total
+        self.raw = raw
 
 
 _SSE_ACCEPT: Mapping[str, str] = {"Accept": "text/event-stream"}
+_HIDDEN: frozenset[type] = frozenset({Done})  # chat's [DONE] is not handed out
+
+Opener = Callable[[Response, bytes], Any]
+"""Builds a download's result from its response and its first chunk."""
+
+
+async def _first_chunk(call: _Call, resp: Response) -> bytes:
+    """The first body byte(s), within ``first_event`` of the call's start; else drop ``resp``."""
+    limit = call.timeout.first_event
+    try:
+        if limit is None:
+            return await resp.read_chunk()
+        return await within(
+            resp.read_chunk(),
+            call.started + limit - time.monotonic(),
+            "first_event",
+            f"Stream timed out: no data within first_event={limit} s.",
+        )
+    except BaseException:
+        resp.close()
+        raise
 
 
 def _budget(call: _Call, retries: int) -> float | None:

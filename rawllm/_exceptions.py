@@ -7,6 +7,7 @@ becomes ``except rawllm.RateLimitError``::
     ├── APIConnectionError           network failure, reset, truncated stream
     │   └── APITimeoutError          .timeout says which limit fired
     ├── APIResponseValidationError   a 2xx body that is not JSON or not the right shape
+    ├── LengthFinishReasonError      parse(): the answer was cut by the token limit
     └── APIStatusError               .status_code, .headers, .body, .request_id
         ├── BadRequestError (400)
         ├── AuthenticationError (401)
@@ -46,11 +47,14 @@ __all__ = [
     "AuthenticationError",
     "BadRequestError",
     "ConflictError",
+    "ErrorResponse",
     "InternalServerError",
+    "LengthFinishReasonError",
     "NotFoundError",
     "OverloadedError",
     "PermissionDeniedError",
     "RateLimitError",
+    "RequestInfo",
     "RequestTooLargeError",
     "UnprocessableEntityError",
     "error_from_stream_body",
@@ -180,11 +184,88 @@ class APIResponseValidationError(APIError):
         self.status_code = status_code
 
 
+class LengthFinishReasonError(APIError):
+    """A ``parse()`` answer ended by the token limit (``finish_reason == "length"``).
+
+    The JSON is cut, so it cannot be parsed; raise ``max_completion_tokens``.
+
+    Attributes:
+        completion: the ``ChatCompletion`` as received.
+    """
+
+    completion: Any
+
+    def __init__(self, *, completion: Any = None) -> None:
+        usage = getattr(completion, "usage", None)
+        used = getattr(usage, "completion_tokens", None)
+        suffix = f" ({used} completion tokens)" if used is not None else ""
+        super().__init__(
+            "Could not parse response content as the length limit was reached" + suffix
+        )
+        self.completion = completion
+
+
+class RequestInfo:
+    """The request an error answered: ``.method`` and ``.url`` (keys are in headers, never here)."""
+
+    __slots__ = ("method", "url")
+
+    def __init__(self, method: str, url: str) -> None:
+        self.method = method
+        self.url = url
+
+    def __repr__(self) -> str:
+        return redact(f"<Request {self.method} {self.url}>")
+
+
+class ErrorResponse:
+    """The HTTP response behind an ``APIStatusError`` (the official SDKs' ``e.response``).
+
+    Attributes:
+        status_code: the HTTP status (for an error event inside a stream: the status its
+            error type maps to).
+        headers: the response headers.
+        content: the body bytes as received.
+        request: the ``RequestInfo`` (``.method``, ``.url``); None until the client set it.
+    """
+
+    __slots__ = ("content", "headers", "request", "status_code")
+
+    def __init__(
+        self,
+        status_code: int,
+        headers: Mapping[str, str],
+        content: bytes = b"",
+        request: RequestInfo | None = None,
+    ) -> None:
+        self.status_code = status_code
+        self.headers = headers
+        self.content = content
+        self.request = request
+
+    @property
+    def text(self) -> str:
+        """The body as text."""
+        return self.content.decode("utf-8", "replace")
+
+    def json(self) -> Any:
+        """The body decoded from JSON."""
+        return msgspec.json.decode(self.content)
+
+    def __repr__(self) -> str:
+        return f"<ErrorResponse [{self.status_code}]>"
+
+
 class APIStatusError(APIError):
-    """The server answered with an error status (or an error event inside a stream)."""
+    """The server answered with an error status (or an error event inside a stream).
+
+    ``.response`` is the HTTP response (``.status_code``, ``.headers``, ``.request``
+    with ``.method`` and ``.url``), as ``e.response`` in the official SDKs.
+    """
 
     status_code: int
     headers: Mapping[str, str]
+    response: ErrorResponse
 
     def __init__(
         self,
@@ -198,6 +279,7 @@ class APIStatusError(APIError):
         super().__init__(message, body=body, request_id=request_id)
         self.status_code = status_code
         self.headers = headers if headers is not None else {}
+        self.response = ErrorResponse(status_code, self.headers)
 
     def __repr__(self) -> str:
         return redact(
@@ -343,13 +425,46 @@ def _summarise_text(text: str, limit: int = 200) -> str:
     return flat[:limit] + ("..." if len(flat) > limit else "")
 
 
-def make_status_error(status: int, headers: Mapping[str, str], body: bytes) -> APIStatusError:
+# OpenAI-format endpoints; a 404 from one of them on a path with no version segment
+# (``/v1``, ``/v1beta``, ...) usually means a base URL that lacks its ``/v1``.
+_OPENAI_ENDPOINT = re.compile(r"/(chat/completions|completions|embeddings|responses|models)$")
+_VERSION_SEGMENT = re.compile(r"/v\d[^/]*(/|$)")
+
+
+def missing_v1_hint(url: str) -> str | None:
+    """A hint for a 404 from ``url`` when its base URL seems to lack ``/v1``, else None.
+
+    Azure's ``/openai/deployments/...`` paths carry no version segment by design.
+
+    Example:
+        >>> missing_v1_hint("http://localhost:8000/chat/completions")
+        'is /v1 missing from the base URL? OpenAI-compatible servers usually take http://localhost:8000/v1'
+        >>> missing_v1_hint("http://localhost:8000/v1/chat/completions") is None
+        True
+    """
+    path = url.split("?", 1)[0]
+    scheme, sep, rest = path.partition("://")
+    slash = rest.find("/")
+    if not sep or slash < 0:
+        return None
+    root, path = f"{scheme}://{rest[:slash]}", rest[slash:]
+    match = _OPENAI_ENDPOINT.search(path)
+    if match is None or _VERSION_SEGMENT.search(path) or "/openai/deployments/" in path:
+        return None
+    base = root + path[: match.start()]
+    return f"is /v1 missing from the base URL? OpenAI-compatible servers usually take {base}/v1"
+
+
+def make_status_error(
+    status: int, headers: Mapping[str, str], body: bytes, *, url: str | None = None
+) -> APIStatusError:
     """Build the right ``APIStatusError`` subclass from a response's status, headers and body.
 
     Args:
         status: the HTTP status code (>= 400).
         headers: response headers (case-insensitive mapping preferred).
         body: the raw body bytes, JSON or not.
+        url: the request URL; a 404 from a URL whose base lacks ``/v1`` gets a hint.
 
     Returns:
         An exception instance, not raised.
@@ -361,14 +476,20 @@ def make_status_error(status: int, headers: Mapping[str, str], body: bytes) -> A
     exposed, message, _ = _parse_body(body)
     request_id = request_id_from(headers)
     text = message if message else (f"HTTP {status}" if not body else _summarise_text(str(exposed)))
+    if status == 404 and url is not None:
+        hint = missing_v1_hint(url)
+        if hint is not None:
+            text = f"{text} ({hint})"
     cls = status_error_class(status)
-    return cls(
+    err = cls(
         f"Error code: {status} - {text}",
         status_code=status,
         headers=headers,
         body=exposed,
         request_id=request_id,
     )
+    err.response.content = body
+    return err
 
 
 def error_from_stream_body(

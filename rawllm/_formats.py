@@ -19,7 +19,7 @@ Pure data and pure functions: no IO, no clock, no asyncio.
 from __future__ import annotations
 
 import functools
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Generic, NoReturn, Protocol, TypeVar
 
@@ -90,6 +90,9 @@ class WireFormat(Generic[R, E]):
         terminator: how the end looks on the wire, for messages.
         accumulator: a new accumulator for ``final()`` (None: the API does not stream).
         text_of: the text delta an item carries, or None.
+        from_body: a whole 2xx JSON body answering a stream request -> (the
+            result, the items of the stream it stands for, terminator last);
+            ``_body_reader.BodyReader`` reads such a body with it.
     """
 
     name: str
@@ -103,6 +106,7 @@ class WireFormat(Generic[R, E]):
     terminator: str = ""
     accumulator: Callable[[], Accumulator[E, R]] | None = None
     text_of: Callable[[E], str | None] = _no_text
+    from_body: Callable[[bytes], tuple[R, Sequence[E | Done]]] | None = None
 
     def __repr__(self) -> str:
         return f"<WireFormat {self.name} {self.method} {self.path}>"
@@ -124,6 +128,7 @@ CHAT: WireFormat[ChatCompletion, ChatCompletionChunk] = WireFormat(
     terminator="data: [DONE]",
     accumulator=ChatCompletionAccumulator,
     text_of=chunk_text,
+    from_body=_openai.stream_from_body,
 )
 
 EMBEDDINGS: WireFormat[CreateEmbeddingResponse, NoReturn] = WireFormat(
@@ -167,6 +172,7 @@ def messages() -> WireFormat[Message, MessageStreamEvent]:
         terminator="message_stop",
         accumulator=_message_accumulator,
         text_of=anthropic.text_delta,
+        from_body=anthropic.stream_from_body,
     )
 
 
@@ -209,4 +215,5 @@ def responses() -> WireFormat[Response, ResponseStreamEvent]:
         terminator="response.completed",
         accumulator=_response_accumulator,
         text_of=wire.text_delta,
+        from_body=wire.stream_from_body,
     )

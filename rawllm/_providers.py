@@ -14,13 +14,9 @@ from typing import TYPE_CHECKING, Any
 from ._client import BaseClient, RetryEvent, _Shared
 from ._config import PoolLimits, RateLimit, Timeout
 from ._exceptions import APIError, register_secret
-from ._resources import (
-    AsyncChat,
-    AsyncEmbeddings,
-    AsyncMessages,
-    AsyncModels,
-    AsyncResponses,
-)
+from ._resources import AsyncEmbeddings
+from ._retrieval import AsyncAnthropicModels, AsyncModels
+from ._surface import AsyncChat, AsyncMessages, AsyncResponses
 from ._transport import DEFAULT_MAX_EVENT_BYTES, DEFAULT_MAX_RESPONSE_BYTES
 
 if TYPE_CHECKING:
@@ -28,7 +24,7 @@ if TYPE_CHECKING:
 
     from ._resources_batch import AsyncBatches, AsyncFiles
 
-__all__ = ["Anthropic", "OpenAI"]
+__all__ = ["Anthropic", "AsyncAnthropic", "AsyncOpenAI", "OpenAI"]
 
 DEFAULT_MAX_RETRIES = 2
 ANTHROPIC_VERSION = "2023-06-01"
@@ -82,6 +78,8 @@ class OpenAI(_Client):
         rate_limit: a ``rawllm.RateLimit`` shared by every call of this client.
         pool: ``rawllm.PoolLimits`` for the connection pool.
         default_headers: headers sent with every request.
+        default_query: query parameters sent with every request (a query written into
+            ``base_url`` is kept the same way; ``extra_query=`` adds to it per call).
         session: your own ``aiohttp.ClientSession`` (never closed by rawllm).
         on_retry: called with a ``RetryEvent`` before each retry sleep.
         ssl: an ``ssl.SSLContext`` to verify the server with (a private CA, a
@@ -119,6 +117,7 @@ class OpenAI(_Client):
         rate_limit: RateLimit | None = None,
         pool: PoolLimits | None = None,
         default_headers: Mapping[str, str] | None = None,
+        default_query: Mapping[str, Any] | None = None,
         session: aiohttp.ClientSession | None = None,
         on_retry: Callable[[RetryEvent], Any] | None = None,
         ssl: ssl_.SSLContext | bool | None = None,
@@ -133,31 +132,45 @@ class OpenAI(_Client):
                 "The api_key client option must be set either by passing api_key to the "
                 "client or by setting the OPENAI_API_KEY environment variable."
             )
-        base_url = base_url or os.environ.get("OPENAI_BASE_URL") or "https://api.openai.com/v1"
-        self.organization = organization or os.environ.get("OPENAI_ORG_ID")
-        self.project = project or os.environ.get("OPENAI_PROJECT_ID")
-        auth = {"Authorization": f"Bearer {api_key}"}
-        if self.organization:
-            auth["OpenAI-Organization"] = self.organization
-        if self.project:
-            auth["OpenAI-Project"] = self.project
-        super().__init__(
+        self._init_openai(
             api_key=api_key,
-            base_url=base_url,
+            auth={"Authorization": f"Bearer {api_key}"},
+            base_url=base_url or os.environ.get("OPENAI_BASE_URL") or "https://api.openai.com/v1",
+            organization=organization,
+            project=project,
             timeout=timeout,
             max_retries=max_retries,
             rate_limit=rate_limit,
             pool=pool,
             default_headers=default_headers,
+            default_query=default_query,
             session=session,
             on_retry=on_retry,
-            auth_headers=auth,
             ssl=ssl,
             proxy=proxy,
             max_response_bytes=max_response_bytes,
             max_event_bytes=max_event_bytes,
             _shared=_shared,
         )
+
+    def _init_openai(
+        self,
+        *,
+        api_key: str,
+        auth: dict[str, str],
+        base_url: str,
+        organization: str | None,
+        project: str | None,
+        **options: Any,
+    ) -> None:
+        """The part of set-up shared with ``AzureOpenAI`` (which has its own credentials)."""
+        self.organization = organization or os.environ.get("OPENAI_ORG_ID")
+        self.project = project or os.environ.get("OPENAI_PROJECT_ID")
+        if self.organization:
+            auth["OpenAI-Organization"] = self.organization
+        if self.project:
+            auth["OpenAI-Project"] = self.project
+        super().__init__(api_key=api_key, base_url=base_url, auth_headers=auth, **options)
         self.chat = AsyncChat(self)
         self.embeddings = AsyncEmbeddings(self)
         self.models = AsyncModels(self)
@@ -192,8 +205,8 @@ class Anthropic(_Client):
         auth_token: a bearer token instead of an API key (env ``ANTHROPIC_AUTH_TOKEN``).
         base_url: defaults to env ``ANTHROPIC_BASE_URL``, else ``https://api.anthropic.com``
             (without ``/v1``, as in the official SDK).
-        timeout, max_retries, rate_limit, pool, default_headers, session, on_retry,
-        ssl, proxy, max_response_bytes, max_event_bytes: as for ``rawllm.OpenAI``.
+        timeout, max_retries, rate_limit, pool, default_headers, default_query, session,
+        on_retry, ssl, proxy, max_response_bytes, max_event_bytes: as for ``rawllm.OpenAI``.
 
     Raises:
         APIError: neither an API key nor an auth token was given or found.
@@ -215,6 +228,7 @@ class Anthropic(_Client):
         rate_limit: RateLimit | None = None,
         pool: PoolLimits | None = None,
         default_headers: Mapping[str, str] | None = None,
+        default_query: Mapping[str, Any] | None = None,
         session: aiohttp.ClientSession | None = None,
         on_retry: Callable[[RetryEvent], Any] | None = None,
         ssl: ssl_.SSLContext | bool | None = None,
@@ -247,6 +261,7 @@ class Anthropic(_Client):
             rate_limit=rate_limit,
             pool=pool,
             default_headers=default_headers,
+            default_query=default_query,
             session=session,
             on_retry=on_retry,
             auth_headers=auth,
@@ -259,9 +274,16 @@ class Anthropic(_Client):
         self._anthropic_key = api_key
         register_secret(auth_token)
         self.messages = AsyncMessages(self)
+        self.models = AsyncAnthropicModels(self)
 
     def _copy_kwargs(self) -> dict[str, Any]:
         kwargs = super()._copy_kwargs()
         kwargs["api_key"] = self._anthropic_key
         kwargs["auth_token"] = self.auth_token
         return kwargs
+
+
+# The official SDKs' names for their async clients: rawllm's clients are async,
+# so ``openai.AsyncOpenAI`` -> ``rawllm.AsyncOpenAI`` is a one-word change.
+AsyncOpenAI = OpenAI
+AsyncAnthropic = Anthropic

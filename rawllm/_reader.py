@@ -162,7 +162,13 @@ class StreamReader(Generic[E, R]):
             raise
         if not events:
             return []
-        return self._take(events)
+        new: list[E] = []
+        try:
+            self._decode(self, events, new)
+        except (APIError, RecursionError) as exc:
+            self._fail(exc, handed_out=bool(new))
+        self._items.extend(new)
+        return new
 
     def eof(self) -> list[E]:
         """The body ended.  Returns the last items (none for SSE) or raises.
@@ -217,22 +223,15 @@ class StreamReader(Generic[E, R]):
             what += f", the last a {type(self._items[-1]).__name__}"
         return what
 
-    def _take(self, events: list[ServerSentEvent]) -> list[E]:
-        new: list[E] = []
-        try:
-            try:
-                self._decode(self, events, new)
-            except RecursionError:  # msgspec on absurdly nested JSON: hostile, not a bug
-                raise APIResponseValidationError(
-                    "A stream event's JSON is nested too deeply to decode."
-                ) from None
-        except APIError as exc:
-            if not new:
-                self._error = exc
-                raise
-            self._error = exc  # raised by the next call, after these items
-        self._items.extend(new)
-        return new
+    def _fail(self, exc: APIError | RecursionError, *, handed_out: bool) -> None:
+        """Keep the error for every later call; raise it now unless items come first."""
+        if isinstance(exc, RecursionError):  # msgspec on absurdly nested JSON: hostile, not a bug
+            exc = APIResponseValidationError(
+                "A stream event's JSON is nested too deeply to decode."
+            )
+        self._error = exc
+        if not handed_out:
+            raise exc from None
 
     # The two loops differ only in what they pass the decoder: the per-event
     # path has no branch on the format.

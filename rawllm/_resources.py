@@ -1,8 +1,9 @@
 """The call namespaces: chat.completions, embeddings, models, responses, messages.
 
-Each ``create()`` takes the official SDK's keyword arguments: named ones are
-sent as given, unknown ones go into the JSON body, ``None`` and ``NOT_GIVEN``
-are not sent, and ``extra_headers`` / ``extra_query`` / ``extra_body`` /
+Each ``create()`` takes the official SDK's keyword arguments (``_params``):
+they are sent as given, ``None`` and ``NOT_GIVEN`` are not sent, an unknown one
+raises ``TypeError`` before anything is sent (provider extras go in
+``extra_body``), and ``extra_headers`` / ``extra_query`` / ``extra_body`` /
 ``timeout`` apply to that call only.
 """
 
@@ -14,7 +15,10 @@ from typing import TYPE_CHECKING, Any, Literal, overload
 from . import _formats
 from ._config import NOT_GIVEN, NotGiven, Timeout
 from ._formats import WireFormat
+from ._params import accepted, unknown_kwargs
+from ._raw_response import RawResponses
 from ._streaming import AsyncStream
+from ._tools import tools_for_anthropic, tools_for_responses
 from ._wire._common import encode
 from ._wire.openai import build_params as _body
 
@@ -26,7 +30,6 @@ if TYPE_CHECKING:
         ChatCompletion,
         ChatCompletionChunk,
         CreateEmbeddingResponse,
-        ModelList,
     )
     from .types.responses import Response, ResponseStreamEvent
 
@@ -35,7 +38,6 @@ __all__ = [
     "AsyncCompletions",
     "AsyncEmbeddings",
     "AsyncMessages",
-    "AsyncModels",
     "AsyncResponses",
 ]
 
@@ -45,8 +47,15 @@ _Options = tuple[
 ]
 """A call's ``extra_headers``, ``extra_query``, ``extra_body`` and ``timeout``."""
 
+# What each method's **params may hold (checked before anything is sent).
+_CHAT_CREATE = accepted("chat.completions.create")
+_EMBEDDINGS_CREATE = accepted("embeddings.create")
+_RESPONSES_CREATE = accepted("responses.create")
+_MESSAGES_CREATE = accepted("messages.create")
+_COUNT_TOKENS = accepted("messages.count_tokens")
 
-class _Resource:
+
+class _Resource(RawResponses):
     __slots__ = ("_client",)
 
     def __init__(self, client: BaseClient) -> None:
@@ -162,6 +171,8 @@ class AsyncCompletions(_Resource):
             ...     model="gpt-4o-mini", messages=[{"role": "user", "content": "Hi"}])
             >>> resp.choices[0].message.content
         """
+        if not _CHAT_CREATE.issuperset(params):
+            raise unknown_kwargs("chat.completions.create", params, _CHAT_CREATE)
         params["messages"] = messages
         params["model"] = model
         result: ChatCompletion | AsyncStream[ChatCompletionChunk] = await self._post(
@@ -202,39 +213,12 @@ class AsyncEmbeddings(_Resource):
             >>> resp = await client.embeddings.create(model="text-embedding-3-small", input="hi")
             >>> len(resp.data[0].embedding)
         """
+        if not _EMBEDDINGS_CREATE.issuperset(params):
+            raise unknown_kwargs("embeddings.create", params, _EMBEDDINGS_CREATE)
         params["input"] = input
         params["model"] = model
         result: CreateEmbeddingResponse = await self._post(
             _formats.EMBEDDINGS, params, (extra_headers, extra_query, extra_body, timeout)
-        )
-        return result
-
-
-class AsyncModels(_Resource):
-    """``client.models``."""
-
-    __slots__ = ()
-
-    async def list(
-        self,
-        *,
-        extra_headers: Mapping[str, str] | None = None,
-        extra_query: Mapping[str, Any] | None = None,
-        timeout: TimeoutArg = NOT_GIVEN,
-        max_retries: int | NotGiven = NOT_GIVEN,
-    ) -> ModelList:
-        """List the models the server offers.
-
-        Example:
-            >>> [m.id for m in (await client.models.list()).data]
-        """
-        result: ModelList = await self._client._request(
-            _formats.MODELS,
-            None,
-            extra_headers=extra_headers,
-            extra_query=extra_query,
-            timeout=timeout,
-            max_retries=max_retries,
         )
         return result
 
@@ -296,6 +280,10 @@ class AsyncResponses(_Resource):
             >>> resp = await client.responses.create(model="gpt-4.1", input="Hi")
             >>> resp.output_text
         """
+        if not _RESPONSES_CREATE.issuperset(params):
+            raise unknown_kwargs("responses.create", params, _RESPONSES_CREATE)
+        if "tools" in params:  # rawllm.function_tool entries, in the Responses form
+            params["tools"] = tools_for_responses(params["tools"])
         result: Response | AsyncStream[ResponseStreamEvent] = await self._post(
             _formats.responses(), params, (extra_headers, extra_query, extra_body, timeout), stream
         )
@@ -379,6 +367,10 @@ class AsyncMessages(_Resource):
             ...     messages=[{"role": "user", "content": "Hi"}])
             >>> msg.content[0].text
         """
+        if not _MESSAGES_CREATE.issuperset(params):
+            raise unknown_kwargs("messages.create", params, _MESSAGES_CREATE)
+        if "tools" in params:  # rawllm.function_tool entries, in the Anthropic form
+            params["tools"] = tools_for_anthropic(params["tools"])
         params["max_tokens"] = max_tokens
         params["messages"] = messages
         params["model"] = model
@@ -403,6 +395,8 @@ class AsyncMessages(_Resource):
         Example:
             >>> (await client.messages.count_tokens(model=..., messages=...)).input_tokens
         """
+        if not _COUNT_TOKENS.issuperset(params):
+            raise unknown_kwargs("messages.count_tokens", params, _COUNT_TOKENS)
         params["messages"] = messages
         params["model"] = model
         result: MessageTokensCount = await self._post(

@@ -23,6 +23,7 @@ from ._config import NOT_GIVEN, NotGiven, Timeout
 from ._exceptions import APIError
 from ._formats import WireFormat
 from ._multipart import FilePart, encode_multipart
+from ._raw_response import RawResponses
 from ._wire._common import invalid
 from .types._base import Result
 from .types.batches import (
@@ -133,7 +134,7 @@ class AsyncPager(Generic[T]):
 # -- OpenAI ------------------------------------------------------------------------------
 
 
-class _Base:
+class _Base(RawResponses):  # with_raw_response / with_streaming_response
     __slots__ = ("_client",)
 
     def __init__(self, client: BaseClient) -> None:

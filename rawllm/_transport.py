@@ -34,6 +34,7 @@ from aiohttp import client_exceptions as ce
 from multidict import CIMultiDictProxy
 from yarl import URL
 
+from ._checks import check_headers
 from ._config import PoolLimits, Timeout
 from ._exceptions import (
     APIConnectionError,
@@ -283,10 +284,11 @@ class Transport:
         return self._proxy, self._proxy_auth
 
     def merge_headers(self, extra: Mapping[str, str] | None) -> dict[str, str] | None:
-        """Headers to pass for one request: per-call extras over (borrowed-session) defaults."""
+        """Headers to pass for one request: per-call extras (checked) over the defaults."""
         base = self._request_headers
         if not extra:
             return base
+        check_headers(extra, "extra_headers")  # before anything is sent
         merged = dict(base) if base else {}
         merged.update(extra)
         return merged

@@ -60,3 +60,56 @@ def test_ratios_and_verdicts_follow_the_figures(rawllm_us: float, verdict: str) 
     target = [line for line in text.splitlines() if "(chat_c1)" in line]
     assert target and ratio in target[0] and verdict in target[0]
     assert f"{rawllm_us / 1600.0:.2f}x" in rawllm_rows[0]  # the "vs openai" column
+
+
+def _paced(rawllm_us: float, paced_us: float, floor_us: float) -> dict[str, Any]:
+    res = _results(100.0, 100.0)
+    sc = res["client"]["scenarios"]
+    sc["chat_c64_binding"] = {
+        "title": "chat completions, non-stream, concurrency 64; binding",
+        "api": "chat",
+        "unit": "request",
+        "kind": "throughput",
+        "headers": "binding",
+        "concurrency": 64,
+        "requests": 10,
+        "contenders": {
+            name: {"cpu_us": _stat(v, v * 0.9, v * 1.1), "per_s": _stat(1, 1, 1)}
+            for name, v in (("rawllm", rawllm_us), ("floor_paced", paced_us), ("floor", floor_us))
+        },
+    }
+    sc["chat_c1"]["headers"] = "none"
+    sc["chat_c64"] = dict(sc["chat_c1"], concurrency=64)
+    return res
+
+
+def test_where_the_pace_binds_the_paced_floor_is_the_reference() -> None:
+    text = report.render(_paced(550.0, 500.0, 200.0), png_name=None)
+    target = [line for line in text.splitlines() if "(chat_c64_binding)" in line]
+    assert target and "floor_paced" in target[0] and "1.10x" in target[0]
+    assert "missed by 5%" in target[0]  # 1.10 against the 1.05 limit
+    # the headline table: ratio to the paced floor, the unpaced one in brackets
+    row = [line for line in text.splitlines() if line.startswith("| OpenAI chat: as a large")]
+    assert row and "1.10x (2.75x)" in row[0]
+    # and the list of where rawllm is behind names it
+    behind = text[text.index("## Where rawllm is behind") :]
+    assert "| chat_c64_binding | floor_paced | 1.10x | within the spread" in behind
+
+
+def test_the_readme_headline_comes_from_the_figures(tmp_path: Path) -> None:
+    from benchmarks import report_scale
+
+    readme = tmp_path / "README.md"
+    readme.write_text(
+        "# x\n\n<!-- headline:start -->\nold figures\n<!-- headline:end -->\n\nrest\n"
+    )
+    results = _paced(450.0, 500.0, 200.0)
+    assert report_scale.write_readme(results, readme)
+    text = readme.read_text()
+    assert "old figures" not in text and text.endswith("\n\nrest\n")
+    block = text[text.index("start -->") : text.index("<!-- headline:end")]
+    assert "0.90x per request" in block  # 450 / 500, the paced floor
+    assert "8x rawllm's" in block  # the openai SDK at 800 µs over rawllm's 100 µs
+    no_markers = tmp_path / "OTHER.md"
+    no_markers.write_text("nothing to replace\n")
+    assert not report_scale.write_readme(results, no_markers)

@@ -27,6 +27,8 @@ CORE_MODULES = [
     "_wire/anthropic.py",
     "_wire/responses.py",
     "_wire/_common.py",
+    "_wire/_tolerant.py",
+    "_body_reader.py",
     "types/_base.py",
     "types/openai.py",
     "types/anthropic.py",

@@ -4,7 +4,9 @@ A contender module defines ``NAME``, ``APIS`` (a subset of ``{"chat", "messages"
 ``versions() -> dict[str, str]`` and ``Client(root_url, pool)`` with the async
 methods ``start()``, ``chat()``, ``chat_stream()``, ``messages()``,
 ``messages_stream()`` (each returns the number of items it consumed: 1 for a
-body, the number of stream events for a stream) and ``aclose()``.
+body, the number of stream events for a stream) and ``aclose()``.  A module
+with ``PACED = True`` also takes ``pace=`` (requests per second) and runs
+only where the server's advertised limit binds.
 
 Every contender sends the same request (``CHAT_PARAMS`` / ``MESSAGES_PARAMS``),
 reads the same fields of the answer, and uses a pool of ``pool`` connections
@@ -32,6 +34,7 @@ MESSAGES_PARAMS: dict[str, Any] = {
 
 CONTENDERS = (
     "floor",
+    "floor_paced",
     "rawllm",
     "openai",
     "openai_aiohttp",
@@ -43,6 +46,7 @@ CONTENDERS = (
 # module name for each contender (``rawllm`` would read as the library itself)
 MODULES = {
     "floor": "floor",
+    "floor_paced": "floor_paced",
     "rawllm": "rawllm_client",
     "openai": "openai_httpx",
     "openai_aiohttp": "openai_aiohttp",

@@ -1,6 +1,7 @@
 """Child process: run one contender's scenarios and print one JSON line.
 
-Usage: ``python -m benchmarks.contenders NAME SPEC_JSON``.  The parent
+Usage: ``python -m benchmarks.contenders NAME SPEC_JSON``; ``NAME+uvloop`` runs
+contender NAME on uvloop's event loop.  The parent
 (`benchmarks._harness`) starts a fresh process per contender and repetition,
 pinned to the client core.  Everything measured here is this process's own
 cost: CPU from ``time.process_time()`` (user + system, all threads), wall from
@@ -50,6 +51,16 @@ async def _drive(fn: Any, concurrency: int, count: int) -> int:
     return items
 
 
+async def _start(fn: Any, n: int, batch: int, gap: float = 0.05) -> list[asyncio.Future[Any]]:
+    """Start ``n`` calls, ``batch`` at a time ``gap`` seconds apart (a ramp, not a storm)."""
+    tasks: list[asyncio.Future[Any]] = []
+    for i in range(0, n, batch):
+        if i:
+            await asyncio.sleep(gap)
+        tasks += [asyncio.ensure_future(fn()) for _ in range(min(batch, n - i))]
+    return tasks
+
+
 async def run_throughput(client: Any, sc: dict[str, Any]) -> dict[str, Any]:
     fn = getattr(client, sc["op"])
     await _drive(fn, sc["concurrency"], sc["warmup"])
@@ -79,7 +90,7 @@ async def run_memory(client: Any, sc: dict[str, Any], warm: Any) -> dict[str, An
     base = rss_bytes()
     n = sc["inflight"]
     w0 = time.perf_counter()
-    tasks = [asyncio.ensure_future(fn()) for _ in range(n)]
+    tasks = await _start(fn, n, sc.get("batch", n))
     last_cpu, idle_since = time.process_time(), time.perf_counter()
     while time.perf_counter() - w0 < 120:
         await asyncio.sleep(0.05)
@@ -106,15 +117,73 @@ async def run_memory(client: Any, sc: dict[str, Any], warm: Any) -> dict[str, An
     }
 
 
+async def run_swarm(client: Any, sc: dict[str, Any]) -> dict[str, Any]:
+    """``streams`` streams open at once: CPU per event, peak RSS, time to first event.
+
+    The streams are started ``batch`` at a time, 50 ms apart (a ramp: a storm of
+    connects beyond the server's accept backlog would measure the backlog), and
+    each stream's time to first event runs from its own start to its first
+    decoded event; the peak RSS is sampled every 50 ms while they run.
+    """
+    fn = getattr(client, sc["op"] + "_ttfe")
+    await _drive(getattr(client, sc["op"]), sc["warmup"], sc["warmup"])
+    gc.collect()
+    base = peak = rss_bytes()
+    done = False
+
+    async def sample() -> None:
+        nonlocal peak
+        while not done:
+            peak = max(peak, rss_bytes())
+            await asyncio.sleep(0.05)
+
+    async def one() -> tuple[int, float]:
+        t = time.perf_counter()
+        n, first = await fn()
+        return n, first - t
+
+    sampler = asyncio.ensure_future(sample())
+    c0 = time.process_time()
+    w0 = time.perf_counter()
+    tasks = await _start(one, sc["streams"], sc.get("batch", sc["streams"]))
+    answers = await asyncio.gather(*tasks, return_exceptions=True)
+    wall = time.perf_counter() - w0
+    cpu = time.process_time() - c0
+    done = True
+    await sampler
+    ok = [a for a in answers if isinstance(a, tuple)]
+    errors = [a for a in answers if not isinstance(a, tuple)]
+    ttfe = sorted(t for _, t in ok)
+    events = sum(n for n, _ in ok)
+
+    def pct(q: float) -> float | None:
+        return ttfe[min(len(ttfe) - 1, int(q * len(ttfe)))] if ttfe else None
+
+    return {
+        "cpu_s": cpu,
+        "wall_s": wall,
+        "streams": sc["streams"],
+        "completed": len(ok),
+        "errors": len(errors),
+        "first_error": repr(errors[0])[:200] if errors else None,
+        "events": events,
+        "rss_base": base,
+        "rss_peak": peak,
+        "ttfe_p50_s": pct(0.5),
+        "ttfe_p99_s": pct(0.99),
+    }
+
+
 async def main_async(name: str, spec: dict[str, Any]) -> dict[str, Any]:
     out: dict[str, Any] = {"contender": name, "results": {}}
     try:
-        mod = importlib.import_module("benchmarks.contenders." + MODULES[name])
+        mod = importlib.import_module("benchmarks.contenders." + MODULES[name.partition("+")[0]])
     except Exception as exc:  # not installed, or not runnable in this tree
         out["skipped"] = f"{type(exc).__name__}: {exc}"
         return out
     out["versions"] = mod.versions()
-    client = mod.Client(spec["root"], spec["pool"])
+    kwargs = {"pace": spec["pace"]} if getattr(mod, "PACED", False) else {}
+    client = mod.Client(spec["root"], spec["pool"], **kwargs)
     await client.start()
     try:
         for sc in spec["scenarios"]:
@@ -124,8 +193,11 @@ async def main_async(name: str, spec: dict[str, Any]) -> dict[str, Any]:
                     continue
                 sc = {**sc, "op": sc["alt_op"]}  # memory: messages for a messages-only SDK
             try:
-                if sc["kind"] == "memory":
-                    res = await run_memory(client, sc, mod.Client(spec["warm_root"], spec["pool"]))
+                if sc["kind"] == "swarm":
+                    res = await run_swarm(client, sc)
+                elif sc["kind"] == "memory":
+                    warm = mod.Client(spec["warm_root"], spec["pool"], **kwargs)
+                    res = await run_memory(client, sc, warm)
                 else:
                     res = await run_throughput(client, sc)
             except Exception as exc:
@@ -144,7 +216,12 @@ def main() -> None:
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
     if soft < 4096 <= hard or (soft < 4096 and hard == resource.RLIM_INFINITY):
         resource.setrlimit(resource.RLIMIT_NOFILE, (4096, hard))
-    out = asyncio.run(main_async(name, spec))
+    run: Any = asyncio.run
+    if name.endswith("+uvloop"):  # the same contender on uvloop's event loop
+        import uvloop
+
+        run = uvloop.run
+    out = run(main_async(name, spec))
     print(json.dumps(out), flush=True)
 
 

@@ -1,13 +1,21 @@
 """The floor: hand-written aiohttp + msgspec, what a careful user writes by hand.
 
-One pooled session, bodies encoded with one msgspec encoder, answers decoded
-with msgspec into small Structs holding only the fields read, and a minimal
-SSE splitter (blank-line blocks, ``data: `` lines; not WHATWG-exact).  No
-retries, no rate limits, no error mapping, no timeouts beyond aiohttp's.
+One default ``aiohttp.ClientSession`` (its defaults kept: cookie jar,
+``trust_env=False``, the 5-minute total timeout; only the pool size is set,
+the same for every contender), bodies encoded with one msgspec encoder, the
+status checked, answers decoded with msgspec into small Structs holding only
+the fields read, and a minimal SSE splitter (blank-line blocks, ``data: ``
+lines; not WHATWG-exact).  No retries, no rate limits, no error mapping.
+Nothing here is tuned beyond what the aiohttp and msgspec docs show.
+
+``floor_paced`` (``benchmarks.contenders.floor_paced``) is the same client
+with an ``aiolimiter.AsyncLimiter(1, 1 / rate)`` in front of every request:
+what the careful user adds when their account's limit binds.
 """
 
 from __future__ import annotations
 
+import time
 from importlib.metadata import version
 from typing import Any
 
@@ -95,8 +103,7 @@ class Client:
         self.sink: Any = None
 
     async def start(self) -> None:
-        connector = aiohttp.TCPConnector(limit=self._pool, limit_per_host=0, keepalive_timeout=60)
-        self._session = aiohttp.ClientSession(connector=connector)
+        self._session = aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=self._pool))
         self._chat_url = self._root + "/v1/chat/completions"
         self._msg_url = self._root + "/v1/messages"
         self._chat_headers = {
@@ -115,8 +122,13 @@ class Client:
 
     async def _post(self, url: str, headers: dict[str, str], params: dict[str, Any]) -> bytes:
         assert self._session is not None
+        await self.wait()
         async with self._session.post(url, data=_encode(params), headers=headers) as resp:
+            resp.raise_for_status()
             return await resp.read()
+
+    async def wait(self) -> None:
+        """Before each request: nothing here (``floor_paced`` waits for its limiter)."""
 
     async def chat(self) -> int:
         body = _completion(await self._post(self._chat_url, self._chat_headers, CHAT_PARAMS))
@@ -133,9 +145,11 @@ class Client:
         params = {**CHAT_PARAMS, "stream": True}
         n = 0
         buf = b""
+        await self.wait()
         async with self._session.post(
             self._chat_url, data=_encode(params), headers=self._chat_headers
         ) as resp:
+            resp.raise_for_status()
             async for data in resp.content.iter_any():
                 blocks = (buf + data).split(b"\n\n")
                 buf = blocks.pop()
@@ -154,9 +168,11 @@ class Client:
         params = {**MESSAGES_PARAMS, "stream": True}
         n = 0
         buf = b""
+        await self.wait()
         async with self._session.post(
             self._msg_url, data=_encode(params), headers=self._msg_headers
         ) as resp:
+            resp.raise_for_status()
             async for data in resp.content.iter_any():
                 blocks = (buf + data).split(b"\n\n")
                 buf = blocks.pop()
@@ -164,8 +180,35 @@ class Client:
                     for payload in _data_lines(block):
                         event = _event(payload)
                         n += 1
-                        if event.delta is not None:
+                        if event.type == "content_block_delta" and event.delta is not None:
                             self.sink = event.delta.text
                         elif event.type == "message_stop":
                             return n
         return n
+
+    async def chat_stream_ttfe(self) -> tuple[int, float]:
+        """``chat_stream`` that also returns when its first event was decoded (perf_counter)."""
+        assert self._session is not None
+        params = {**CHAT_PARAMS, "stream": True}
+        n = 0
+        first = 0.0
+        buf = b""
+        await self.wait()
+        async with self._session.post(
+            self._chat_url, data=_encode(params), headers=self._chat_headers
+        ) as resp:
+            resp.raise_for_status()
+            async for data in resp.content.iter_any():
+                blocks = (buf + data).split(b"\n\n")
+                buf = blocks.pop()
+                for block in blocks:
+                    for payload in _data_lines(block):
+                        if payload == b"[DONE]":
+                            return n, first
+                        chunk = _chunk(payload)
+                        if chunk.choices:
+                            self.sink = chunk.choices[0].delta.content
+                        if not n:
+                            first = time.perf_counter()
+                        n += 1
+        return n, first

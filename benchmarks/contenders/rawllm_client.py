@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from importlib.metadata import PackageNotFoundError, version
 from typing import Any
 
@@ -32,7 +33,7 @@ class Client:
         self.sink: Any = None
 
     async def start(self) -> None:
-        pool = rawllm.PoolLimits(max_connections=self._pool, keepalive_timeout=60)
+        pool = rawllm.PoolLimits(max_connections=self._pool)
         self._openai = rawllm.OpenAI(api_key=API_KEY, base_url=self._root + "/v1", pool=pool)
         self._anthropic: Any = None
         if hasattr(rawllm, "Anthropic"):
@@ -56,6 +57,19 @@ class Client:
                     self.sink = chunk.choices[0].delta.content
                 n += 1
         return n
+
+    async def chat_stream_ttfe(self) -> tuple[int, float]:
+        """``chat_stream`` that also returns when its first event was decoded (perf_counter)."""
+        n = 0
+        first = 0.0
+        async with await self._openai.chat.completions.create(**CHAT_PARAMS, stream=True) as s:
+            async for chunk in s:
+                if chunk.choices:
+                    self.sink = chunk.choices[0].delta.content
+                if not n:
+                    first = time.perf_counter()
+                n += 1
+        return n, first
 
     async def messages(self) -> int:
         if self._anthropic is None:

@@ -14,6 +14,7 @@ from __future__ import annotations
 import argparse
 import sys
 from collections.abc import Callable
+from typing import NoReturn
 
 from .._version import __version__
 from . import _batch, _bench, _chat, _mock
@@ -29,6 +30,17 @@ _RUNNERS: dict[str, Callable[[argparse.Namespace], int]] = {
 }
 
 
+class _Parser(argparse.ArgumentParser):
+    """argparse, with every usage error on one ``rawllm: error:`` line (exit status 2).
+
+    The subcommands' parsers are of this class too (``add_subparsers`` copies it).
+    """
+
+    def error(self, message: str) -> NoReturn:
+        self.print_usage(sys.stderr)
+        self.exit(EXIT_USAGE, f"rawllm: error: {message}\n")
+
+
 def build_parser(*, mock_options: bool = True) -> argparse.ArgumentParser:
     """The ``rawllm`` argument parser (every subcommand with its help).
 
@@ -40,14 +52,16 @@ def build_parser(*, mock_options: bool = True) -> argparse.ArgumentParser:
         >>> build_parser().parse_args(["batch", "in.jsonl", "-o", "out.jsonl"]).concurrency
         16
     """
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog="rawllm",
         description="rawllm: a thin, fast client for LLM HTTP APIs (OpenAI wire format and "
         "Anthropic).",
-        epilog="Run 'rawllm COMMAND --help' for a command's options. Docs: docs/cli.md.",
+        epilog="Run 'rawllm COMMAND --help' for a command's options. Exit status: 0 done, "
+        "1 a request or the server failed, 2 a usage error, 130 interrupted.",
     )
     parser.add_argument("--version", action="version", version=f"rawllm {__version__}")
-    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    sub: argparse._SubParsersAction[argparse.ArgumentParser]
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")  # type: ignore[assignment]
     _chat.add_parser(sub)
     _batch.add_parser(sub)
     _mock.add_parser(sub, options=mock_options)

@@ -3,12 +3,30 @@
 from __future__ import annotations
 
 import argparse
+import importlib
+import importlib.util
 import os
 import sys
 
-from ._common import UsageError
+from ._common import EXIT_FAILED, UsageError, err
 
-__all__ = ["add_parser", "run"]
+__all__ = ["BENCH_MODULES", "add_parser", "missing_modules", "run"]
+
+# What the [bench] extra installs, by import name: the contenders and the chart.
+BENCH_MODULES = ("openai", "anthropic", "httpx", "httpx_sse", "matplotlib", "tenacity")
+
+
+def missing_modules(names: tuple[str, ...] = BENCH_MODULES) -> list[str]:
+    """The modules in ``names`` that cannot be imported (found without importing them)."""
+    missing = []
+    for name in names:
+        try:
+            found = importlib.util.find_spec(name) is not None
+        except (ImportError, ValueError):  # ValueError: sys.modules[name] is None
+            found = False
+        if not found:
+            missing.append(name)
+    return missing
 
 
 def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -25,8 +43,16 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
 
 def run(args: argparse.Namespace) -> int:
     """Run ``rawllm bench``: the checkout's ``benchmarks`` package, ``--quick`` by default."""
-    import importlib
     import subprocess
+
+    missing = missing_modules(BENCH_MODULES)
+    if missing:
+        err(
+            "rawllm: error: 'rawllm bench' compares rawllm with the official SDKs and needs "
+            f"the [bench] extra (missing: {', '.join(missing)}): pip install 'rawllm[bench]' "
+            "(from a checkout: pip install -e '.[bench]')"
+        )
+        return EXIT_FAILED
 
     argv: list[str] = list(args.args)
     if argv[:1] == ["--"]:

@@ -5,9 +5,11 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import math
 import sys
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
+from urllib.parse import urlsplit
 
 from .._exceptions import APIError
 from .._providers import Anthropic, OpenAI
@@ -24,6 +26,7 @@ __all__ = [
     "MOCK_KEY",
     "UsageError",
     "add_connection",
+    "http_url",
     "err",
     "make_client",
     "mock_base_url",
@@ -47,16 +50,26 @@ def positive_int(text: str) -> int:
 
 def positive_float(text: str) -> float:
     value = float(text)
-    if value <= 0:
+    if not value > 0 or value == math.inf:  # also refuses nan
         raise argparse.ArgumentTypeError(f"must be > 0, got {value}")
     return value
 
 
 def non_negative_float(text: str) -> float:
     value = float(text)
-    if value < 0:
+    if not value >= 0 or value == math.inf:  # also refuses nan
         raise argparse.ArgumentTypeError(f"must be >= 0, got {value}")
     return value
+
+
+def http_url(text: str) -> str:
+    """An argparse type: an absolute http(s) URL with a host (a usage error otherwise)."""
+    parts = urlsplit(text)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise argparse.ArgumentTypeError(
+            f"not an http(s) URL: {text!r} (e.g. http://localhost:8000/v1)"
+        )
+    return text
 
 
 def add_connection(p: argparse.ArgumentParser) -> None:
@@ -68,6 +81,7 @@ def add_connection(p: argparse.ArgumentParser) -> None:
     )
     p.add_argument(
         "--base-url",
+        type=http_url,
         help="server URL (default: env OPENAI_BASE_URL / ANTHROPIC_BASE_URL, else the "
         "provider's; OpenAI's includes /v1, Anthropic's does not)",
     )
@@ -102,7 +116,17 @@ class UsageError(Exception):
 
 
 def run_async(coro: Any) -> int:
-    result: int = asyncio.run(coro)
+    """Run a command's coroutine: on uvloop when it is installed (``rawllm[speed]``).
+
+    The CLI owns its process, so it may choose the event loop; the library
+    never does (see docs/benchmarks.md, "uvloop").
+    """
+    try:
+        import uvloop
+    except ImportError:
+        result: int = asyncio.run(coro)
+    else:
+        result = uvloop.run(coro)
     return result
 
 
@@ -144,6 +168,8 @@ def make_client(
         )
     except APIError as exc:  # no API key
         raise UsageError(f"{exc} (or use --mock to try rawllm without a key)") from None
+    except ValueError as exc:  # a configuration the client refuses (a bad header, URL, ...)
+        raise UsageError(str(exc)) from None
 
 
 def mock_base_url(server: Any, provider: str) -> str:

@@ -7,7 +7,7 @@ know yet.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from typing import Any, Final, Protocol
 
 import msgspec
@@ -20,7 +20,6 @@ __all__ = [
     "Event",
     "any_decoder",
     "body_text",
-    "convert",
     "encode",
     "generic",
     "invalid",
@@ -82,9 +81,6 @@ def encode(params: Mapping[str, Any]) -> bytes:
     return _encoder.encode(params)
 
 
-Patches = Sequence[tuple[tuple[Any, ...], Any]]
-
-
 def body_text(body: bytes | str) -> str:
     """The body as text, invalid UTF-8 replaced (for an error's ``.body``)."""
     return body if isinstance(body, str) else body.decode("utf-8", "replace")
@@ -118,17 +114,6 @@ def put(obj: Any, path: tuple[Any, ...], value: Any) -> None:
         obj[last] = value
     else:
         setattr(obj, last, value)
-
-
-def convert(obj: Any, typ: Any, what: str, body: bytes | str, patches: Patches) -> Any:
-    """``msgspec.convert`` plain objects to ``typ``, then put back what ``patches`` held out."""
-    try:
-        result = msgspec.convert(obj, typ)
-    except msgspec.ValidationError as exc:
-        raise invalid(what, body, exc) from exc
-    for path, value in patches:
-        put(result, path, value)
-    return result
 
 
 def union_tags(union: Any) -> frozenset[str]:

@@ -31,9 +31,21 @@ import msgspec
 
 from .._config import NOT_GIVEN
 from .._exceptions import APIResponseValidationError, error_from_stream_body
-from ..types._base import Result
-from ..types.openai import ChatCompletion, ChatCompletionChunk, CreateEmbeddingResponse, ModelList
-from ._common import DONE, Done, Event, any_decoder, encode, invalid
+from ..types._base import Result, keep_raw_fields
+from ..types.openai import (
+    ChatCompletion,
+    ChatCompletionChunk,
+    ChoiceDelta,
+    ChoiceDeltaAudio,
+    ChoiceDeltaFunctionCall,
+    ChoiceDeltaToolCall,
+    ChoiceDeltaToolCallFunction,
+    ChunkChoice,
+    CreateEmbeddingResponse,
+    ModelList,
+)
+from ._common import DONE, Done, Event, any_decoder, encode, generic, invalid
+from ._tolerant import Path, Repair, keep, tolerant
 
 __all__ = [
     "DONE",
@@ -46,6 +58,7 @@ __all__ = [
     "decode_model_list",
     "embedding_floats",
     "encode",
+    "stream_from_body",
 ]
 
 
@@ -87,11 +100,77 @@ def build_params(kwargs: Mapping[str, Any], extra_body: Mapping[str, Any] | None
 # -- responses -----------------------------------------------------------------
 
 
-def _decode(decoder: msgspec.json.Decoder[_R], what: str, body: bytes | str) -> _R:
+def _decode(
+    decoder: msgspec.json.Decoder[_R],
+    what: str,
+    body: bytes | str,
+    repair: Repair | None = None,
+) -> _R:
     try:
         return decoder.decode(body)
+    except msgspec.ValidationError:
+        pass  # a value of an unexpected shape somewhere: the tolerant path below
     except (msgspec.DecodeError, UnicodeDecodeError) as exc:
         raise invalid(what, body, exc) from exc
+    obj = generic(body, what)
+    result: _R
+    result, kept = tolerant(obj, decoder.type, what, body, [], repair=repair)
+    keep_raw_fields(result, kept)
+    return result
+
+
+def _text_of(value: Any, out: list[str]) -> None:
+    """Append the text of a part's ``text`` / ``thinking`` value (a string or a list of parts)."""
+    if isinstance(value, str):
+        out.append(value)
+    elif isinstance(value, list):
+        for part in value:
+            if isinstance(part, str):
+                out.append(part)
+            elif isinstance(part, dict):
+                _text_of(part.get("text"), out)
+
+
+def _essential_in_chunk(path: Path) -> bool:
+    """What a chunk adds to ``final()``: a stream item keeps no raw values, so these raise."""
+    if path == ("choices",):
+        return True
+    return len(path) == 4 and path[2] == "delta" and path[3] in ("content", "tool_calls")
+
+
+def _content_parts(path: Path, obj: Any, kept: dict[str, Any]) -> bool:
+    """Rewrite a message's (or delta's) ``content`` sent as a list of parts into text.
+
+    Mistral's reasoning models (and servers that copy them) send
+    ``[{"type": "thinking", "thinking": [{"type": "text", "text": ...}]},
+    {"type": "text", "text": ...}]``: the ``text`` parts become ``content``,
+    the ``thinking`` parts ``reasoning_content`` (unless the server sent that
+    too), and the list as sent is kept in ``raw_fields``.
+    """
+    if len(path) != 4 or path[0] != "choices" or path[2] not in ("message", "delta"):
+        return False
+    if path[3] != "content":
+        return False
+    message = obj["choices"][path[1]][path[2]]
+    parts = message.get("content")
+    if not isinstance(parts, list):
+        return False
+    text: list[str] = []
+    thinking: list[str] = []
+    for part in parts:
+        if isinstance(part, str):
+            text.append(part)
+        elif isinstance(part, dict):
+            kind = part.get("type")
+            if kind == "thinking":
+                _text_of(part.get("thinking"), thinking)
+            elif kind == "text" or kind is None:
+                _text_of(part.get("text"), text)
+    keep(kept, path, parts)
+    message["content"] = "".join(text) if text else None
+    if thinking and not isinstance(message.get("reasoning_content"), str):
+        message["reasoning_content"] = "".join(thinking)
+    return True
 
 
 def decode_chat_completion(body: bytes | str) -> ChatCompletion:
@@ -110,7 +189,7 @@ def decode_chat_completion(body: bytes | str) -> ChatCompletion:
         >>> decode_chat_completion(b'{"model": "m", "choices": []}').model
         'm'
     """
-    return _decode(_chat_decoder, "ChatCompletion", body)
+    return _decode(_chat_decoder, "ChatCompletion", body, _content_parts)
 
 
 def decode_embeddings(body: bytes | str) -> CreateEmbeddingResponse:
@@ -237,8 +316,6 @@ def decode_chunk(data: str) -> ChatCompletionChunk | Done | None:
     except msgspec.DecodeError as exc:
         # Off the hot path, once per stream at most: "[DONE]" is not JSON, so the
         # terminator lands here rather than costing every chunk a comparison.
-        # Otherwise: an empty payload (skipped), an error object whose fields
-        # clash with the chunk's types, or garbage.
         if data == "[DONE]":
             return DONE
         stripped = data.strip()
@@ -246,8 +323,23 @@ def decode_chunk(data: str) -> ChatCompletionChunk | Done | None:
             return None
         if stripped == "[DONE]":
             return DONE
+        if not isinstance(exc, msgspec.ValidationError):
+            raise invalid("ChatCompletionChunk", data, exc) from exc
+        # JSON, but some value does not fit: an error object whose fields clash
+        # with the chunk's types, or a chunk with an odd value (the tolerant path).
         _raise_if_error(data)
-        raise invalid("ChatCompletionChunk", data, exc) from exc
+        obj = generic(data, "ChatCompletionChunk")
+        odd: ChatCompletionChunk
+        odd, _ = tolerant(
+            obj,
+            ChatCompletionChunk,
+            "ChatCompletionChunk",
+            data,
+            [],
+            repair=_content_parts,
+            essential=_essential_in_chunk,
+        )
+        return odd
     # An error object decodes as a chunk too (unknown fields are ignored), so
     # one attribute read finds {"error": ...}; the flat {"object": "error"}
     # shape (older vLLM) has no choices, which is rare enough to test further.
@@ -297,3 +389,101 @@ def decode_event(sse: Event) -> ChatCompletionChunk | Done | None:
             obj = {"error": {"message": data}}
         raise error_from_stream_body(_error_body(obj))
     return decode_chunk(sse.data)
+
+
+# -- a whole body answering a stream request -------------------------------------------------
+
+
+def stream_from_body(body: bytes | str) -> tuple[ChatCompletion, list[ChatCompletionChunk | Done]]:
+    """The stream a complete ``chat.completion`` body stands for: one chunk, then ``DONE``.
+
+    A server or proxy that ignores ``stream=True`` (LiteLLM's mock mode,
+    gateways that drop the flag) answers with the whole JSON body.  That is
+    the answer, not a broken stream: it becomes one chunk whose deltas hold
+    each choice's whole message, so iterating, ``text_deltas()`` and
+    ``final()`` work as for a real stream.
+
+    Args:
+        body: the 2xx ``application/json`` body.
+
+    Returns:
+        (the decoded completion, which is the stream's ``final()``, ``[chunk, DONE]``).
+
+    Raises:
+        APIStatusError: the body is an error object (``{"error": {...}}``)
+            despite the 2xx status; the subclass its type names.
+        APIResponseValidationError: not JSON, or not a chat completion.
+
+    Example:
+        >>> final, (chunk, end) = stream_from_body(b'{"model": "m", "choices": [{"message": '
+        ...                                        b'{"content": "Hi"}, "finish_reason": "stop"}]}')
+        >>> chunk.choices[0].delta.content, end is DONE, final.choices[0].message.content
+        ('Hi', True, 'Hi')
+    """
+    _raise_if_error(body if isinstance(body, str) else body.decode("utf-8", "replace"))
+    c = decode_chat_completion(body)
+    choices = []
+    for choice in c.choices:
+        m = choice.message
+        calls = None
+        if m.tool_calls:
+            calls = [
+                ChoiceDeltaToolCall(
+                    index=i,
+                    id=call.id,
+                    type=call.type,
+                    function=None
+                    if call.function is None
+                    else ChoiceDeltaToolCallFunction(
+                        name=call.function.name, arguments=call.function.arguments
+                    ),
+                    extra_content=call.extra_content,
+                )
+                for i, call in enumerate(m.tool_calls)
+            ]
+        fc = m.function_call
+        audio = m.audio
+        delta = ChoiceDelta(
+            role=m.role,
+            content=m.content,
+            refusal=m.refusal,
+            tool_calls=calls,
+            function_call=None
+            if fc is None
+            else ChoiceDeltaFunctionCall(name=fc.name, arguments=fc.arguments),
+            audio=None
+            if audio is None
+            else ChoiceDeltaAudio(
+                id=audio.id,
+                data=audio.data,
+                expires_at=audio.expires_at,
+                transcript=audio.transcript,
+            ),
+            annotations=m.annotations,
+            reasoning_content=m.reasoning_content,
+            reasoning=m.reasoning,
+            reasoning_details=m.reasoning_details,
+        )
+        choices.append(
+            ChunkChoice(
+                delta=delta,
+                index=choice.index,
+                finish_reason=choice.finish_reason,
+                logprobs=choice.logprobs,
+                content_filter_results=choice.content_filter_results,
+                stop_reason=choice.stop_reason,
+                native_finish_reason=choice.native_finish_reason,
+            )
+        )
+    chunk = ChatCompletionChunk(
+        choices=choices,
+        model=c.model,
+        id=c.id,
+        object="chat.completion.chunk",
+        created=c.created,
+        service_tier=c.service_tier,
+        system_fingerprint=c.system_fingerprint,
+        usage=c.usage,
+        prompt_filter_results=c.prompt_filter_results,
+    )
+    return c, [chunk, DONE]

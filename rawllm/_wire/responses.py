@@ -33,8 +33,13 @@ from typing import Any, Final, TypeVar
 import msgspec
 
 from .._exceptions import error_from_stream_body
+from ..types._base import keep_raw_fields
 from ..types.responses import (
     Response,
+    ResponseCompletedEvent,
+    ResponseIncompleteEvent,
+    ResponseOutputMessage,
+    ResponseOutputText,
     ResponseStreamEvent,
     ResponseTextDeltaEvent,
     UnknownContentPart,
@@ -42,12 +47,14 @@ from ..types.responses import (
     _KnownOutputContent,
     _KnownOutputItem,
 )
-from ._common import Event, any_decoder, convert, encode, generic, invalid, union_tags
+from ._common import Event, any_decoder, encode, generic, invalid, union_tags
+from ._tolerant import Path, tolerant, under
 
 __all__ = [
     "decode_event",
     "decode_response",
     "encode",
+    "stream_from_body",
     "text_delta",
 ]
 
@@ -107,6 +114,26 @@ def _unknown_in_response(resp: Any, path: tuple[Any, ...]) -> _Patches:
     return found
 
 
+def _element(path: Path, raw: Any) -> tuple[Any, Any] | None:
+    """An output item or content part of a known type but an unexpected shape stays, as sent."""
+    if not isinstance(raw, dict) or not isinstance(raw.get("type"), str):
+        return None
+    rel = path[1:] if path[:1] == ("response",) else path
+    n = len(rel)
+    if (n == 2 and rel[0] == "output") or rel == ("item",):
+        return _PLACEHOLDER_ITEM, UnknownOutputItem(raw)
+    if (n == 4 and rel[0] == "output" and rel[2] == "content") or rel == ("part",):
+        return _PLACEHOLDER_PART, UnknownContentPart(raw)
+    if n == 3 and rel[0] == "item" and rel[1] == "content":
+        return _PLACEHOLDER_PART, UnknownContentPart(raw)
+    return None
+
+
+def _essential(path: Path) -> bool:
+    """A response without a usable ``output`` list has lost what the call is for."""
+    return path == ("output",) or path == ("response", "output")
+
+
 # -- responses -------------------------------------------------------------------------------
 
 
@@ -135,7 +162,12 @@ def decode_response(body: bytes | str) -> Response:
     except msgspec.DecodeError as exc:
         raise invalid("Response", body, exc) from exc
     obj = generic(body, "Response")
-    result: Response = convert(obj, Response, "Response", body, _unknown_in_response(obj, ()))
+    result: Response
+    patches = _unknown_in_response(obj, ())
+    result, kept = tolerant(
+        obj, Response, "Response", body, patches, element=_element, essential=_essential
+    )
+    keep_raw_fields(result, kept)
     return result
 
 
@@ -214,9 +246,19 @@ def _decode_event_slow(data: str) -> ResponseStreamEvent | None:
         if patches:
             obj["part"] = _PLACEHOLDER_PART
             patches = [(("part",), patches[0][1])]
-    event: ResponseStreamEvent = convert(
-        obj, ResponseStreamEvent, "ResponseStreamEvent", data, patches
+    event: ResponseStreamEvent
+    event, kept = tolerant(
+        obj,
+        ResponseStreamEvent,
+        "ResponseStreamEvent",
+        data,
+        patches,
+        element=_element,
+        essential=_essential,
     )
+    response = getattr(event, "response", None)
+    if kept and isinstance(response, Response):
+        keep_raw_fields(response, under("$.response", kept))
     return event
 
 
@@ -236,3 +278,56 @@ def text_delta(event: object) -> str | None:
     if type(event) is ResponseTextDeltaEvent:
         return event.delta
     return None
+
+
+# -- a whole body answering a stream request -------------------------------------------------
+
+
+def stream_from_body(body: bytes | str) -> tuple[Response, list[ResponseStreamEvent]]:
+    """The events a complete Responses body stands for: its text deltas, then the terminal event.
+
+    A proxy that ignores ``stream=True`` answers with the whole response.
+    That is the answer, not a broken stream: each ``output_text`` part becomes
+    one ``response.output_text.delta`` (so ``text_deltas()`` works), followed
+    by ``response.completed`` (``response.incomplete`` for an incomplete
+    response) carrying the whole response, which is ``final()``.
+
+    Args:
+        body: the 2xx ``application/json`` body.
+
+    Returns:
+        (the decoded response, the events).
+
+    Raises:
+        APIStatusError: the body is an error object, or a response whose
+            ``status`` is ``failed``, despite the 2xx status.
+        APIResponseValidationError: not JSON, or not a response.
+
+    Example:
+        >>> final, events = stream_from_body(b'{"id": "r1", "status": "completed", "output": '
+        ...     b'[{"type": "message", "content": [{"type": "output_text", "text": "Hi"}]}]}')
+        >>> [text_delta(e) for e in events], events[-1].type
+        (['Hi', None], 'response.completed')
+    """
+    obj = generic(body, "Response")
+    if isinstance(obj, dict):
+        if obj.get("status") == "failed":
+            raise _failed({"response": obj})
+        if "output" not in obj and isinstance(obj.get("error"), dict):
+            raise error_from_stream_body(obj)
+    response = decode_response(body)
+    events: list[ResponseStreamEvent] = []
+    for i, item in enumerate(response.output):
+        if type(item) is ResponseOutputMessage:
+            for j, part in enumerate(item.content):
+                if type(part) is ResponseOutputText:
+                    events.append(
+                        ResponseTextDeltaEvent(
+                            item_id=item.id, output_index=i, content_index=j, delta=part.text
+                        )
+                    )
+    if response.status == "incomplete":
+        events.append(ResponseIncompleteEvent(response=response))
+    else:
+        events.append(ResponseCompletedEvent(response=response))
+    return response, events

@@ -32,7 +32,7 @@ import os
 import socket
 import struct
 import time
-from collections import Counter
+from collections import Counter, OrderedDict
 from collections.abc import Mapping
 from typing import Any
 
@@ -40,7 +40,7 @@ import msgspec
 from aiohttp import web
 from multidict import CIMultiDictProxy
 
-from . import _faults, _strict
+from . import _faults, _lookup, _strict
 from ._batch_routes import answer_line, is_batch_route, serve_batch_route
 from ._batch_store import BatchStore
 from ._enforce import Budget, Enforcement, Enforcer, make_budget
@@ -55,7 +55,7 @@ from ._errors import (
 from ._faults import FaultPlan, Step
 from ._planning import DEFAULT_TOKENS, reply_text
 from ._recording import RecordedRequest
-from ._render import CACHE_ENTRIES, CACHE_MAX_BODY, BadRequest, Rendered, render
+from ._render import CACHE_ENTRIES, CACHE_MAX_BODY, BadRequest, Rendered, render, unknown_model
 from ._render_common import JSON, KEEPALIVE, SSE, decode
 from ._thread import LoopThread
 
@@ -81,6 +81,13 @@ def _int_header(value: str | None, name: str) -> int | None:
     if not value.strip().isdigit():
         raise ValueError(f"{name} must be a non-negative integer, got {value!r}")
     return int(value)
+
+
+def _model_not_found(model: str, anthropic: bool) -> str:
+    """The providers' own 404 message for a model they do not serve."""
+    if anthropic:
+        return f"model: {model}"
+    return f"The model `{model}` does not exist or you do not have access to it."
 
 
 # -- the server ----------------------------------------------------------------
@@ -114,6 +121,8 @@ class MockServer:
         change_factor: ... by this factor (0.5: the budget halves mid-run).
         seed: seed of the random ``gateway_429`` refusals.
         api_key: when set, requests without this key get a 401.
+        strict_models: answer 404 (as the providers do) for a model that this
+            provider's ``/v1/models`` does not list; by default any model is served.
         record: keep every request in :attr:`requests` (turn off for long benchmarks).
         batch_phase: seconds each Batch API phase lasts (validating, in progress,
             finalizing; see ``docs/testing.md``): the 24 h lifecycle, compressed.
@@ -151,6 +160,7 @@ class MockServer:
         change_factor: float = 0.5,
         seed: int = 0,
         api_key: str | None = None,
+        strict_models: bool = False,
         record: bool = True,
         batch_phase: float = 0.2,
         batch_window: float = 3600.0,
@@ -176,8 +186,10 @@ class MockServer:
         )
         self._enforcer: Enforcer | None = None
         self.api_key = api_key
+        self.strict_models = strict_models
         self.record = record
         self._plan = FaultPlan(faults)
+        self._stored: OrderedDict[str, bytes] = OrderedDict()
         self.requests: list[RecordedRequest] = []
         self.in_flight = 0
         self.peak_in_flight = 0
@@ -341,10 +353,15 @@ class MockServer:
         arrived = time.monotonic()
         method, path = request.method, request.path
         api = _ROUTES.get((method, path))
+        item_id, azure = None, False
+        if api is None:
+            api, item_id, azure = _lookup.resolve(method, path)
         headers = request.headers
         if api is None and is_batch_route(path):
             return await serve_batch_route(self, request, arrived)
-        anthropic = api in _ANTHROPIC_APIS or (api == "models" and "anthropic-version" in headers)
+        anthropic = api in _ANTHROPIC_APIS or (
+            api in ("models", "model") and "anthropic-version" in headers and not azure
+        )
         # Not request.read(): its 1 MiB cap is far below the providers' (a prompt with
         # images is easily more); the cap here is Anthropic's 32 MB.
         raw = await request.content.read() if method == "POST" else b""
@@ -357,7 +374,9 @@ class MockServer:
             except msgspec.DecodeError:
                 body = None
         if self.record:
-            self.requests.append(RecordedRequest(method, path, headers, body, arrived, raw))
+            self.requests.append(
+                RecordedRequest(method, path, headers, body, arrived, raw, request.query_string)
+            )
         rid = self._next_id()
         enforcer = self._enforcer
         if api is not None and enforcer is not None:
@@ -391,21 +410,40 @@ class MockServer:
             if early is not None:
                 return early
 
-        if api is None:
+        if api is None or (azure and "api-version" not in request.query):
+            if azure:  # Azure's words for a missing deployment route or api-version
+                return self._error(rid, False, 404, "Resource not found")
             return self._error(rid, anthropic, 404, f"Invalid URL ({method} {path})")
-        if self.api_key is not None and not self._authorized(headers, anthropic):
+        if self.api_key is not None and not self._authorized(headers, anthropic, azure):
             return self._error(rid, anthropic, 401)
+        if method == "GET" and (item_id is not None or (anthropic and api == "models")):
+            status, out = _lookup.answer(api, item_id, request.query, anthropic, self._stored)
+            if isinstance(out, str):
+                return self._error(rid, anthropic and api != "response", status, out)
+            self.status_counts[200] += 1
+            return web.Response(body=out, headers=self._base_headers(rid, anthropic, JSON))
         if method == "POST" and not isinstance(body, dict):
             msg = "We could not parse the JSON body of your request."
             return self._error(rid, anthropic, 400, msg)
+        if self.strict_models and api != "models":
+            missing = unknown_model(body, anthropic)
+            if missing is not None:
+                message = _model_not_found(missing, anthropic)
+                return self._error(rid, anthropic, 404, message, code="model_not_found")
         try:
             return await self._route(request, api, raw, body or {}, rid, step, anthropic, tokens)
         except BadRequest as exc:
             return self._error(rid, anthropic, exc.status, exc.message)
 
-    def _authorized(self, headers: CIMultiDictProxy[str], anthropic: bool) -> bool:
-        if anthropic:
-            return headers.get("x-api-key") == self.api_key
+    def _authorized(
+        self, headers: CIMultiDictProxy[str], anthropic: bool, azure: bool = False
+    ) -> bool:
+        # Anthropic takes x-api-key, and Authorization: Bearer too (the official SDK
+        # sends the latter when built with auth_token=).
+        if anthropic and headers.get("x-api-key") == self.api_key:
+            return True
+        if azure and headers.get("api-key") == self.api_key:
+            return True
         return headers.get("authorization") == f"Bearer {self.api_key}"
 
     async def _early_fault(
@@ -470,13 +508,14 @@ class MockServer:
         status: int,
         message: str | None = None,
         extra: list[tuple[str, str]] | None = None,
+        code: str | None = None,
     ) -> web.Response:
         self.status_counts[status] += 1
         headers = self._base_headers(rid, anthropic, JSON)
         if extra:
             headers.update(extra)
         return web.Response(
-            status=status, body=error_body(anthropic, status, message), headers=headers
+            status=status, body=error_body(anthropic, status, message, code), headers=headers
         )
 
     def _rate_limited(
@@ -532,6 +571,10 @@ class MockServer:
 
         rid_b = rid.encode()
         kind = step.kind
+        if kind == "nostream" and entry.frames is not None:
+            # A proxy that drops "stream": the whole JSON answer to a stream request.
+            plain = {k: v for k, v in body.items() if k not in ("stream", "stream_options")}
+            entry = render(api, plain, n_tokens, anthropic, now, self.big_event)
         if entry.frames is not None:
             if kind == "ok" and not self.tokens_per_second and not self.keepalive_every:
                 # Fast path: one pre-rendered body, two byte replaces, one write.
@@ -552,6 +595,8 @@ class MockServer:
             payload = BADSHAPE_JSON[api]
         else:
             payload = rid_b.join(entry.parts)
+            if api == "responses" and body.get("store") is not False:
+                _lookup.store(self._stored, "resp_" + rid, payload)
         headers = self._base_headers(rid, anthropic, JSON)
         if extra:
             headers.update(extra)

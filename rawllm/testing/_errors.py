@@ -74,22 +74,26 @@ HTML_502 = (
 )
 
 
-def error_body(anthropic: bool, status: int, message: str | None = None) -> bytes:
+def error_body(
+    anthropic: bool, status: int, message: str | None = None, code: str | None = None
+) -> bytes:
     """An error body in the provider's format for ``status``.
 
     A 404 with its own message (an unknown URL or object) has ``code: null``, as
-    at OpenAI: ``model_not_found`` goes with the default (unknown model) message only.
+    at OpenAI: ``model_not_found`` goes with the default (unknown model) message,
+    or with a message naming the model when ``code`` says so.
     """
     if anthropic:
         etype, default = _ANTHROPIC_ERRORS.get(
             status, ("api_error" if status >= 500 else "invalid_request_error", "Error")
         )
         return encode({"type": "error", "error": {"type": etype, "message": message or default}})
+    explicit = code
     otype, odefault, code = _OPENAI_ERRORS.get(
         status, ("server_error" if status >= 500 else "invalid_request_error", "Error", None)
     )
     if status == 404 and message is not None:
-        code = None
+        code = explicit
     return encode(
         {"error": {"message": message or odefault, "type": otype, "param": None, "code": code}}
     )

@@ -12,6 +12,7 @@ Fault script grammar (documented for users in ``docs/testing.md``)::
             | "reset-after-headers"     # headers sent, connection dropped before the body
             | "stall" ["=" SECONDS]     # no response for that long (default: until closed)
             | "malformed" | "badshape" | "html502"
+            | "nostream"                # a stream request answered with the whole JSON body
             | ("cut" | "error" | "stall") "@" N ["=" ARG]
     option := "retry-after=" SECONDS | "retry-after-ms=" MS
             | "retry-after-date=" SECONDS_AHEAD | "x-should-retry=" ("true" | "false")
@@ -56,11 +57,12 @@ STALL = "stall"
 MALFORMED = "malformed"
 BADSHAPE = "badshape"
 HTML502 = "html502"
+NOSTREAM = "nostream"
 CUT_AT = "cut@"
 ERROR_AT = "error@"
 STALL_AT = "stall@"
 
-_SIMPLE = {OK, RESET, RESET_AFTER_HEADERS, MALFORMED, BADSHAPE, HTML502}
+_SIMPLE = {OK, RESET, RESET_AFTER_HEADERS, MALFORMED, BADSHAPE, HTML502, NOSTREAM}
 # A bare "stall" waits until the server closes (or the client goes away).
 STALL_FOREVER = math.inf
 
@@ -71,7 +73,7 @@ class Step:
 
     Attributes:
         kind: one of ``ok``, ``status``, ``reset``, ``reset-after-headers``,
-            ``stall``, ``malformed``, ``badshape``, ``html502``, ``cut@``,
+            ``stall``, ``malformed``, ``badshape``, ``html502``, ``nostream``, ``cut@``,
             ``error@``, ``stall@``.
         status: the HTTP status for ``status`` steps (``0`` otherwise).
         retry_after: ``Retry-After`` in seconds, if asked for.

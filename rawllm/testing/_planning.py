@@ -16,6 +16,8 @@ from typing import Any
 
 import msgspec
 
+from ._schema_sample import sample
+
 __all__ = [
     "DEFAULT_TOKENS",
     "EMBEDDING_DIMENSIONS",
@@ -31,6 +33,7 @@ __all__ = [
 
 DEFAULT_TOKENS = 16
 EMBEDDING_DIMENSIONS = 1536
+REFUSAL = "I'm sorry, I can't help with that request."
 FILLER = (
     "lorem ipsum dolor sit amet consectetur adipiscing elit sed do eiusmod tempor "
     "incididunt ut labore et dolore magna aliqua"
@@ -60,6 +63,7 @@ class Reply:
         prompt_tokens: input token count (words of every text part of the request).
         completion_tokens: one per streamed delta (word, argument piece, thinking word).
         truncated: ``True`` when ``max_tokens`` cut the answer short.
+        refusal: the refusal text instead of an answer (OpenAI APIs), or None.
     """
 
     pieces: tuple[str, ...]
@@ -69,6 +73,7 @@ class Reply:
     prompt_tokens: int
     completion_tokens: int
     truncated: bool
+    refusal: str | None = None
 
 
 def _text_of(content: Any) -> str:
@@ -138,28 +143,37 @@ def _tool_choice(body: Mapping[str, Any]) -> tuple[str, str | None]:
 
 
 def _arguments(schema: Mapping[str, Any], text: str, n: int) -> dict[str, Any]:
-    props = schema.get("properties")
-    args: dict[str, Any] = {}
-    if not isinstance(props, dict):
-        return args
-    for name, spec in props.items():
-        spec = spec if isinstance(spec, dict) else {}
-        kind = spec.get("type")
-        if isinstance(spec.get("enum"), list) and spec["enum"]:
-            args[name] = spec["enum"][0]
-        elif kind == "integer":
-            args[name] = n
-        elif kind == "number":
-            args[name] = float(n)
-        elif kind == "boolean":
-            args[name] = True
-        elif kind == "array":
-            args[name] = []
-        elif kind == "object":
-            args[name] = {}
-        else:
-            args[name] = text
-    return args
+    args = sample(schema, text, n)
+    return args if isinstance(args, dict) else {}
+
+
+def _output_schema(body: Mapping[str, Any], api: str) -> Mapping[str, Any] | None:
+    """The JSON schema the request asks the answer to fit (structured outputs), if any.
+
+    Chat: ``response_format`` ``json_schema`` (``json_object``: any object);
+    Responses: ``text.format``; Anthropic: ``output_config.format``.
+    """
+    fmt: Any = None
+    if api == "chat":
+        fmt = body.get("response_format")
+        inner = fmt.get("json_schema") if isinstance(fmt, dict) else None
+        if isinstance(inner, dict) and fmt.get("type") == "json_schema":
+            schema = inner.get("schema")
+            return schema if isinstance(schema, dict) else {"type": "object"}
+    elif api == "responses":
+        text = body.get("text")
+        fmt = text.get("format") if isinstance(text, dict) else None
+    else:
+        config = body.get("output_config")
+        fmt = config.get("format") if isinstance(config, dict) else None
+    if not isinstance(fmt, dict):
+        return None
+    if fmt.get("type") == "json_schema":
+        schema = fmt.get("schema")
+        return schema if isinstance(schema, dict) else {"type": "object"}
+    if fmt.get("type") == "json_object":
+        return {"type": "object", "properties": {"answer": {"type": "string"}}}
+    return None
 
 
 def _split(text: str, k: int) -> tuple[str, ...]:
@@ -198,9 +212,15 @@ def plan_reply(
     so.  Tools are called when ``tool_choice`` names one, when it is
     ``required``/``any`` (the tools named in the message, else the first
     tool), or, under ``auto``, when a tool's name appears in the message.
-    Arguments fill each schema property: strings with the answer text,
-    integers with the word count, numbers with it as float, booleans
-    ``true``, arrays ``[]``, objects ``{}``, enums their first value.
+    Arguments are a value fitting the tool's schema (``_schema_sample.sample``:
+    strings are the answer text, integers the word count, numbers it as float,
+    booleans ``true``, arrays ``[]``, objects every declared property, enums
+    their first value).  A request for structured output (chat
+    ``response_format`` json_schema / json_object, Responses ``text.format``,
+    Anthropic ``output_config.format``) is answered with JSON fitting the schema
+    (strings are the first three prompt words, integers the prompt's word
+    count), split into ``tokens`` deltas; when the prompt contains the word
+    "refuse", an OpenAI API refuses instead (``refusal``, no content).
 
     Args:
         body: the decoded JSON request body.
@@ -230,6 +250,16 @@ def plan_reply(
     if cap is not None and cap < n:
         n, truncated = cap, True
     pieces = [words[i % len(words)] if i == 0 else " " + words[i % len(words)] for i in range(n)]
+    schema = _output_schema(body, api)
+    refusal = None
+    if schema is not None:
+        if api != "messages" and "refuse" in prompt.lower().split():
+            refusal, pieces = REFUSAL, []
+        else:
+            # The whole JSON value, split into `tokens` deltas; a cap keeps only the first
+            # ones (a cut answer is cut JSON, as from a real model).
+            answer = _encode(sample(schema, " ".join(words[:3]), len(words))).decode()
+            pieces = list(_split(answer, tokens))[:n] if truncated else list(_split(answer, n))
     if big_event > 0:
         pieces.append("x" * big_event)
     text = "".join(pieces)
@@ -269,6 +299,7 @@ def plan_reply(
         prompt_tokens=count_words(body, msgs),
         completion_tokens=completion,
         truncated=truncated,
+        refusal=refusal,
     )
 
 

@@ -25,6 +25,7 @@ class RecordedRequest:
         json: the decoded JSON body (``None`` for a GET or an undecodable body).
         time: arrival time, ``time.monotonic()`` seconds.
         body: the raw body bytes.
+        query: the raw query string (``"api-version=2024-10-21"``), ``""`` when none.
 
     The repr hides credential headers (``Authorization``, ``x-api-key``,
     ``api-key``); ``request.headers["Authorization"]`` still returns the value.
@@ -36,6 +37,7 @@ class RecordedRequest:
     json: Any
     time: float
     body: bytes = field(repr=False, default=b"")
+    query: str = ""
 
     def __repr__(self) -> str:
         headers = {

@@ -9,50 +9,71 @@ model lists are rendered here; the three generating APIs by their own modules.
 from __future__ import annotations
 
 import base64
-import time
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from ._lookup import ANTHROPIC_MODELS, anthropic_models_page
 from ._planning import EMBEDDING_DIMENSIONS, count_words, embedding_array, max_tokens_of, plan_reply
 from ._render_anthropic import messages_body, messages_frames
 from ._render_chat import chat_body, chat_frames
 from ._render_common import encode
 from ._render_responses import responses_body, responses_frames
 
-__all__ = ["CACHE_ENTRIES", "CACHE_MAX_BODY", "BadRequest", "Rendered", "render"]
+__all__ = [
+    "ANTHROPIC_MODELS",
+    "CACHE_ENTRIES",
+    "CACHE_MAX_BODY",
+    "OPENAI_MODELS",
+    "BadRequest",
+    "Rendered",
+    "render",
+    "unknown_model",
+]
 
-MODELS = (
+# The ids each provider's ``/v1/models`` lists (Anthropic's: ``_lookup.ANTHROPIC_MODELS``),
+# and the only ones (or their undated aliases) ``MockServer(strict_models=True)`` accepts.
+OPENAI_MODELS = (
     ("gpt-4o-mini", 1721172741),
     ("gpt-4o", 1715367049),
+    ("gpt-4.1-mini", 1744318173),
+    ("gpt-4.1", 1744316542),
     ("text-embedding-3-small", 1705948997),
-    ("claude-sonnet-4-5", 1759104000),
+    ("text-embedding-3-large", 1705953180),
 )
+_DATED = re.compile(r"-(\d{8}|\d{4}-\d{2}-\d{2})$")  # claude-...-20251001, gpt-4o-2024-08-06
+_OPENAI_IDS = frozenset(m for m, _ in OPENAI_MODELS)
+_ANTHROPIC_IDS = frozenset(_DATED.sub("", m) for m, *_ in ANTHROPIC_MODELS)
 
 _OPENAI_MODELS = encode(
     {
         "object": "list",
         "data": [
-            {"id": m, "object": "model", "created": c, "owned_by": "system"} for m, c in MODELS
+            {"id": m, "object": "model", "created": c, "owned_by": "system"}
+            for m, c in OPENAI_MODELS
         ],
     }
 )
-_ANTHROPIC_MODELS = encode(
-    {
-        "data": [
-            {
-                "type": "model",
-                "id": m,
-                "display_name": m,
-                "created_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(c)),
-            }
-            for m, c in MODELS
-        ],
-        "has_more": False,
-        "first_id": MODELS[0][0],
-        "last_id": MODELS[-1][0],
-    }
-)
+_ANTHROPIC_MODELS = anthropic_models_page({})
+
+
+def unknown_model(body: Any, anthropic: bool) -> str | None:
+    """The request's ``model`` when this provider's list lacks it, else None.
+
+    Example:
+        >>> unknown_model({"model": "nope"}, anthropic=False)
+        'nope'
+        >>> unknown_model({"model": "claude-haiku-4-5-20251001"}, anthropic=True) is None
+        True
+    """
+    model = body.get("model") if isinstance(body, dict) else None
+    if not isinstance(model, str):
+        return None  # a missing model is the renderer's 400, not a 404
+    # Dated snapshots are served under their alias's name too (claude-haiku-4-5-20251001).
+    alias = _DATED.sub("", model)
+    return None if alias in (_ANTHROPIC_IDS if anthropic else _OPENAI_IDS) else model
+
 
 # A mark rendered in place of the response id, so that a rendered answer can be cached
 # per request body and stamped per request by one ``bytes.join`` (``bytes.replace``

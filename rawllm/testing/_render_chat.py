@@ -63,8 +63,8 @@ def chat_body(rid: str, created: int, model: str, r: Reply, body: Mapping[str, A
     top = _logprob_opts(body)
     message: dict[str, Any] = {
         "role": "assistant",
-        "content": None if r.tool_calls else r.text,
-        "refusal": None,
+        "content": None if r.tool_calls or r.refusal else r.text,
+        "refusal": r.refusal,
         "annotations": [],
     }
     if r.tool_calls:
@@ -125,6 +125,18 @@ def chat_frames(
         first = b'{"role":"assistant","content":null,"refusal":null}'
     for c in range(n):
         frames.append(head + idx[c] + first + b',"logprobs":null,"finish_reason":null}' + tail)
+    if r.refusal:
+        for i, word in enumerate(r.refusal.split(" ")):
+            enc = encode(word if i == 0 else " " + word)
+            for c in range(n):
+                frames.append(
+                    head
+                    + idx[c]
+                    + b'{"refusal":'
+                    + enc
+                    + b'},"logprobs":null,"finish_reason":null}'
+                    + tail
+                )
     for i, piece in enumerate(r.pieces):
         enc = encode(piece)
         lp = (

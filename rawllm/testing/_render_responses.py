@@ -83,7 +83,11 @@ def _responses_output(rid: str, r: Reply) -> list[dict[str, Any]]:
             "id": "msg_" + rid,
             "status": "completed",
             "role": "assistant",
-            "content": [{"type": "output_text", "text": r.text, "annotations": [], "logprobs": []}],
+            "content": [
+                {"type": "refusal", "refusal": r.refusal}
+                if r.refusal
+                else {"type": "output_text", "text": r.text, "annotations": [], "logprobs": []}
+            ],
         }
     ]
 

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import errno
+import math
 import signal
 import sys
 
@@ -15,7 +17,11 @@ from . import _faults
 from ._app import MockServer
 from ._planning import DEFAULT_TOKENS
 
-__all__ = ["add_arguments", "run_cli", "serve"]
+__all__ = ["DEFAULT_PORT", "add_arguments", "check_arguments", "run_cli", "serve"]
+
+# Not 8000 (vLLM's), 8080 (llama.cpp's, TGI's), 4000 (LiteLLM's) nor 11434 (Ollama's):
+# the mock stands in for those servers and may run beside them.
+DEFAULT_PORT = 8100
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -27,7 +33,15 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         0
     """
     parser.add_argument("--host", default="127.0.0.1", help="interface (default 127.0.0.1)")
-    parser.add_argument("--port", type=int, default=8000, help="port, 0 picks one (default 8000)")
+    parser.add_argument(
+        "--port", type=int, default=DEFAULT_PORT, help=f"port, 0 picks one (default {DEFAULT_PORT})"
+    )
+    parser.add_argument(
+        "--strict-models",
+        action="store_true",
+        help="answer 404 for a model the provider's /v1/models does not list (as real "
+        "providers do); by default any model name is served",
+    )
     parser.add_argument("--latency", type=float, default=0.0, help="seconds before headers")
     parser.add_argument(
         "--tokens",
@@ -108,10 +122,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
 
 
-async def _serve(args: argparse.Namespace) -> None:
-    server = MockServer(
+def _server(args: argparse.Namespace) -> MockServer:
+    return MockServer(
         host=args.host,
         port=args.port,
+        strict_models=args.strict_models,
         latency=args.latency,
         tokens=args.tokens,
         tokens_per_second=args.tokens_per_second,
@@ -133,6 +148,9 @@ async def _serve(args: argparse.Namespace) -> None:
         batch_phase=args.batch_phase,
         batch_window=args.batch_window,
     )
+
+
+async def _serve(server: MockServer) -> None:
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
@@ -146,28 +164,90 @@ async def _serve(args: argparse.Namespace) -> None:
         await stop.wait()
 
 
-def serve(args: argparse.Namespace) -> int:
-    """Run MockServer with parsed ``args`` until SIGINT/SIGTERM; return the exit code."""
+def check_arguments(args: argparse.Namespace) -> None:
+    """Refuse option values the server cannot run with (argparse only checks the types).
+
+    Raises:
+        ValueError: naming the option and the accepted range.
+
+    Example:
+        >>> check_arguments(argparse.Namespace(port=99999))
+        Traceback (most recent call last):
+        ValueError: --port must be between 0 and 65535, got 99999
+    """
+
+    def need(name: str, ok: bool, rule: str) -> None:
+        if not ok:
+            raise ValueError(f"--{name.replace('_', '-')} {rule}, got {getattr(args, name)}")
+
+    def positive(value: float | None) -> bool:
+        return value is None or (math.isfinite(value) and value > 0)
+
+    need("port", 0 <= args.port <= 65535, "must be between 0 and 65535")
+    need("tokens", args.tokens >= 1, "must be >= 1")
+    need("latency", math.isfinite(args.latency) and args.latency >= 0, "must be >= 0")
+    need("tokens_per_second", positive(args.tokens_per_second), "must be > 0")
+    need("keepalive_every", args.keepalive_every >= 0, "must be >= 0")
+    need("big_event", args.big_event >= 0, "must be >= 0")
+    need("rpm", positive(args.rpm), "must be > 0")
+    need("tpm", positive(args.tpm), "must be > 0")
+    need("gateway_retry_after", not math.isnan(args.gateway_retry_after), "must be a number")
+    need("batch_phase", math.isfinite(args.batch_phase) and args.batch_phase >= 0, "must be >= 0")
+    need("batch_window", positive(args.batch_window), "must be > 0")
     try:
-        asyncio.run(_serve(args))
+        _faults.parse_script(args.faults)
+    except ValueError as exc:
+        raise ValueError(f"--faults: {exc}") from None
+
+
+def serve(args: argparse.Namespace) -> int:
+    """Run MockServer with parsed ``args`` until SIGINT/SIGTERM; return the exit code.
+
+    A bad option value is one ``rawllm: error:`` line and exit status 2; a socket
+    that cannot be bound (port in use, an address this host does not have) one
+    such line and exit status 1.
+    """
+    try:
+        check_arguments(args)
+        server = _server(args)  # the server checks the values of its other options
+    except ValueError as exc:
+        return _fail(str(exc), 2)
+    try:
+        asyncio.run(_serve(server))
     except KeyboardInterrupt:
         pass
+    except OSError as exc:
+        return _fail(_bind_error(args.host, args.port, exc), 1)
     return 0
+
+
+def _fail(message: str, status: int) -> int:
+    sys.stderr.write(f"rawllm: error: {message}\n")
+    sys.stderr.flush()
+    return status
+
+
+def _bind_error(host: str, port: int, exc: OSError) -> str:
+    where = f"{host}:{port}"
+    if exc.errno == errno.EADDRINUSE:
+        return f"cannot listen on {where}: the port is in use (try --port 0 for a free one)"
+    if exc.errno == errno.EADDRNOTAVAIL:
+        return f"cannot listen on {where}: this machine has no such address"
+    if exc.errno in (errno.EACCES, errno.EPERM):
+        return f"cannot listen on {where}: permission denied (ports below 1024 need privileges)"
+    reason = exc.strerror or str(exc)
+    return f"cannot listen on {where}: {reason}"
 
 
 def run_cli(argv: list[str] | None = None) -> int:
     """Parse ``argv`` (default ``sys.argv[1:]``) and serve; return the exit code.
 
     Example:
-        >>> run_cli(["--port", "8000", "--faults", "429,ok"])  # doctest: +SKIP
+        >>> run_cli(["--port", "8100", "--faults", "429,ok"])  # doctest: +SKIP
     """
     parser = argparse.ArgumentParser(
         prog="python -m rawllm.testing", description="Serve rawllm's mock LLM provider."
     )
     add_arguments(parser)
     args = parser.parse_args(argv)
-    try:
-        _faults.parse_script(args.faults)
-    except ValueError as exc:
-        parser.error(str(exc))
     return serve(args)

@@ -10,7 +10,7 @@ from typing import Any, ClassVar
 
 import msgspec
 
-__all__ = ["BaseModel", "Result", "StreamItem", "UnknownObject", "attach"]
+__all__ = ["BaseModel", "Result", "StreamItem", "UnknownObject", "attach", "keep_raw_fields"]
 
 
 class BaseModel(msgspec.Struct, kw_only=True, omit_defaults=True):
@@ -20,6 +20,28 @@ class BaseModel(msgspec.Struct, kw_only=True, omit_defaults=True):
         """This object as plain Python data (dicts, lists, str, numbers)."""
         out: dict[str, Any] = msgspec.to_builtins(self)
         return out
+
+    def model_dump(self, *, exclude_none: bool = False, **_pydantic_options: Any) -> dict[str, Any]:
+        """``to_dict()``, under the official SDKs' (pydantic) name.
+
+        Args:
+            exclude_none: drop keys whose value is None, at every depth.
+            **_pydantic_options: pydantic's other options (``mode``, ``by_alias``,
+                ``exclude_unset``) are accepted for drop-in use: the output is always
+                JSON-ready data.
+        """
+        out = self.to_dict()
+        return _drop_none(out) if exclude_none else out
+
+    def model_dump_json(self, *, indent: int | None = None, **_pydantic_options: Any) -> str:
+        """This object as JSON text (for a top-level result: the body as received)."""
+        raw = self.__dict__.get("_raw") if hasattr(self, "__dict__") else None
+        if raw is not None and indent is None:
+            return raw if isinstance(raw, str) else raw.decode("utf-8", "replace")
+        data = msgspec.json.encode(self.to_dict())
+        if indent is not None:
+            data = msgspec.json.format(data, indent=indent)
+        return data.decode()
 
 
 class Result(BaseModel, kw_only=True, omit_defaults=True, dict=True):
@@ -34,6 +56,23 @@ class Result(BaseModel, kw_only=True, omit_defaults=True, dict=True):
     _request_id: ClassVar[str | None] = None
     _raw: ClassVar[bytes | str | None] = None
     _retries: ClassVar[int] = 0
+    _raw_fields: ClassVar[dict[str, Any] | None] = None
+
+    @property
+    def raw_fields(self) -> dict[str, Any]:
+        """Values that did not fit their declared type, as sent, by JSON path.
+
+        Empty for every body that decoded strictly (the common case).  When a
+        field's value has an unexpected shape, the answer is not lost: the
+        field reads as its default (usually ``None``) and its value as sent is
+        here, under msgspec's path notation (it is in ``to_dict()`` too).
+
+        Example:
+            >>> resp.raw_fields
+            {'$.choices[0].logprobs': {'content': 'unexpected'}}
+        """
+        kept = self.__dict__.get("_raw_fields")
+        return dict(kept) if kept else {}
 
     def to_dict(self) -> dict[str, Any]:
         """The whole body as the server sent it, unknown fields included.
@@ -86,6 +125,20 @@ class UnknownObject(dict[str, Any]):
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}({dict.__repr__(self)})"
+
+
+def keep_raw_fields(result: Result, kept: dict[str, Any]) -> None:
+    """Record the values the tolerant decode set aside (``Result.raw_fields``)."""
+    if kept:
+        result.__dict__["_raw_fields"] = kept
+
+
+def _drop_none(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {k: _drop_none(v) for k, v in value.items() if v is not None}
+    if isinstance(value, list):
+        return [_drop_none(v) for v in value]
+    return value
 
 
 def attach(result: Result, raw: bytes | str | None, request_id: str | None) -> None:

@@ -33,11 +33,14 @@ Invariants:
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any, ClassVar, Literal
 
 from ._base import BaseModel, Result, StreamItem, UnknownObject
 
 __all__ = [
+    "ModelInfo",
+    "ModelInfoPage",
     "BashCodeExecutionToolResultBlock",
     "CacheCreation",
     "CitationsDelta",
@@ -57,6 +60,7 @@ __all__ = [
     "MessageStopEvent",
     "MessageStreamEvent",
     "MessageTokensCount",
+    "OutputTokensDetails",
     "RawContentBlockDelta",
     "RawContentBlockDeltaEvent",
     "RawContentBlockStartEvent",
@@ -80,6 +84,7 @@ __all__ = [
     "ToolSearchToolResultBlock",
     "ToolUseBlock",
     "UnknownContentBlock",
+    "UnknownDelta",
     "Usage",
     "WebFetchToolResultBlock",
     "WebSearchResultBlock",
@@ -109,6 +114,12 @@ class ServerToolUsage(BaseModel, kw_only=True, gc=False):
     web_fetch_requests: int = 0
 
 
+class OutputTokensDetails(BaseModel, kw_only=True, gc=False):
+    """Breakdown of the output tokens (``thinking_tokens``: spent on extended thinking)."""
+
+    thinking_tokens: int = 0
+
+
 class Usage(BaseModel, kw_only=True, gc=False):
     """Token usage of a message.
 
@@ -128,6 +139,8 @@ class Usage(BaseModel, kw_only=True, gc=False):
     server_tool_use: ServerToolUsage | None = None
     service_tier: str | None = None
     inference_geo: str | None = None
+    output_tokens_details: OutputTokensDetails | None = None
+    speed: str | None = None
 
 
 class MessageDeltaUsage(BaseModel, kw_only=True, gc=False):
@@ -138,6 +151,7 @@ class MessageDeltaUsage(BaseModel, kw_only=True, gc=False):
     cache_creation_input_tokens: int | None = None
     cache_read_input_tokens: int | None = None
     server_tool_use: ServerToolUsage | None = None
+    output_tokens_details: OutputTokensDetails | None = None
 
 
 class Container(BaseModel, kw_only=True, gc=False):
@@ -208,6 +222,7 @@ class ToolUseBlock(BaseModel, kw_only=True, gc=False, tag_field="type", tag="too
     name: str
     input: dict[str, Any]
     caller: dict[str, Any] | None = None
+    toolset_name: str | None = None
 
 
 class ThinkingBlock(BaseModel, kw_only=True, gc=False, tag_field="type", tag="thinking"):
@@ -393,6 +408,7 @@ class Message(Result, kw_only=True):
     usage: Usage
     container: Container | None = None
     stop_details: RefusalStopDetails | None = None
+    diagnostics: dict[str, Any] | None = None
 
 
 class MessageTokensCount(Result, kw_only=True):
@@ -444,7 +460,20 @@ class CitationsDelta(BaseModel, kw_only=True, gc=False, tag_field="type", tag="c
     citation: TextCitation
 
 
-RawContentBlockDelta = TextDelta | InputJSONDelta | CitationsDelta | ThinkingDelta | SignatureDelta
+class UnknownDelta(UnknownObject):
+    """A delta of a type this version of rawllm does not know: its own dict, as sent.
+
+    It is yielded, not dropped, and the stream's ``final()`` folds it into its
+    block (string fields appended to the block's field of the same name).
+    """
+
+
+_KnownDelta = TextDelta | InputJSONDelta | CitationsDelta | ThinkingDelta | SignatureDelta
+
+if TYPE_CHECKING:
+    RawContentBlockDelta = _KnownDelta | UnknownDelta
+else:
+    RawContentBlockDelta = _KnownDelta
 
 
 class MessageDelta(BaseModel, kw_only=True, gc=False):
@@ -532,3 +561,33 @@ MessageStopEvent = RawMessageStopEvent
 ContentBlockStartEvent = RawContentBlockStartEvent
 ContentBlockDeltaEvent = RawContentBlockDeltaEvent
 ContentBlockStopEvent = RawContentBlockStopEvent
+
+
+# -- models ------------------------------------------------------------------------
+
+
+class ModelInfo(Result, kw_only=True):
+    """A model of the Anthropic Models API (``models.list()`` item, ``models.retrieve()``).
+
+    Example:
+        >>> (await client.models.retrieve("claude-sonnet-4-5")).display_name
+        'Claude Sonnet 4.5'
+    """
+
+    id: str
+    type: str = "model"
+    display_name: str | None = None
+    created_at: str | None = None
+
+
+class ModelInfoPage(Result, kw_only=True):
+    """One page of ``GET /v1/models``: ``data``, and the cursors to the next page."""
+
+    data: list[ModelInfo]
+    has_more: bool = False
+    first_id: str | None = None
+    last_id: str | None = None
+
+    def __iter__(self) -> Iterator[ModelInfo]:
+        """Iterate over this page's models."""
+        return iter(self.data)

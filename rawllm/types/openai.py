@@ -185,6 +185,9 @@ class ChatCompletionMessageToolCall(BaseModel, kw_only=True, gc=False):
     type: str = ""
     function: Function | None = None
     custom: Custom | None = None
+    # Gemini's OpenAI-compatible endpoint puts thought signatures here
+    # ({"google": {"thought_signature": ...}}); they must be sent back with the call.
+    extra_content: dict[str, Any] | None = None
 
     def __post_init__(self) -> None:
         if not self.type:
@@ -315,6 +318,7 @@ class ChoiceDeltaToolCall(BaseModel, kw_only=True, gc=False):
     id: str | None = None
     type: str | None = None
     function: ChoiceDeltaToolCallFunction | None = None
+    extra_content: dict[str, Any] | None = None
 
 
 class ChoiceDeltaFunctionCall(BaseModel, kw_only=True, gc=False):
@@ -442,8 +446,8 @@ class CreateEmbeddingResponse(Result, kw_only=True):
 # -- models ----------------------------------------------------------------------
 
 
-class Model(BaseModel, kw_only=True, gc=False):
-    """A model the server offers."""
+class Model(Result, kw_only=True):
+    """A model the server offers (an item of ``models.list()``, or ``models.retrieve()``)."""
 
     id: str
     object: str | None = None

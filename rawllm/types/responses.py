@@ -38,12 +38,14 @@ from ._base import BaseModel, Result, StreamItem, UnknownObject
 
 __all__ = [
     "Annotation",
+    "Conversation",
     "ImageGenerationCall",
     "IncompleteDetails",
     "InputTokensDetails",
     "McpApprovalRequest",
     "McpCall",
     "McpListTools",
+    "McpToolCallError",
     "OutputTokensDetails",
     "Reasoning",
     "ReasoningContent",
@@ -143,6 +145,8 @@ class Reasoning(BaseModel, kw_only=True, gc=False):
     effort: str | None = None
     summary: str | None = None
     generate_summary: str | None = None
+    mode: str | None = None
+    context: str | None = None
 
 
 # -- content parts -----------------------------------------------------------------------
@@ -221,6 +225,7 @@ class ResponseFunctionToolCall(
     id: str | None = None
     status: str | None = None
     namespace: str | None = None
+    caller: dict[str, Any] | None = None
 
 
 class Summary(BaseModel, kw_only=True, gc=False):
@@ -282,6 +287,8 @@ class ResponseCustomToolCall(
     input: str = ""
     id: str | None = None
     status: str | None = None
+    namespace: str | None = None
+    caller: dict[str, Any] | None = None
 
 
 class ResponseComputerToolCall(
@@ -293,6 +300,7 @@ class ResponseComputerToolCall(
     id: str = ""
     call_id: str = ""
     action: dict[str, Any] | None = None
+    actions: list[dict[str, Any]] | None = None
     pending_safety_checks: list[dict[str, Any]] = []
     status: str | None = None
 
@@ -321,8 +329,25 @@ class ImageGenerationCall(
     result: str | None = None
 
 
+class McpToolCallError(BaseModel, kw_only=True, gc=False):
+    """Why an MCP tool call failed (the spec's ``MCPToolCallError``).
+
+    ``type`` is ``http_error`` or ``mcp_protocol_error`` (with ``code`` and
+    ``message``) or ``mcp_tool_execution_error`` (with the tool's ``content``).
+    """
+
+    type: str
+    code: int | None = None
+    message: str | None = None
+    content: Any = None
+
+
 class McpCall(BaseModel, kw_only=True, gc=False, tag_field="type", tag="mcp_call"):
-    """A call of a tool on a remote MCP server, with its output or error."""
+    """A call of a tool on a remote MCP server, with its output or error.
+
+    ``error`` is an ``McpToolCallError`` object, as the spec and the API send
+    it; older answers sent a plain string, which is kept as a string.
+    """
 
     type: ClassVar[Literal["mcp_call"]] = "mcp_call"
     id: str = ""
@@ -330,7 +355,7 @@ class McpCall(BaseModel, kw_only=True, gc=False, tag_field="type", tag="mcp_call
     arguments: str = ""
     server_label: str = ""
     output: str | None = None
-    error: str | None = None
+    error: McpToolCallError | str | None = None
     status: str | None = None
     approval_request_id: str | None = None
 
@@ -393,6 +418,12 @@ else:
 # -- the response ---------------------------------------------------------------------------
 
 
+class Conversation(BaseModel, kw_only=True, gc=False):
+    """The conversation a response belongs to."""
+
+    id: str
+
+
 class Response(Result, kw_only=True):
     """A Responses API response (``POST /v1/responses``).
 
@@ -429,6 +460,13 @@ class Response(Result, kw_only=True):
     completed_at: float | None = None
     prompt_cache_key: str | None = None
     safety_identifier: str | None = None
+    prompt_cache_retention: str | None = None
+    top_logprobs: int | None = None
+    max_tool_calls: int | None = None
+    prompt: dict[str, Any] | None = None
+    prompt_cache_options: dict[str, Any] | None = None
+    moderation: dict[str, Any] | None = None
+    conversation: Conversation | None = None
 
     @property
     def output_text(self) -> str:
@@ -697,6 +735,7 @@ class ResponseReasoningSummaryPartDoneEvent(
     summary_index: int = 0
     part: Summary
     sequence_number: int | None = None
+    status: str | None = None
 
 
 class ResponseReasoningSummaryTextDeltaEvent(

@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import os
 import signal
+import sys
 import time
 from collections import Counter
 from collections.abc import Callable
@@ -35,6 +36,10 @@ def run_cli(
     for k in list(os.environ):
         if k.startswith(("OPENAI_", "ANTHROPIC_")):
             monkeypatch.delenv(k)
+    # The CLI runs on uvloop when it is installed; the fault script ("ok,ok,400,ok") hits
+    # requests in the order they reach the mock, which follows the loop's scheduling, and
+    # these tests compare runs request by request: pin asyncio's loop.
+    monkeypatch.setitem(sys.modules, "uvloop", None)
 
     def run(*args: str, cwd: Path | None = None) -> Ran:
         capsys.readouterr()

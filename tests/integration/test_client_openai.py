@@ -125,9 +125,9 @@ async def test_keyword_arguments_sent_and_none_not_sent(mock_server: MockServer)
             temperature=0.25,
             top_p=None,  # None: not sent
             max_completion_tokens=5,
-            vendor_knob={"a": 1},  # unknown: goes into the body as given
             stream=False,
-            extra_body={"seed": 7, "temperature": 0.5},  # wins over the keyword
+            # provider extras go in extra_body; it wins over the keyword
+            extra_body={"seed": 7, "temperature": 0.5, "vendor_knob": {"a": 1}},
         )
     assert mock_server.requests[0].json == {
         "model": "gpt-4o-mini",

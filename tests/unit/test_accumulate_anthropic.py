@@ -129,12 +129,71 @@ def test_server_tools_unknown_block_and_usage_from_message_delta() -> None:
     assert result.content[0].title == "Weather in New York City in May 2025"
     unknown = msg.content[3]
     assert isinstance(unknown, t.UnknownContentBlock)
-    assert unknown.data["server_name"] == "ex"  # kept as sent; its deltas are not ours to parse
+    # As the non-streamed message shows it: the input_json_delta pieces make its input.
+    assert unknown == {
+        "type": "mcp_tool_use",
+        "id": "mcptoolu_01",
+        "name": "echo",
+        "server_name": "ex",
+        "input": {"a": 1},
+    }
     last = msg.content[4]
     assert isinstance(last, t.TextBlock) and last.text == "It's 68°F."
     u = msg.usage
     assert (u.input_tokens, u.output_tokens) == (10682, 510)  # message_delta replaces
     assert u.server_tool_use == t.ServerToolUsage(web_search_requests=1)
+
+
+def test_unknown_blocks_fold_in_every_delta_as_the_non_streamed_block_shows_it() -> None:
+    u = t.UnknownContentBlock
+    events = [
+        start(),
+        block_start(0, u({"type": "mcp_tool_use", "id": "m1", "name": "f", "input": {}})),
+        delta(0, t.InputJSONDelta(partial_json='{"q": "caf')),
+        delta(0, t.InputJSONDelta(partial_json='\u00e9"}')),
+        block_start(1, u({"type": "new_text", "text": "a", "citations": [{"n": 0}]})),
+        delta(1, t.TextDelta(text="b")),
+        delta(1, t.CitationsDelta(citation=t.TextCitation(type="x", cited_text="c"))),
+        delta(1, t.TextDelta(text="c")),
+        block_start(2, u({"type": "new_thinking", "thinking": "", "signature": ""})),
+        delta(2, t.ThinkingDelta(thinking="hm")),
+        delta(2, t.ThinkingDelta(thinking="m")),
+        delta(2, t.SignatureDelta(signature="sig")),
+        block_start(3, u({"type": "new_kind"})),
+        delta(3, t.UnknownDelta({"type": "new_delta", "body": "x", "n": 1})),
+        delta(3, t.UnknownDelta({"type": "new_delta", "body": "y", "n": 2})),
+        block_start(4, t.TextBlock(text="")),
+        delta(4, t.UnknownDelta({"type": "new_delta", "body": "z"})),  # a known block: ignored
+        delta(4, t.TextDelta(text="done")),
+        message_delta(),
+        t.RawMessageStopEvent(),
+    ]
+    content = accumulate(events).result().content
+    assert content[0] == {"type": "mcp_tool_use", "id": "m1", "name": "f", "input": {"q": "café"}}
+    assert content[1] == {
+        "type": "new_text",
+        "text": "abc",
+        "citations": [{"n": 0}, {"type": "x", "cited_text": "c"}],
+    }
+    assert content[2] == {"type": "new_thinking", "thinking": "hmm", "signature": "sig"}
+    assert content[3] == {"type": "new_kind", "body": "xy", "n": 2}
+    assert all(isinstance(b, t.UnknownContentBlock) for b in content[:4])
+    assert content[4] == t.TextBlock(text="done")
+
+
+def test_an_unknown_block_with_broken_input_json_is_refused_like_a_tool_use() -> None:
+    events = [
+        start(),
+        block_start(0, t.UnknownContentBlock({"type": "mcp_tool_use", "id": "m1", "input": {}})),
+        delta(0, t.InputJSONDelta(partial_json='{"q": ')),
+        message_delta(),
+        t.RawMessageStopEvent(),
+    ]
+    acc = accumulate(events)
+    with pytest.raises(rawllm.APIResponseValidationError, match="m1"):
+        acc.result()
+    snap = acc.snapshot()
+    assert snap is not None and snap.content[0] == {"type": "mcp_tool_use", "id": "m1", "input": {}}
 
 
 def test_stream_and_non_stream_give_the_same_message() -> None:

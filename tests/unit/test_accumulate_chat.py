@@ -157,7 +157,10 @@ def test_openrouter_reasoning_details_and_trailing_usage() -> None:
     choice = resp.choices[0]
     assert choice.message.reasoning == "**Weighing options**"
     assert choice.message.reasoning_details is not None
-    assert [d["text"] for d in choice.message.reasoning_details] == ["**Weighing", " options**"]
+    # Pieces with the same index are one detail, as the non-streamed message shows it.
+    assert choice.message.reasoning_details == [
+        {"type": "reasoning.text", "text": "**Weighing options**", "format": "unknown", "index": 0}
+    ]
     assert choice.message.content == "Tea wins."
     # A later chunk with finish_reason null does not erase the finish reason.
     assert choice.finish_reason == "stop"
@@ -383,3 +386,23 @@ def test_any_split_of_arguments_gives_the_same_calls(
             items.append(chunk(choices=[{"delta": {"tool_calls": [piece]}}]))
     resp = fold(items)
     assert calls_of(resp) == [(f"call_{i}", "function", n, a) for i, (n, a) in enumerate(calls)]
+
+
+def test_reasoning_details_pieces_merge_by_index_and_type() -> None:
+    acc = ChatCompletionAccumulator()
+    details = [
+        [{"type": "reasoning.text", "text": "a", "index": 0}],
+        [{"type": "reasoning.text", "text": "b", "index": 0, "signature": "sig"}],
+        [{"type": "reasoning.encrypted", "data": "x", "index": 1}],
+        [{"type": "reasoning.encrypted", "data": "y", "index": 1}, {"type": "other"}],
+    ]
+    for d in details:
+        acc.add(
+            t.ChatCompletionChunk(choices=[t.ChunkChoice(delta=t.ChoiceDelta(reasoning_details=d))])
+        )
+    assert acc.result().choices[0].message.reasoning_details == [
+        {"type": "reasoning.text", "text": "ab", "index": 0, "signature": "sig"},
+        {"type": "reasoning.encrypted", "data": "xy", "index": 1},
+        {"type": "other"},
+    ]
+    assert details[0] == [{"type": "reasoning.text", "text": "a", "index": 0}]  # not mutated

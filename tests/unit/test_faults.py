@@ -52,6 +52,7 @@ def test_module_is_pure():
         ("malformed", [Step("malformed")]),
         ("badshape", [Step("badshape")]),
         ("html502", [Step("html502")]),
+        ("nostream", [Step("nostream")]),
         ("cut@3", [Step("cut@", events=3)]),
         ("error@0", [Step("error@", events=0)]),
         ("error@2=rate_limit_error", [Step("error@", events=2, error_type="rate_limit_error")]),
@@ -127,7 +128,17 @@ step_strategy = st.one_of(
         st.none() | st.booleans(),
     ),
     st.sampled_from(
-        [Step(k) for k in ("reset", "reset-after-headers", "malformed", "badshape", "html502")]
+        [
+            Step(k)
+            for k in (
+                "reset",
+                "reset-after-headers",
+                "malformed",
+                "badshape",
+                "html502",
+                "nostream",
+            )
+        ]
     ),
     st.builds(lambda s: Step("stall", seconds=s), st.just(math.inf) | st.integers(0, 9).map(float)),
     st.builds(lambda n: Step("cut@", events=n), st.integers(0, 50)),

@@ -308,12 +308,6 @@ def test_unknown_blocks_alone_and_in_bulk_keep_their_positions() -> None:
         b'{"id": "msg_1", "model": "m", "content": []}',  # no usage
         b'{"id": "msg_1", "model": "m", "content": {}, '
         b'"usage": {"input_tokens": 1, "output_tokens": 1}}',
-        # a known block type with the wrong shape is an error, not an unknown block
-        b'{"id": "msg_1", "model": "m", "content": [{"type": "tool_use", "name": "f"}], '
-        b'"usage": {"input_tokens": 1, "output_tokens": 1}}',
-        # same, next to an unknown block (the slow path must still refuse it)
-        b'{"id": "msg_1", "model": "m", "content": [{"type": "new"}, {"type": "text"}], '
-        b'"usage": {"input_tokens": 1, "output_tokens": 1}}',
         b'{"id": "msg_1", "model": "m", "content": [{"text": "no type"}], '
         b'"usage": {"input_tokens": 1, "output_tokens": 1}}',
     ],
@@ -323,6 +317,37 @@ def test_invalid_bodies_raise_validation_error_with_the_text(body: bytes) -> Non
         wire.decode_message(body)
     assert info.value.body == body.decode()
     assert info.value.status_code == 200
+
+
+def test_a_known_block_of_an_unexpected_shape_is_kept_as_sent() -> None:
+    # Tolerant decoding: the block cannot be typed, but its neighbours and the
+    # message survive; the block is kept whole, as an unknown block.
+    body = (
+        b'{"id": "msg_1", "model": "m", "content": [{"type": "new"}, '
+        b'{"type": "tool_use", "name": "f"}, {"type": "text", "text": "ok"}], '
+        b'"usage": {"input_tokens": 1, "output_tokens": 1}}'
+    )
+    msg = wire.decode_message(body)
+    new, odd, text = msg.content
+    assert isinstance(new, t.UnknownContentBlock) and new.type == "new"
+    assert isinstance(odd, t.UnknownContentBlock) and odd == {"type": "tool_use", "name": "f"}
+    assert isinstance(text, t.TextBlock) and text.text == "ok"
+    assert msg.raw_fields == {"$.content[1]": {"type": "tool_use", "name": "f"}}
+
+
+def test_a_field_of_an_unexpected_shape_reads_as_its_default_and_is_kept() -> None:
+    body = (
+        b'{"id": "msg_1", "model": "m", "content": [{"type": "text", "text": "ok", '
+        b'"citations": "not a list"}], "stop_reason": 7, '
+        b'"usage": {"input_tokens": 1, "output_tokens": 1}}'
+    )
+    msg = wire.decode_message(body)
+    assert msg.content[0].text == "ok"  # type: ignore[union-attr]
+    assert msg.content[0].citations is None  # type: ignore[union-attr]
+    assert msg.stop_reason is None
+    assert msg.raw_fields == {"$.content[0].citations": "not a list", "$.stop_reason": 7}
+    attach(msg, body, None)  # as the client does
+    assert msg.to_dict()["stop_reason"] == 7
 
 
 def test_invalid_count_tokens_body() -> None:

@@ -252,15 +252,54 @@ def test_output_text_joins_every_message_item() -> None:
         b"[]",
         b'{"output": []}',  # no id
         b'{"id": "r", "output": {}}',
-        b'{"id": "r", "output": [{"type": "function_call", "name": "f"}]}',  # no call_id
-        b'{"id": "r", "output": [{"type": "new_item"}, {"type": "message", "content": 3}]}',
         b'{"id": "r", "output": [{"no_type": 1}]}',
+        b'{"id": "r", "output": "text"}',
     ],
 )
 def test_invalid_bodies(body: bytes) -> None:
     with pytest.raises(rawllm.APIResponseValidationError) as info:
         wire.decode_response(body)
     assert info.value.body == body.decode()
+
+
+def test_odd_items_and_fields_are_kept_as_sent_and_the_answer_survives() -> None:
+    body = (
+        b'{"id": "r", "status": ["odd"], "output": ['
+        b'{"type": "function_call", "name": "f"}, '  # no call_id: kept whole, as unknown
+        b'{"type": "message", "content": [{"type": "output_text", "text": "Hi", '
+        b'"annotations": {"odd": 1}}]}]}'
+    )
+    resp = wire.decode_response(body)
+    odd, message = resp.output
+    assert isinstance(odd, t.UnknownOutputItem) and odd == {"type": "function_call", "name": "f"}
+    assert resp.output_text == "Hi"
+    assert resp.status is None
+    assert resp.raw_fields == {
+        "$.status": ["odd"],
+        "$.output[0]": {"type": "function_call", "name": "f"},
+        "$.output[1].content[0].annotations": {"odd": 1},
+    }
+
+
+def test_mcp_call_error_is_the_spec_object() -> None:
+    # The spec's MCPToolCallError; a string (older answers) still decodes.
+    body = (
+        b'{"id": "r", "output": [{"type": "mcp_call", "id": "mcp_1", "server_label": "s", '
+        b'"name": "echo", "arguments": "{}", "output": null, "status": "failed", '
+        b'"error": {"type": "http_error", "code": 500, "message": "upstream failed"}}, '
+        b'{"type": "message", "content": [{"type": "output_text", "text": "Sorry"}]}]}'
+    )
+    resp = wire.decode_response(body)
+    call = resp.output[0]
+    assert isinstance(call, t.McpCall)
+    assert call.error == t.McpToolCallError(type="http_error", code=500, message="upstream failed")
+    assert resp.output_text == "Sorry" and resp.raw_fields == {}
+    old = wire.decode_response(
+        body.replace(
+            b'{"type": "http_error", "code": 500, "message": "upstream failed"}', b'"boom"'
+        )
+    )
+    assert old.output[0].error == "boom"  # type: ignore[union-attr]
 
 
 def test_encode() -> None:
@@ -539,14 +578,34 @@ def test_response_failed_raises_from_the_response_error() -> None:
         "[]",
         '{"type": "response.output_text.delta", "item_id": "m"}',
         '{"type": "response.completed", "response": {"output": []}}',
-        '{"type": "response.output_item.added", "item": {"type": "function_call"}}',
-        '{"type": "response.content_part.added", "part": {"type": "output_text"}}',
     ],
 )
 def test_invalid_events(data: str) -> None:
     with pytest.raises(rawllm.APIResponseValidationError) as info:
         wire.decode_event(ServerSentEvent(event="response.output_text.delta", data=data))
     assert info.value.body == data
+
+
+def _ev(data: str) -> Any:
+    return wire.decode_event(ev("message", data))
+
+
+def test_events_with_odd_items_keep_them_as_sent() -> None:
+    added = _ev('{"type": "response.output_item.added", "item": {"type": "function_call"}}')
+    assert isinstance(added, t.ResponseOutputItemAddedEvent)
+    assert added.item == {"type": "function_call"}
+    assert isinstance(added.item, t.UnknownOutputItem)
+    part = _ev('{"type": "response.content_part.added", "part": {"type": "output_text"}}')
+    assert isinstance(part, t.ResponseContentPartAddedEvent)
+    assert isinstance(part.part, t.UnknownContentPart)
+    done = _ev(
+        '{"type": "response.completed", "response": {"id": "r", "status": "completed", '
+        '"usage": "odd", "output": [{"type": "message", "content": '
+        '[{"type": "output_text", "text": "Hi"}]}]}}'
+    )
+    assert isinstance(done, t.ResponseCompletedEvent)
+    assert done.response.output_text == "Hi" and done.response.usage is None
+    assert done.response.raw_fields == {"$.usage": "odd"}
 
 
 def ends(event: object) -> bool:

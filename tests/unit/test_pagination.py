@@ -1,0 +1,62 @@
+"""Async pagination: cursor rules (pure) and the paginator over a fake fetch."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from rawllm._pagination import AsyncPaginator, next_after, next_after_id
+
+
+@dataclass
+class Item:
+    id: str
+
+
+@dataclass
+class Page:
+    data: list[Item]
+    has_more: bool = False
+    first_id: str | None = None
+    last_id: str | None = None
+
+
+@dataclass
+class NoMore:
+    data: list[Item] = field(default_factory=list)
+
+
+def test_openai_cursor() -> None:
+    assert next_after(Page([Item("a"), Item("b")], True), {"limit": 2}) == {
+        "limit": 2,
+        "after": "b",
+    }
+    assert next_after(Page([Item("a")], False), {}) is None
+    assert next_after(Page([], True), {}) is None
+    assert next_after(NoMore([Item("a")]), {}) is None  # models list: one page
+
+
+def test_anthropic_cursor() -> None:
+    page = Page([Item("a"), Item("b")], True, "a", "b")
+    assert next_after_id(page, {"limit": 2}) == {"limit": 2, "after_id": "b"}
+    assert next_after_id(page, {"before_id": "z"}) == {"before_id": "a"}
+    assert next_after_id(Page([Item("a")], False, "a", "a"), {}) is None
+
+
+async def test_paginator_follows_pages_and_awaits_the_first() -> None:
+    ids = [str(i) for i in range(7)]
+    seen: list[dict[str, Any]] = []
+
+    async def fetch(query: dict[str, Any]) -> Page:
+        seen.append(dict(query))
+        start = ids.index(query["after_id"]) + 1 if "after_id" in query else 0
+        chunk = ids[start : start + query["limit"]]
+        return Page([Item(i) for i in chunk], start + len(chunk) < len(ids), chunk[0], chunk[-1])
+
+    pager: AsyncPaginator[Page, Item] = AsyncPaginator(fetch, {"limit": 3}, next_after_id)
+    assert [item.id async for item in pager] == ids
+    assert seen == [{"limit": 3}, {"limit": 3, "after_id": "2"}, {"limit": 3, "after_id": "5"}]
+    first = await pager
+    assert [i.id for i in first.data] == ["0", "1", "2"] and first.has_more
+    pages = [p async for p in pager.pages()]
+    assert [len(p.data) for p in pages] == [3, 3, 1]
