@@ -33,6 +33,7 @@ CORE_MODULES = [
     "types/openai.py",
     "types/anthropic.py",
     "types/responses.py",
+    "types/_responses_items.py",
     "testing/_faults.py",
     "testing/_batch_store.py",
     "testing/_planning.py",

@@ -34,6 +34,7 @@ import msgspec
 
 from .._exceptions import error_from_stream_body
 from ..types._base import keep_raw_fields
+from ..types._responses_items import _KnownOutputContent, _KnownOutputItem
 from ..types.responses import (
     Response,
     ResponseCompletedEvent,
@@ -44,8 +45,6 @@ from ..types.responses import (
     ResponseTextDeltaEvent,
     UnknownContentPart,
     UnknownOutputItem,
-    _KnownOutputContent,
-    _KnownOutputItem,
 )
 from ._common import Event, any_decoder, encode, generic, invalid, union_tags
 from ._tolerant import Path, tolerant, under

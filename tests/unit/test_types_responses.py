@@ -14,6 +14,7 @@ import rawllm
 from rawllm import _formats as formats
 from rawllm._wire import responses as wire
 from rawllm.sse import ServerSentEvent, SSEDecoder
+from rawllm.types import _responses_items as items
 from rawllm.types import responses as t
 from rawllm.types._base import BaseModel, Result, StreamItem, attach
 
@@ -50,8 +51,8 @@ def decode_all(events: list[dict[str, Any]]) -> list[Any]:
 # -- .type and class layout ------------------------------------------------------------------
 
 TAGGED = (
-    list(typing.get_args(t._KnownOutputItem))
-    + list(typing.get_args(t._KnownOutputContent))
+    list(typing.get_args(items._KnownOutputItem))
+    + list(typing.get_args(items._KnownOutputContent))
     + list(typing.get_args(t.ResponseStreamEvent))
     + [t.ResponseFailedEvent, t.ResponseErrorEvent]
 )
