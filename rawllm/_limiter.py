@@ -13,21 +13,30 @@ Invariants:
   granted but before it resumed gives its start and slot back;
 - at most one timer is armed, for the head of the queue;
 - with no ``RateLimit`` and no pressure learned from the server,
-  ``acquire()`` returns a shared no-op permit without suspending.
+  ``acquire()`` returns a shared no-op permit without suspending;
+- one loop at a time (the usual case): no lock, one identity check per call.
+  Loops in several threads at once: the budget (slots, pacing, what was
+  learned) stays shared under one lock; each waiter is resolved in its own
+  loop (``call_soon_threadsafe``) and the timer runs in the head waiter's loop.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import math
+import os
 import random
+import threading
 import time
+import weakref
 from collections import deque
 from collections.abc import Callable, Mapping
 from typing import Any
 
 from ._config import RateLimit
+from ._loopshare import acquire_shared, fail, grant
 from ._permit import NOOP, UNPACED, LimiterState, NoopPermit, Permit, RateStore, maybe_low
 from ._ratelimit import Pacer, explicit_wait, read_rate_headers
 from ._tokens import DEFAULT_COMPLETION_TOKENS, Estimate, UsageRatio, estimate_tokens, uncapped
@@ -42,6 +51,23 @@ __all__ = [
 ]
 
 logger = logging.getLogger("rawllm")
+_NOLOCK = contextlib.nullcontext()
+_LIMITERS: weakref.WeakSet[Limiter] = weakref.WeakSet()
+
+
+def _after_fork() -> None:
+    """In a forked child the parent's loops, threads and lock holders are gone."""
+    for lim in list(_LIMITERS):
+        lim._lock = None
+        lim._loop = None
+        lim._switching = None
+        lim._waker = None
+        lim._waiters.clear()
+        lim._reserving = False
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_after_fork)
 _STORE_RETRY = 5.0  # seconds before a store that failed (fail-open) is tried again
 
 
@@ -75,6 +101,7 @@ class Limiter:
         "_free_starts",
         "_free_until",
         "_in_flight",
+        "_lock",
         "_loop",
         "_max",
         "_paced",
@@ -88,12 +115,16 @@ class Limiter:
         "_slowed",
         "_store",
         "_store_down_until",
+        "_switch_seen",
+        "_switching",
         "_tasks",
         "_usage",
         "_waiters",
         "_waker",
         "_waker_at",
+        "_waker_loop",
         "_wall",
+        "__weakref__",
     )
 
     def __init__(
@@ -145,7 +176,12 @@ class Limiter:
         self._waiters: deque[tuple[asyncio.Future[Permit], int]] = deque()
         self._waker: asyncio.TimerHandle | None = None
         self._waker_at = math.inf
-        self._loop: asyncio.AbstractEventLoop | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None  # None once shared by threads
+        self._waker_loop: asyncio.AbstractEventLoop | None = None
+        self._lock: threading.RLock | None = None  # set when loops in two threads meet
+        self._switching: asyncio.AbstractEventLoop | None = None
+        self._switch_seen: list[bool] = []
+        _LIMITERS.add(self)
         self._reserving = False
         self._store_down_until = -math.inf
         self._tasks: set[asyncio.Task[Any]] = set()
@@ -210,8 +246,8 @@ class Limiter:
             self._free_starts += 1
             return NOOP  # type: ignore[return-value]
         loop = asyncio.get_running_loop()
-        if loop is not self._loop:
-            self._bind(loop)
+        if loop is not self._loop and self._bind(loop):
+            return await acquire_shared(self, loop, tokens)
         if not self._waiters and self._store is None and self._slot_free():
             if not self._paced:  # slots only: no clock, no accounting
                 self._pacer.starts += 1
@@ -227,20 +263,52 @@ class Limiter:
         try:
             return await fut
         except asyncio.CancelledError:
+            self._forget(fut)
+            raise
+
+    def _forget(self, fut: asyncio.Future[Permit]) -> None:
+        """A waiter was cancelled: give back what it was granted, or pass the turn on."""
+        lock = self._lock
+        with lock if lock is not None else _NOLOCK:
             if fut.done() and not fut.cancelled() and fut.exception() is None:
                 self._give_back(fut.result())
             elif self._waiters and self._waiters[0][0] is fut:
                 self._wake()
-            raise
 
-    def _bind(self, loop: asyncio.AbstractEventLoop) -> None:
-        """First use, or reuse from a new event loop: waiters of the old loop are dropped."""
+    def _bind(self, loop: asyncio.AbstractEventLoop) -> bool:
+        """A call from another loop than the last one; True: the state is shared by threads.
+
+        First use, or reuse after the previous loop stopped (one ``asyncio.run``
+        after another): bind to ``loop``, drop the old loop's waiters (nobody
+        can resume them).  The previous loop still running (in another
+        thread): from now on every entry point takes a lock.
+        """
+        if self._lock is not None:
+            return True
+        old = self._loop
+        if old is not None and old.is_running() and not old.is_closed():
+            self._lock = threading.RLock()
+            self._loop = None
+            self._switching = old
+            # Code of the old loop's thread may be half-way through an unlocked
+            # step: once that loop has run this callback, it is not.
+            try:
+                old.call_soon_threadsafe(self._switch_seen.append, True)
+            except RuntimeError:  # closed meanwhile
+                self._switching = None
+            return True
         if self._waker is not None:
             self._waker.cancel()
             self._waker = None
         self._waiters.clear()
         self._reserving = False
         self._loop = loop
+        return False
+
+    def _wake_locked(self) -> None:
+        lock = self._lock
+        with lock if lock is not None else _NOLOCK:
+            self._wake()
 
     def _slot_free(self) -> bool:
         n = self._in_flight
@@ -262,6 +330,13 @@ class Limiter:
 
     def free_slot(self) -> None:
         """A permit was released: its slot goes to the next waiter."""
+        lock = self._lock
+        if lock is not None:
+            with lock:
+                self._in_flight -= 1
+                if self._waiters:
+                    self._wake()
+            return
         self._in_flight -= 1
         if self._waiters:
             self._wake()
@@ -281,8 +356,8 @@ class Limiter:
         pacer = self._pacer
         while waiters:
             fut, cost = waiters[0]
-            if fut.done():  # cancelled while waiting: consumed nothing
-                waiters.popleft()
+            if fut.done() or (self._loop is None and fut.get_loop().is_closed()):
+                waiters.popleft()  # cancelled while waiting (or its loop is gone): no cost
                 continue
             if not self._slot_free():
                 return  # a release() wakes us
@@ -298,7 +373,10 @@ class Limiter:
                 d = pacer.delay(now)
                 if d <= 0.0:
                     waiters.popleft()
-                    fut.set_result(self._start(cost, now))
+                    if self._loop is None:
+                        grant(self, fut, self._start(cost, now))
+                    else:
+                        fut.set_result(self._start(cost, now))
                     continue
             self._arm(now, d)
             return
@@ -306,19 +384,33 @@ class Limiter:
     def _arm(self, now: float, delay: float) -> None:
         """Have ``_wake`` run after ``delay``: keep an armed timer that comes no later."""
         at = now + delay
+        loop = self._loop
+        shared = loop is None
+        if loop is None:  # shared by threads: the head waiter's loop runs its timer
+            if not self._waiters:
+                return
+            loop = self._waiters[0][0].get_loop()
         waker = self._waker
         if waker is not None:
-            if self._waker_at <= at:
+            if self._waker_at <= at and self._waker_loop is loop:
                 return  # it wakes us in time (a little early at worst: we re-arm then)
             waker.cancel()
-        loop = self._loop
-        assert loop is not None
+            self._waker = None
+        if shared and loop is not asyncio._get_running_loop():
+            try:  # arm it from inside that loop (call_later is not thread-safe)
+                loop.call_soon_threadsafe(self._wake_locked)
+            except RuntimeError:  # closed: its waiter is dropped at the next wake
+                pass
+            return
         self._waker_at = at
+        self._waker_loop = loop
         self._waker = loop.call_later(delay, self._on_timer)
 
     def _on_timer(self) -> None:
-        self._waker = None
-        self._wake()
+        lock = self._lock
+        with lock if lock is not None else _NOLOCK:
+            self._waker = None
+            self._wake()
 
     async def _reserve(self, fut: asyncio.Future[Permit], cost: int) -> None:
         """Ask the shared store for the head's start (one request to it at a time)."""
@@ -329,15 +421,29 @@ class Limiter:
         rate = pacer.request_rate(now)
         trate = pacer.token_rate(now)
         try:
-            answer = await store.reserve(
+            answer: Any = await store.reserve(
                 cost, None if rate is None else rate * 60.0, None if trate is None else trate * 60.0
             )
         except Exception as exc:  # fail closed: this waiter gets the error
+            answer = exc
+        lock = self._lock
+        with lock if lock is not None else _NOLOCK:
+            self._reserved(fut, cost, answer)
+
+    def _reserved(self, fut: asyncio.Future[Permit], cost: int, answer: Any) -> None:
+        store = self._store
+        assert store is not None
+        if isinstance(answer, Exception):
+            exc = answer
             self._reserving = False
             if self._waiters and self._waiters[0][0] is fut:
                 self._waiters.popleft()
-            if not fut.done():
-                fut.set_exception(exc)
+            loop = fut.get_loop()
+            if loop is asyncio._get_running_loop():
+                if not fut.done():
+                    fut.set_exception(exc)
+            else:
+                loop.call_soon_threadsafe(fail, fut, exc)
             self._wake()
             return
         self._reserving = False
@@ -351,11 +457,11 @@ class Limiter:
             return
         if fut.done() or not self._waiters or self._waiters[0][0] is not fut:
             if receipt is not None:
-                await store.refund(receipt)
+                self._spawn(store.refund(receipt))
             self._wake()
             return
         self._waiters.popleft()
-        fut.set_result(self._start(cost, self._clock(), pace=False, shared=receipt))
+        grant(self, fut, self._start(cost, self._clock(), pace=False, shared=receipt))
         self._wake()
 
     def _spawn(self, coro: Any) -> None:
@@ -375,12 +481,17 @@ class Limiter:
         (its timer re-armed) so waiters start without waiting out the old
         schedule.
         """
+        lock = self._lock
+        with lock if lock is not None else _NOLOCK:
+            self._correct(estimate, actual, started, raw)
+
+    def _correct(self, estimate: int, actual: int, started: float, raw: int) -> None:
         now = self._clock()
         pacer = self._pacer
         if raw:
             self._usage.observe(raw, actual)
         sooner = pacer.settle(estimate, actual, now, None if started == -math.inf else started)
-        if sooner and self._waiters and self._loop is not None:
+        if sooner and self._waiters and (self._loop is not None or self._lock is not None):
             self._wake()
         store = self._store
         if store is not None and now >= self._store_down_until:
@@ -406,6 +517,16 @@ class Limiter:
             permit: the permit the request was sent under (its start time
                 groups the refusals of one event).
         """
+        lock = self._lock
+        if lock is not None:
+            with lock:
+                self._observe(status, headers, permit)
+            return
+        self._observe(status, headers, permit)
+
+    def _observe(
+        self, status: int, headers: Mapping[str, str], permit: Permit | NoopPermit | None
+    ) -> None:
         self._answers += 1
         if status == 429 or status == 529:
             self._refused(status, headers, permit)
@@ -537,6 +658,11 @@ class Limiter:
     @property
     def state(self) -> LimiterState:
         """A frozen snapshot of the limiter (for logs and progress displays)."""
+        lock = self._lock
+        with lock if lock is not None else _NOLOCK:
+            return self._snapshot()
+
+    def _snapshot(self) -> LimiterState:
         now = self._clock()
         p = self._pacer
         rate = p.request_rate(now)

@@ -17,6 +17,7 @@ import logging
 import os
 import sys
 import threading
+import time
 import warnings
 from collections.abc import Iterator
 from typing import Any
@@ -171,6 +172,51 @@ def test_concurrent_loops_share_one_client(server: MockServer, no_unclosed: list
         thread.join(10)
         other.run_until_complete(other.shutdown_asyncgens())
         other.close()
+
+
+def test_threads_at_once_share_one_rate_limited_client(
+    server: MockServer, no_unclosed: list[str]
+) -> None:
+    """Three threads' loops use one rate-limited client at the same time: one shared budget.
+
+    Slots and pacing stay client-wide; each waiter is woken in its own loop.
+    Threads are joined with a deadline so that a hang fails the test.
+    """
+    rate = rawllm.RateLimit(requests_per_minute=30_000, max_concurrency=4)
+    client = _client(server, rate_limit=rate)
+    results: list[tuple[str, str]] = []
+    errors: list[BaseException] = []
+    peak = [0]
+
+    async def many() -> list[tuple[str, str]]:
+        async def one() -> tuple[str, str]:
+            peak[0] = max(peak[0], client._shared.limiter.state.in_flight)
+            return await _use(client)
+
+        return list(await asyncio.gather(*(one() for _ in range(8))))
+
+    def work() -> None:
+        try:
+            for _ in range(2):
+                results.extend(asyncio.run(many()))
+        except BaseException as exc:  # pragma: no cover - reported below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=work, daemon=True) for _ in range(3)]
+    for t in threads:
+        t.start()
+    deadline = time.monotonic() + 30.0  # a hang fails here instead of blocking the suite
+    for t in threads:
+        t.join(max(0.0, deadline - time.monotonic()))
+    hung = [t.name for t in threads if t.is_alive()]
+    assert hung == [], f"threads still waiting on the limiter: {hung}"
+    assert errors == []
+    assert len(results) == 48 and all(a and b for a, b in results)
+    state = client._shared.limiter.state
+    assert state.in_flight == 0 and state.waiting == 0
+    assert state.started == 96  # 48 calls + 48 streams, each granted once
+    assert peak[0] <= 4
+    asyncio.run(client.close())
 
 
 @pytest.mark.skipif(not hasattr(os, "fork"), reason="no fork on this platform")
