@@ -15,7 +15,7 @@ here is on the path of a plain ``create()`` call.
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from typing import TYPE_CHECKING, Any, TypeVar, overload
 from urllib.parse import quote
 
@@ -34,6 +34,7 @@ from ._tools import tools_for_responses
 
 if TYPE_CHECKING:
     from ._client import BaseClient
+    from ._formats import WireFormat
     from .types.parsed import ParsedChatCompletion, ParsedResponse
     from .types.responses import Response
 
@@ -53,6 +54,12 @@ _MESSAGES_STREAM = accepted("messages.stream")
 def _check(method: str, params: Mapping[str, Any], known: frozenset[str]) -> None:
     if not known.issuperset(params):
         raise unknown_kwargs(method, params, known)
+
+
+def _parsing(fmt: WireFormat[Any, Any], fold: Callable[[Any], Any]) -> WireFormat[Any, Any]:
+    """``fmt`` whose body decoder also parses the answer into the caller's type (``parse()``)."""
+    plain = fmt.decode
+    return dataclasses.replace(fmt, decode=lambda body: fold(plain(body)))
 
 
 def _format(value: Any) -> tuple[Any, Any]:
@@ -152,17 +159,11 @@ class AsyncCompletions(_resources.AsyncCompletions):
         params["response_format"] = rf if tp is None else response_format_param(tp)
         params["tools"] = tools
 
-        chat = _formats.CHAT
-
-        def decode(body: bytes) -> Any:
-            return parse_chat_completion(chat.decode(body), tp, tools)
-
-        result: ParsedChatCompletion[Any] = await self._post(
-            dataclasses.replace(chat, decode=decode),
-            params,
-            (extra_headers, extra_query, extra_body, timeout),
+        fmt = _parsing(_formats.CHAT, lambda result: parse_chat_completion(result, tp, tools))
+        parsed: ParsedChatCompletion[Any] = await self._post(
+            fmt, params, (extra_headers, extra_query, extra_body, timeout)
         )
-        return result
+        return parsed
 
     def stream(
         self,
@@ -268,17 +269,11 @@ class AsyncResponses(_resources.AsyncResponses):
         tp, _ = _format(text_format)
         params["text"] = _text_param(params.get("text"), tp)
         params["tools"] = tools_for_responses(tools)
-        fmt = _formats.responses()
-
-        def decode(body: bytes) -> Any:
-            return parse_response(fmt.decode(body), tp, tools)
-
-        result: ParsedResponse[T] = await self._post(
-            dataclasses.replace(fmt, decode=decode),
-            params,
-            (extra_headers, extra_query, extra_body, timeout),
+        fmt = _parsing(_formats.responses(), lambda result: parse_response(result, tp, tools))
+        parsed: ParsedResponse[T] = await self._post(
+            fmt, params, (extra_headers, extra_query, extra_body, timeout)
         )
-        return result
+        return parsed
 
     def stream(
         self,
