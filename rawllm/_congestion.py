@@ -11,8 +11,18 @@ rules, modelled on TCP congestion control but driven by measured rates:
   buckets of ``BUCKET`` seconds and restarted after ``IDLE`` seconds without
   answers, so it never averages over a window that starts near zero nor over
   idle time.
-- **One cut per congestion event, from what was accepted.**  A refusal opens
-  an event: the whole client pauses for the server's stated wait (or
+- **Only a dense run of refusals is an event.**  A refusal opens an event
+  only when refusals are a real share of recent answers: at least
+  ``DENSE_MIN`` (and a fifth of the calls in flight) since the last event,
+  and ``DENSE_SHARE`` of about the last 60 answers.  An isolated 429
+  (a gateway's or an inference server's hiccup: vLLM, Ollama, LiteLLM,
+  OpenRouter) never pauses nor slows the client; the refused call's own
+  retry waits its ``Retry-After``.  A server whose limit is overshot refuses
+  most calls beyond it, so this costs a real limit a few extra 429s.  Once
+  a slowdown is in force (a limit is known to be near), any refusal after
+  its cooldown opens the next event, as before.
+- **One cut per congestion event, from what was accepted.**  An event: the
+  whole client pauses for the server's stated wait (or
   ``HEADERLESS_PAUSE`` with jitter), then paces at ``BETA`` times the rate the
   server was accepting (never below half of it: ``BETA >= 0.5``): the
   binding pace when the measured accepted rate roughly confirms it (the pace
@@ -20,10 +30,8 @@ rules, modelled on TCP congestion control but driven by measured rates:
   accepted rate; a refusal
   before anything was accepted only pauses (there is no rate to cut from).  Refusals of
   requests that started before that pause ended belong to the same event.
-  For ``COOLDOWN`` seconds after the pause, isolated refusals (a gateway's
-  sporadic 429s) neither pause nor cut again; only a dense run of them (at
-  least ``DENSE_MIN`` and ``DENSE_SHARE`` of the answers: a limit still
-  overshot) opens the next event early.
+  For ``COOLDOWN`` seconds after the pause only the short-term density
+  (``DENSE_SHARE``: a limit still overshot) opens the next event early.
 - **Fast, jittered recovery.**  After the pause the pace doubles every
   ``DOUBLING`` seconds (jittered by +-20% per event, so clients sharing a
   server do not climb in step) up to ``TARGET`` of the rate that was refused,
@@ -35,16 +43,35 @@ rules, modelled on TCP congestion control but driven by measured rates:
 
 A server capping *concurrent* requests (a LiteLLM ``max_parallel_requests``,
 an inference server's queue; 429 "too many concurrent requests" or 529) is
-a rate cap of C / latency at a steady latency, which the rules above find;
-and because a burst of calls refused together says nothing about rate, each
-event also sets a **concurrency window** at the most calls in flight the
-server accepted since the previous event (``window``), grown additively by
-one per window of successes and dropped at ``WINDOW_RELEASE`` times its
-setting.
+held by a **concurrency window** instead, an integer limit on calls in
+flight (``window``), driven by each answer's *slot* (the calls the client
+had in flight when it sent it, itself included):
+
+- An event sets it at the most calls in flight the server accepted since
+  the previous event (``found``); an event with nothing accepted yet sets it
+  at the first success after it.  A burst refused together says nothing
+  about rate, so such an event cuts no rate (there is none to cut from).
+- Probing: ``PROBE_HOLD`` seconds after it was set the window opens one
+  slot above ``found``.  A success there is a held probe: ``found`` rises
+  and, unless it is within ``LAG`` of a slot where a probe failed before,
+  the next probe opens at once, twice as wide (a window that is not the
+  real constraint, say a rate limit whose first burst looked like a cap,
+  is grown out of in a few latencies, and dropped at ``WINDOW_RELEASE``
+  times its setting).  A refusal there is a failed
+  probe: the window closes back to ``found`` and the hold doubles (up to
+  ``PROBE_HOLD_MAX``), with no pause, no rate cut and no event: only the
+  refused call waits.
+- The client counts a call until it has read the answer, the server until
+  it sent it, so a success can come at a slot or two above the real cap.
+  ``STRIKES`` refusals in a row at the top ``LAG`` slots (with no success
+  there in between) lower ``found`` to below them; a gateway's random
+  refusals rarely come three in a row.
+- Other refusals (below the top slots) follow the event rules above.
 
 Invariants: pure (``now`` and the random numbers are passed in); the pace
 after an event is >= ``BETA`` * min(accepted, pace in force) >= ``MIN_RATE``;
-``cap()`` is non-decreasing between events.
+``cap()`` is non-decreasing between events; ``window`` is None or an integer
+>= 1, and at most ``found`` + the probe step.
 """
 
 from __future__ import annotations
@@ -95,12 +122,24 @@ COOLDOWN = 2.5
 """Seconds after an event's pause during which isolated refusals do not open a new event."""
 DENSE_MIN = 3
 DENSE_SHARE = 0.2
-SHARE_ALPHA = 0.05
-"""A new event opens early when at least DENSE_MIN refusals came since the last pause and
-the share of refusals among recent answers (weighted by SHARE_ALPHA per answer, about the
-last 40) reaches DENSE_SHARE: the cut was not enough."""
+DENSE_SHARE_NEAR = 0.12
+SHARE_ALPHA = 0.03
+"""A refusal opens an event when at least DENSE_MIN refusals (and DENSE_SHARE of the calls
+in flight) came since the last event and the share of refusals among recent answers
+(weighted by SHARE_ALPHA per answer, about the last 60) reaches DENSE_SHARE
+(DENSE_SHARE_NEAR while a slowdown is in force: a limit is known to be near; past its
+cooldown any refusal opens the next event)."""
 WINDOW_RELEASE = 2.0
-"""The concurrency window is dropped once it has grown to this multiple of its setting."""
+"""The concurrency window is dropped once ``found`` has grown to this multiple of its setting."""
+PROBE_HOLD = 0.25
+"""Seconds from setting the window (or a failed probe) to the next probe ..."""
+PROBE_HOLD_MAX = 10.0
+"""... doubling with each failed probe up to this (exponential backoff of probing)."""
+LAG = 2
+STRIKES = 3
+"""STRIKES refusals in a row in the top LAG slots of the window (no success there between)
+lower ``found`` below them: the server counted calls the client had not finished reading
+when it accepted a probe.  Random refusals (a gateway) rarely come three in a row."""
 HEADERLESS_PAUSE = 0.25
 """Pause (stretched by up to 100% jitter) after a refusal that states no wait."""
 JITTER = 0.1
@@ -175,18 +214,26 @@ class Congestion:
 
     __slots__ = (
         "_cap0",
+        "_ceiling",
         "_cooldown_end",
         "_doubling",
         "_fast_end",
         "_grow_from",
         "_fast_to",
-        "_refused_since",
+        "_hold",
         "_ok_slots",
+        "_pending",
+        "_probe_at",
+        "_proved",
+        "_refused_since",
         "_share",
+        "_step",
+        "_strikes",
         "_window_set",
         "accepted",
         "active",
         "events",
+        "found",
         "pause_end",
         "refused_at",
         "window",
@@ -206,20 +253,96 @@ class Congestion:
         self._refused_since = 0
         self._share = 0.0
         self._fast_to = 0.0
-        self.window: float | None = None
-        self._window_set = 0.0
+        self.window: int | None = None
+        self.found = 0  # the most calls in flight the server is known to take
+        self._window_set = 0
         self._ok_slots = 0
+        self._pending = False  # an event with no slot known: set the window at a success
+        self._probe_at = math.inf
+        self._hold = PROBE_HOLD
+        self._step = 1
+        self._strikes = 0  # refusals at the top slots with no success there between
+        self._ceiling = 0  # the lowest slot a probe failed at (0: none)
+        self._proved = False  # the window has refused a probe: it is a real constraint
+
+    # -- the concurrency window ------------------------------------------
+
+    def _set_window(self, found: int, now: float) -> None:
+        self.window = self.found = self._window_set = found
+        self._hold = PROBE_HOLD
+        self._probe_at = now + PROBE_HOLD
+        self._step = 1
+        self._strikes = 0
+        self._ceiling = 0
+        self._proved = False
+
+    def _close(self, now: float, backoff: bool = True) -> None:
+        """A failed probe: back to ``found``, probe again after the hold (then doubled)."""
+        self.window = self.found
+        self._step = 1
+        self._probe_at = now + self._hold
+        if backoff:
+            self._hold = min(PROBE_HOLD_MAX, 2.0 * self._hold)
+        self._proved = True
+
+    def release_window(self) -> None:
+        """Drop a window that never refused a probe (the slowdown it came with is over)."""
+        if not self._proved:
+            self.window = None
+            self._pending = False
+
+    def _window_success(self, now: float, slot: int) -> None:
+        found = self.found
+        if slot > found - LAG:
+            self._strikes = 0
+        if slot > found:  # a held probe: the server takes more
+            self.found = found = slot
+            if found >= WINDOW_RELEASE * self._window_set:
+                self.window = None  # not the constraint
+                return
+            if slot >= self._ceiling + LAG:  # well above what failed: probe wider at once
+                self._ceiling = 0
+                self._step = min(2 * self._step, max(1, found // 2))
+                self._hold = PROBE_HOLD
+                self._probe_at = now
+            elif now >= self._probe_at:  # maybe only the server's lag: keep the hold
+                self._probe_at = now + self._hold
+        if now >= self._probe_at:
+            self.window = found + self._step
+
+    def _window_refused(self, now: float, slot: int) -> bool:
+        """A refusal the window accounts for (True: no event)."""
+        found = self.found
+        if slot > found:  # a failed probe, or a call sent while it was open
+            if self._ceiling == 0 or slot < self._ceiling:
+                self._ceiling = slot
+            if self.window is not None and self.window > found:
+                self._close(now)
+            return True
+        if slot > found - LAG:
+            self._strikes += 1
+            if self._strikes >= STRIKES:  # the cap is below found
+                self.found = max(1, slot - 1)
+                self._strikes = 0
+                self._close(now, backoff=False)
+            return True
+        return False
+
+    # -- answers -----------------------------------------------------------
 
     def success(self, now: float, slot: int = 0) -> None:
         """A successful answer to a request sent as the ``slot``-th in flight (0: unknown)."""
         self.accepted.success(now)
         self._share -= SHARE_ALPHA * self._share
+        if slot <= 0:
+            return
         if slot > self._ok_slots:
             self._ok_slots = slot
-        window = self.window
-        if window is not None:  # additive increase: about +1 per window of successes
-            window += 1.0 / window
-            self.window = None if window > WINDOW_RELEASE * self._window_set else window
+        if self._pending:  # the first success after an event that knew no slot
+            self._pending = False
+            self._set_window(self._ok_slots, now)
+        elif self.window is not None:
+            self._window_success(now, slot)
 
     def refused(
         self,
@@ -229,8 +352,9 @@ class Congestion:
         jitter: float,
         jitter2: float,
         pace: float | None,
+        slot: int = 0,
     ) -> float | None:
-        """A refusal (429 / 529).  Returns the end of a new pause, or None (same event).
+        """A refusal (429 / 529).  Returns the end of a new pause, or None (no new event).
 
         Args:
             now: monotonic seconds.
@@ -242,21 +366,28 @@ class Congestion:
                 pace in force while it binds), or None (unpaced, or the pace
                 is above what the client sends): then the measured accepted
                 rate is the reference.
+            slot: the calls in flight when the refused request was sent,
+                itself included (0: unknown).
         """
         if started is not None and started < self.pause_end:
             return None  # in flight when the event began: the same event
+        if self.window is not None and slot > 0 and self._window_refused(now, slot):
+            return None  # the concurrency window's probe: only this call waits
         self._refused_since += 1
         self._share += SHARE_ALPHA * (1.0 - self._share)
-        if now < self._cooldown_end and not (
-            self._refused_since >= DENSE_MIN and self._share >= DENSE_SHARE
-        ):
+        # a fifth of the calls in flight, at least: refusals come back faster
+        # than answers, so the first ones of a run say little on their own
+        dense = self._refused_since >= max(DENSE_MIN, DENSE_SHARE * slot) and (
+            self._share >= (DENSE_SHARE_NEAR if self.active else DENSE_SHARE)
+        )
+        if not dense and not (self.active and now >= self._cooldown_end):
             if self.active and now > self._fast_end:
                 # near a limit: keep probing linearly, postpone the acceleration
                 self._fast_to = self.cap(now)
                 self._fast_end = now
-            return None  # isolated refusal while recovering: the call's own retry handles it
+            return None  # an isolated refusal: the call's own retry handles it
         accepted = ref = self.accepted.value(now)
-        if pace is not None and (ref is None or pace < CONFIRM * ref):
+        if pace is not None and (ref is None or ref <= 0.0 or pace < CONFIRM * ref):
             ref = pace  # exact, where the measurement lags a climbing pace
         prev = self.refused_at
         stable = ref is not None and prev > 0.0 and abs(ref / prev - 1.0) < STABLE
@@ -268,13 +399,15 @@ class Congestion:
         self.pause_end = until
         self._cooldown_end = until + COOLDOWN
         self._refused_since = 0
-        if self._ok_slots > 0:
+        ok = self._ok_slots
+        self._ok_slots = 0
+        if ok > 0:
             # the most calls in flight the server took since the last event:
             # a server capping concurrency is held just there
-            cap = float(self._ok_slots)
-            if self.window is None or cap < self.window:
-                self.window = self._window_set = cap
-            self._ok_slots = 0
+            if self.window is None or ok < self.found:
+                self._set_window(ok, until)
+        elif self.window is None:
+            self._pending = True
         if ref is None or ref <= 0.0:
             # Refused before anything was answered: there is no rate to cut
             # from, so only pause; the next refusal (after the cooldown, or a

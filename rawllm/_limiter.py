@@ -98,6 +98,7 @@ class Limiter:
         "_config",
         "_estimator",
         "_free",
+        "_free_answers",
         "_free_starts",
         "_free_until",
         "_in_flight",
@@ -170,6 +171,7 @@ class Limiter:
         self._free = False
         self._in_flight = 0
         self._free_starts = 0
+        self._free_answers = 0  # answers to free-path calls that reached _slot_of
         self._free_until: float | None = None  # when the free path was last left
         self._seen_limits: tuple[str | None, str | None] = (None, None)
         self._answers = 0
@@ -252,7 +254,7 @@ class Limiter:
             if not self._paced:  # slots only: no clock, no accounting
                 self._pacer.starts += 1
                 self._in_flight += 1
-                return Permit(self, tokens, UNPACED)
+                return Permit(self, tokens, UNPACED, None, self._in_flight)
             now = self._clock()
             if self._pacer.delay(now) <= 0.0:
                 return self._start(tokens, now)
@@ -606,6 +608,7 @@ class Limiter:
             rng.random(),
             rng.random(),
             reason,
+            self._slot_of(permit),
         )
         if opened:
             self._slowed = pacer.slowed
@@ -627,10 +630,19 @@ class Limiter:
         elif self._waiters:
             self._wake()
 
-    @staticmethod
-    def _slot_of(permit: Permit | NoopPermit | None) -> int:
-        """Calls in flight when ``permit``'s request was sent (0: unknown, the free path)."""
-        return permit.slot if isinstance(permit, Permit) else 0
+    def _slot_of(self, permit: Permit | NoopPermit | None) -> int:
+        """Calls in flight when ``permit``'s request was sent, itself included (0: unknown).
+
+        Called once per answer.  A free-path call carries no slot: the calls
+        still unanswered when its answer came, itself included, stand in for
+        it (so the first burst's successes say how many the server held).
+        """
+        if isinstance(permit, Permit):
+            return permit.slot
+        if permit is None:
+            return 0
+        self._free_answers += 1
+        return max(1, self._free_starts - self._free_answers + 1) + self._in_flight
 
     def _check_recovery(self, now: float) -> None:
         """Paced only by a slowdown or a pause: go back to the cheap path once both are over."""

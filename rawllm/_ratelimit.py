@@ -171,7 +171,7 @@ class Pacer:
 
     def _recover(self) -> None:
         self.congestion.active = False
-        self.congestion.window = None
+        self.congestion.release_window()
         self.reason = None
 
     def token_rate(self, now: float) -> float | None:
@@ -348,6 +348,7 @@ class Pacer:
         jitter: float,
         jitter2: float = 0.5,
         reason: str = "429",
+        slot: int = 0,
     ) -> bool:
         """A 429 / 529: pause everyone and slow down (adaptive), or only wait as told.
 
@@ -357,6 +358,8 @@ class Pacer:
             stated_wait: the wait the answer stated (see ``explicit_wait``), or None.
             jitter, jitter2: uniform random numbers in [0, 1).
             reason: a short cause for ``state`` and the logs.
+            slot: the calls in flight when the refused request was sent,
+                itself included (0: unknown); feeds the concurrency window.
 
         Returns:
             True when this refusal opened a new slowdown (for logging).
@@ -368,7 +371,7 @@ class Pacer:
                 self.reason = reason
             return False
         pace = self.request_rate(now) if self._binding else None
-        opened = self.congestion.refused(now, started, stated_wait, jitter, jitter2, pace)
+        opened = self.congestion.refused(now, started, stated_wait, jitter, jitter2, pace, slot)
         if opened is None:
             return False
         if opened > self.paused_until:

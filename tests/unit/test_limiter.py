@@ -261,19 +261,25 @@ def test_probe_holds_others_until_the_first_answer() -> None:
     run(main)
 
 
-def test_one_429_pauses_every_call_then_reopens_gradually() -> None:
+def test_a_run_of_429s_pauses_every_call_then_reopens_gradually() -> None:
     async def main(clock: Callable[[], float]) -> list[float]:
         lim = Limiter(RateLimit(requests_per_minute=600), clock=clock, rng=_ZeroRandom())
         for _ in range(20):  # the server accepts the configured 10 / s
             permit = await lim.acquire(1)
             lim.observe(200, {}, permit)
             permit.release()
+        # one 429 among successes is a hiccup: only that call waits
         permit = await lim.acquire(1)
-        t429 = clock()
         lim.observe(429, {"retry-after": "2"}, permit)
         permit.release()
+        assert lim.state.paused_for == 0.0 and lim.state.slowdowns == 0
+        while not lim.state.slowdowns:  # refused again and again: the limit is overshot
+            permit = await lim.acquire(1)
+            t429 = clock()
+            lim.observe(429, {"retry-after": "2"}, permit)
+            permit.release()
         assert lim.state.paused_for == pytest.approx(2.0)
-        assert lim.state.rate_limited == 1
+        assert 3 <= lim.state.rate_limited <= 10
         times = []
 
         async def call() -> None:
@@ -295,6 +301,16 @@ class _ZeroRandom:
         return 0.0
 
 
+def _overshoot(lim: Limiter, headers: dict[str, str]) -> int:
+    """429s in a row (a limit overshot) until one opens a slowdown; how many it took."""
+    before = lim.state.slowdowns
+    for n in range(1, 30):
+        lim.observe(429, headers)
+        if lim.state.slowdowns > before:
+            return n
+    raise AssertionError("no slowdown")
+
+
 def test_429_during_wait_moves_the_head_timer() -> None:
     async def main(clock: Callable[[], float]) -> float:
         lim = Limiter(RateLimit(requests_per_minute=60), clock=clock, rng=_ZeroRandom())
@@ -302,7 +318,7 @@ def test_429_during_wait_moves_the_head_timer() -> None:
         (await lim.acquire(1)).release()
         waiter = asyncio.create_task(lim.acquire(1))
         await asyncio.sleep(0.5)
-        lim.observe(429, {"retry-after-ms": "3000"})
+        _overshoot(lim, {"retry-after-ms": "3000"})
         (await waiter).release()
         return clock() - t0
 
@@ -398,7 +414,7 @@ def test_store_wait_then_start() -> None:
         assert store.calls[0] == ("reserve", 10, pytest.approx(60.0), None)
         p.release()
         observed_pause = store.calls[:]
-        lim.observe(429, {"retry-after": "1"})
+        _overshoot(lim, {"retry-after": "1"})
         await asyncio.sleep(0)
         assert len(store.calls) == len(observed_pause) + 1 and store.calls[-1][0] == "pause"
 
@@ -569,7 +585,7 @@ def test_state_says_why_and_logs_slowdown_and_recovery(caplog: pytest.LogCapture
         assert lim.state.accepted_per_second == pytest.approx(100, rel=0.15)
         assert lim.state.reason is None and lim.state.throttled is None
         with caplog.at_level("INFO", logger="rawllm"):
-            lim.observe(429, {"retry-after": "0.5"})
+            _overshoot(lim, {"retry-after": "0.5"})
         s = lim.state
         assert s.reason == "429 without rate headers" and s.slowdowns == 1
         assert s.paused_for == pytest.approx(0.5)
