@@ -324,7 +324,7 @@ class Congestion:
             if self._strikes >= STRIKES:  # the cap is below found
                 self.found = max(1, slot - 1)
                 self._strikes = 0
-                self._close(now, backoff=False)
+                self._close(now)
             return True
         return False
 

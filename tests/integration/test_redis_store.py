@@ -154,8 +154,9 @@ async def test_limiter_with_store_and_shared_429(redis_url: str) -> None:
         await asyncio.gather(*(one(a if i % 2 else b) for i in range(20)))
         # two limiters, one budget: 20 starts at 20 / s take ~0.95 s, not half of it
         assert max(times) >= 0.9
-        # a 429 seen by a pauses b as well
-        a.observe(429, {"retry-after": "0.5"})
+        # a slowdown opened by a (a run of 429s: a limit overshot) pauses b as well
+        while not a.state.slowdowns:
+            a.observe(429, {"retry-after": "0.5"})
         await asyncio.sleep(0.05)
         t1 = time.monotonic()
         (await b.acquire(1)).release()

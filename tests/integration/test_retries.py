@@ -225,8 +225,8 @@ async def test_on_retry_hook_and_logs(
     assert [(e.attempt, e.status, e.method) for e in async_events] == [(1, 503, "GET")]
 
     records = [r for r in caplog.records if r.name == "rawllm"]
-    slowdowns = [r.getMessage() for r in records if "slowing down" in r.getMessage()]
-    assert len(slowdowns) == 1 and "429 without rate headers" in slowdowns[0]
+    # one isolated 429 delays only its own call: no client-wide slowdown
+    assert not [r for r in records if "slowing down" in r.getMessage()]
     messages = [r.getMessage() for r in records if "retrying" in r.getMessage()]
     assert len(messages) == 3
     assert "HTTP 503" in messages[0] and "GET" in messages[0]
