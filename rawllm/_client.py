@@ -293,7 +293,9 @@ class BaseClient:
         while True:
             if call.deadline is not None:
                 aio_timeout = client_timeout(t, _budget(call, retries))
-            permit = await self._acquire(tokens, call, retries)
+            permit = self._shared.limiter.free_permit()
+            if permit is None:
+                permit = await self._acquire(tokens, call, retries)
             result: Any = None
             try:
                 result = await self._attempt(call, aio_timeout, permit, retries)

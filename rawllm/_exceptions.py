@@ -383,7 +383,13 @@ def _header(headers: Mapping[str, str], name: str) -> str | None:
 
 
 def request_id_from(headers: Mapping[str, str]) -> str | None:
-    """The request id a provider sent (``x-request-id`` or Anthropic's ``request-id``)."""
+    """The request id a provider sent (``x-request-id`` or Anthropic's ``request-id``).
+
+    ``headers``: aiohttp's case-insensitive headers, or a dict with names in any case.
+    """
+    if not isinstance(headers, dict):  # aiohttp's headers: already case-insensitive
+        get = headers.get
+        return get("x-request-id") or get("request-id")
     return _header(headers, "x-request-id") or _header(headers, "request-id")
 
 

@@ -227,6 +227,17 @@ class Limiter:
 
     # -- acquiring -------------------------------------------------------
 
+    def free_permit(self) -> Permit | None:
+        """The shared no-op permit when nothing limits (no clock, no await), else None.
+
+        The attempt loop tries this first and awaits ``acquire`` only on None:
+        on the free path a call then creates no coroutine for the limiter.
+        """
+        if self._free:
+            self._free_starts += 1
+            return NOOP  # type: ignore[return-value]
+        return None
+
     async def acquire(self, tokens: int) -> Permit:
         """Wait until one request of ``tokens`` estimated tokens may start.
 
@@ -557,9 +568,11 @@ class Limiter:
                 get("anthropic-ratelimit-requests-limit"),
                 get("anthropic-ratelimit-tokens-limit"),
             )
+            # "tokens" is the most restrictive token limit in effect (Anthropic's docs)
+            rt = get("anthropic-ratelimit-tokens-remaining")
             low = (
                 maybe_low(rr)
-                or maybe_low(get("anthropic-ratelimit-tokens-remaining"))
+                or maybe_low(rt)
                 or maybe_low(get("anthropic-ratelimit-input-tokens-remaining"))
                 or maybe_low(get("anthropic-ratelimit-output-tokens-remaining"))
             )
@@ -574,6 +587,12 @@ class Limiter:
                     self._update_mode(now)
                 if self._waiters and not self._probing:
                     self._wake()
+        if pacer.standby:  # learned limits far above the load cost nothing until near
+            starts = self._free_starts + pacer.starts
+            if pacer.near(now, starts, rr, rt):
+                pacer.arm(now, starts)
+                self._update_mode(now)
+                logger.debug("rawllm: the learned rate limits now pace this client")
         if self._probing:  # ended only now, so that what was learned paces the others
             self._end_probe()
         elif self._slowed or (self._paced and not self._pinned):

@@ -17,6 +17,11 @@ refusal.  Which rule answers which provider behaviour:
   are spaced evenly, learned limits are paced ``LEARNED_HEADROOM`` under the
   advertised number, and the first learned pace counts the calls already in
   flight (no burst at t = 0);
+- learned limits far above what the client sends stand by (``NEAR``): they
+  pace nothing, so a client well under its budget pays nothing for it, until
+  its own starts in the last second or the server's ``remaining`` show more
+  than ``NEAR`` of the budget in use; then they pace from that moment, with
+  the starts of that second charged;
 - ``remaining`` / ``reset`` headers only slow down: ``remaining < 1`` pauses
   until one second's worth of the budget has come back; a high ``remaining``
   is never a licence to burst;
@@ -57,6 +62,7 @@ __all__ = [
     "LEARNED_HEADROOM",
     "MAX_CATCH_UP",
     "MAX_PAUSE",
+    "NEAR",
     "Pacer",
     "RateInfo",
     "explicit_wait",
@@ -76,6 +82,11 @@ seconds) does not push the schedule back: timer and network lateness do not
 accumulate into lost budget.  Because the slack is below one interval, the
 one-second window bound still holds (see ``Pacer.start``)."""
 MAX_CATCH_UP = 0.05
+NEAR = 0.4
+"""A learned limit paces once more than this share of it is in use: the client's starts in
+one second above ``NEAR`` of the per-second budget, or the server's ``remaining`` below
+``1 - NEAR`` of the limit.  Any one-second span then holds at most ``2 * NEAR`` of the
+budget before pacing starts, and the second that armed it is charged to the schedule."""
 
 Receipt = tuple[int, float, float, float]
 """``(seq, request_step, token_step, started)``: what ``unstart`` needs to take a start back."""
@@ -87,6 +98,16 @@ def _lower(a: float | None, b: float | None) -> float | None:
     if b is None:
         return a
     return a if a < b else b
+
+
+def _below(value: str | None, threshold: int) -> bool:
+    """Whether a ``remaining`` header is under ``threshold`` (unparsable: no)."""
+    if value is None or threshold < 0:
+        return False
+    try:
+        return float(value) < threshold
+    except ValueError:
+        return False
 
 
 class Pacer:
@@ -111,11 +132,17 @@ class Pacer:
     __slots__ = (
         "_base",
         "_binding",
+        "_gauge_n0",
+        "_gauge_t0",
+        "_near_requests",
+        "_near_rr",
+        "_near_rt",
         "_last_seq",
         "_req_tat",
         "_seq",
         "_tok_tat",
         "adaptive",
+        "armed",
         "congestion",
         "learned_rpm",
         "learned_tpm",
@@ -149,10 +176,16 @@ class Pacer:
         self._last_seq = -1
         self._base: float | None = None  # requests per second from rpm / learned_rpm
         self._binding = False  # the last paced start followed its predecessor's schedule
+        self.armed = False  # learned limits pace (see NEAR)
+        self._near_requests = math.inf  # starts in one second that arm them
+        self._near_rr = -1  # remaining requests / tokens below which they arm
+        self._near_rt = -1
+        self._gauge_t0 = -math.inf
+        self._gauge_n0 = 0
         self._rebase()
 
     def _rebase(self) -> None:
-        base = _lower(self.rpm, self.learned_rpm)
+        base = _lower(self.rpm, self.learned_rpm if self.armed else None)
         self._base = None if base is None else base / 60.0
 
     # -- rates -----------------------------------------------------------
@@ -176,7 +209,7 @@ class Pacer:
 
     def token_rate(self, now: float) -> float | None:
         """Effective tokens per second now, or None (unpaced)."""
-        base = _lower(self.tpm, self.learned_tpm)
+        base = _lower(self.tpm, self.learned_tpm if self.armed else None)
         if base is None:
             return None
         share = self.congestion.share(now) if self.congestion.active else 1.0
@@ -197,8 +230,8 @@ class Pacer:
 
     @property
     def paces_tokens(self) -> bool:
-        """Whether token costs matter (a token budget is configured or learned)."""
-        return self.tpm is not None or self.learned_tpm is not None
+        """Whether token costs matter (a token budget is configured, or learned and armed)."""
+        return self.tpm is not None or (self.armed and self.learned_tpm is not None)
 
     # -- starting --------------------------------------------------------
 
@@ -245,7 +278,7 @@ class Pacer:
             self._req_tat = (self._req_tat if binding else now) + req_step
             self._last_seq = self._seq
         tok_step = 0.0
-        if cost > 0 and (self.tpm is not None or self.learned_tpm is not None):
+        if cost > 0 and self.paces_tokens:
             trate = self.token_rate(now)
             if trate is not None:
                 tok_step = cost / trate
@@ -301,12 +334,18 @@ class Pacer:
         """Use a response's rate-limit headers (adaptive only).
 
         ``limit`` values become the learned budget, paced ``LEARNED_HEADROOM``
-        under it.  When a request limit is first learned, the ``in_flight``
-        calls already sent count against it, so the paced schedule starts
-        after them instead of adding a burst.  ``remaining < 1`` pauses until
-        one second's worth of that budget has come back (``reset`` is the time
-        to a *full* budget, so the wait is ``reset`` scaled to one second of
-        it); other ``remaining`` values are ignored.
+        under it once armed (see ``near`` and ``arm``; a limit learned while
+        another learned limit already paces is in force at once).
+        ``remaining < 1`` pauses until one second's worth of that budget has
+        come back (``reset`` is the time to a *full* budget, so the wait is
+        ``reset`` scaled to one second of it); other ``remaining`` values only
+        decide when learned limits arm.
+
+        Args:
+            info: the parsed headers.
+            now: monotonic seconds.
+            in_flight: calls out now; when a request limit is learned while
+                armed, they count against it (no burst on top of them).
         """
         if not self.adaptive:
             return
@@ -314,15 +353,15 @@ class Pacer:
         if lr is not None and lr >= 1:
             first = self.learned_rpm is None
             self.learned_rpm = lr * (1.0 - LEARNED_HEADROOM)
+            self._near_requests = NEAR * self.learned_rpm / 60.0
+            self._near_rr = int((1.0 - NEAR) * lr)
             self._rebase()
-            if first and in_flight > 0 and self._base is not None:
-                # the calls already out were charged: schedule after them
-                tat = now + in_flight / self._base
-                if tat > self._req_tat:
-                    self._req_tat = tat
+            if first and in_flight > 0 and self.armed:
+                self._charge(now, in_flight)
         lt = info.limit_tokens
         if lt is not None and lt >= 1:
             self.learned_tpm = lt * (1.0 - LEARNED_HEADROOM)
+            self._near_rt = int((1.0 - NEAR) * lt)
         for remaining, reset, limit in (
             (info.remaining_requests, info.reset_requests, info.limit_requests),
             (info.remaining_tokens, info.reset_tokens, info.limit_tokens),
@@ -335,6 +374,58 @@ class Pacer:
                 if until > self.paused_until:
                     self.paused_until = until
                     self.reason = "remaining = 0 until reset"
+
+    @property
+    def standby(self) -> bool:
+        """Whether learned limits exist but do not pace yet (the client is well under them)."""
+        return not self.armed and (self.learned_rpm is not None or self.learned_tpm is not None)
+
+    def near(
+        self,
+        now: float,
+        starts: int,
+        remaining_requests: str | None = None,
+        remaining_tokens: str | None = None,
+    ) -> bool:
+        """Whether learned limits on standby should arm (see ``NEAR``).
+
+        Args:
+            now: monotonic seconds.
+            starts: every start the client made so far (a running count).
+            remaining_requests, remaining_tokens: the last answer's
+                ``remaining`` headers as sent (None: absent).
+
+        Example:
+            >>> p = Pacer()
+            >>> p.learn(RateInfo(limit_requests=6000), 0.0)
+            >>> p.near(0.1, 30), p.near(0.2, 50)  # 100 / s budget: 40 starts arm it
+            (False, True)
+        """
+        t0 = self._gauge_t0
+        if t0 == -math.inf:  # first look: every start so far counts
+            self._gauge_t0 = now
+        elif now - t0 >= 1.0:
+            self._gauge_t0 = now
+            self._gauge_n0 = starts
+        if starts - self._gauge_n0 > self._near_requests:
+            return True
+        return _below(remaining_requests, self._near_rr) or _below(remaining_tokens, self._near_rt)
+
+    def arm(self, now: float, starts: int) -> None:
+        """Learned limits pace from now on; the starts counted since the gauge's window began
+        are charged to the schedule, so they are not followed by a full second's budget."""
+        if self.armed or not self.adaptive:
+            return
+        self.armed = True
+        self._rebase()
+        self._charge(now, starts - self._gauge_n0)
+
+    def _charge(self, now: float, n: int) -> None:
+        base = self._base
+        if base is not None and n > 0:
+            tat = now + n / base
+            if tat > self._req_tat:
+                self._req_tat = tat
 
     def success(self, now: float, slot: int = 0) -> None:
         """A successful answer (feeds the accepted rate and the concurrency window)."""
@@ -389,7 +480,7 @@ class Pacer:
     @property
     def budgeted(self) -> bool:
         """Whether a configured or learned budget paces starts (for good)."""
-        return self._base is not None or self.tpm is not None or self.learned_tpm is not None
+        return self._base is not None or self.paces_tokens
 
     def engaged(self, now: float) -> bool:
         """Whether any pacing or pause applies at ``now`` (False: every start is free)."""

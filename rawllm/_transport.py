@@ -18,19 +18,22 @@ Hot-path choices (each measured against a hand-written aiohttp client):
 no cookie jar (an API client never needs one), the environment's proxy
 resolved once per client instead of on every request (``trust_env``
 re-reads the environment per call), URLs parsed once, a prebuilt
-``ClientTimeout`` reused whenever no deadline clips it.
+``ClientTimeout`` reused whenever no deadline clips it, and a lazy read timer
+(``LazyReadTimer``: one timer per connection instead of a new one per chunk).
 """
 
 from __future__ import annotations
 
 import asyncio
+import functools
 import io
 import ssl as _ssl
 from collections.abc import Awaitable, Coroutine, Mapping
-from typing import TypeVar
+from typing import TypeVar, cast
 
 import aiohttp
 from aiohttp import client_exceptions as ce
+from aiohttp.client_proto import ResponseHandler
 from multidict import CIMultiDictProxy
 from yarl import URL
 
@@ -49,6 +52,7 @@ __all__ = [
     "DEFAULT_MAX_EVENT_BYTES",
     "DEFAULT_MAX_RESPONSE_BYTES",
     "ClientTimeout",
+    "LazyReadTimer",
     "Headers",
     "Response",
     "Transport",
@@ -187,6 +191,61 @@ def _env_proxy(url: URL) -> tuple[URL | None, aiohttp.BasicAuth | None]:
     return proxy, auth
 
 
+class LazyReadTimer(ResponseHandler):
+    """aiohttp's connection protocol with the same ``sock_read`` timeout, kept lazily.
+
+    aiohttp enforces ``sock_read`` (rawllm's ``Timeout.read``: the longest wait
+    for the next bytes) by cancelling its timer and scheduling a new one on
+    every chunk received, and again for every response: two to four timer
+    handles per request on a reused connection.  Here every chunk only moves
+    a deadline; one timer per connection stays armed and, when it fires
+    before the deadline it finds, re-arms itself for the rest.  The timeout
+    fires exactly when aiohttp's would.  When the connection closes, the
+    timer is cancelled at once (nothing is kept alive by it).
+    """
+
+    def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
+        super().__init__(loop)
+        self._read_deadline: float | None = None  # None: no read is being timed
+
+    def _reschedule_timeout(self) -> None:
+        timeout = self._read_timeout
+        if not timeout:
+            self._read_deadline = None
+            return
+        loop = self._loop
+        deadline = self._read_deadline = loop.time() + timeout
+        if self._read_timeout_handle is None:
+            self._read_timeout_handle = loop.call_at(deadline, self._on_read_timer)
+
+    def _drop_timeout(self) -> None:
+        self._read_deadline = None  # the armed timer finds nothing to do when it fires
+        if self.transport is None:  # closed: let go of the timer (and of us) now
+            handle = self._read_timeout_handle
+            if handle is not None:
+                handle.cancel()
+                self._read_timeout_handle = None
+
+    def connection_lost(self, exc: BaseException | None) -> None:
+        super().connection_lost(exc)
+        handle = self._read_timeout_handle
+        if handle is not None:
+            handle.cancel()
+            self._read_timeout_handle = None
+
+    def _on_read_timer(self) -> None:
+        self._read_timeout_handle = None
+        deadline = self._read_deadline
+        if deadline is None:
+            return
+        loop = self._loop
+        if loop.time() < deadline:  # bytes came meanwhile: wait for the rest
+            self._read_timeout_handle = loop.call_at(deadline, self._on_read_timer)
+            return
+        self._read_deadline = None
+        self._on_read_timeout()
+
+
 class Transport:
     """Owns (or borrows) the aiohttp sessions; shared by a client and its ``with_options`` copies.
 
@@ -267,6 +326,12 @@ class Transport:
             # None: verify with the default CA store; False: no verification (insecure).
             ssl=True if self._ssl is None else self._ssl,
         )
+        factory = getattr(connector, "_factory", None)  # aiohttp's protocol factory (tested)
+        if isinstance(factory, functools.partial) and factory.func is ResponseHandler:
+            connector._factory = cast(
+                "functools.partial[ResponseHandler]",
+                functools.partial(LazyReadTimer, *factory.args, **factory.keywords),
+            )
         return aiohttp.ClientSession(
             connector=connector,
             headers=self._default_headers,

@@ -272,3 +272,75 @@ async def test_keepalive_server_stream_completes_without_stream_timers(
         stream = await client.chat.completions.create(**BODY, stream=True)
         final = await stream.get_final()
     assert final.choices[0].message.content == "hi"
+
+
+# -- the read timer: moved by every chunk, fired only by a gap --------------------
+
+
+@pytest.fixture
+async def trickle_server() -> AsyncIterator[str]:
+    """A chat answer sent in 12 pieces 0.1 s apart (1.2 s in all), then, with
+    ``x-stall: 1``, a silence of 3 s before the last byte."""
+    body = (
+        b'{"id":"c","object":"chat.completion","created":0,"model":"m","choices":'
+        b'[{"index":0,"finish_reason":"stop","message":{"role":"assistant","content":"slow"}}]}'
+    )
+
+    async def handler(request: web.Request) -> web.StreamResponse:
+        await request.read()
+        resp = web.StreamResponse(headers={"Content-Type": "application/json"})
+        resp.content_length = len(body)
+        await resp.prepare(request)
+        step = len(body) // 12 + 1
+        for i in range(0, len(body) - 1, step):
+            await resp.write(body[i : min(i + step, len(body) - 1)])
+            await asyncio.sleep(0.1)
+        if request.headers.get("x-stall"):
+            await asyncio.sleep(3.0)
+        await resp.write(body[-1:])
+        await resp.write_eof()
+        return resp
+
+    app = web.Application()
+    app.router.add_post("/v1/chat/completions", handler)
+    runner = web.AppRunner(app)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    port = runner.addresses[0][1]
+    try:
+        yield f"http://127.0.0.1:{port}/v1"
+    finally:
+        await runner.cleanup()
+
+
+async def test_read_timeout_is_a_gap_between_chunks_not_the_whole_body(
+    trickle_server: str,
+) -> None:
+    # 1.2 s of body with no gap over 0.1 s: a read timeout of 0.3 s never fires
+    async with client_for(trickle_server, max_retries=0, timeout=Timeout(read=0.3)) as client:
+        t0 = now()
+        resp = await client.chat.completions.create(**BODY)
+        assert resp.choices[0].message.content == "slow"
+        assert now() - t0 >= 1.0
+        # the same body with a 3 s silence before its last byte: fired by the gap
+        t0 = now()
+        with pytest.raises(rawllm.APITimeoutError) as info:
+            await client.chat.completions.create(**BODY, extra_headers={"x-stall": "1"})
+        elapsed = now() - t0
+        assert await settle(client) == 0
+    assert info.value.timeout == "read"
+    assert 1.3 <= elapsed < 2.5  # 1.1 s of pieces, then the 0.3 s gap (not 3 s)
+
+
+async def test_connections_use_the_lazy_read_timer() -> None:
+    """aiohttp re-creates its read timer on every chunk; rawllm's protocol moves a
+    deadline instead.  If an aiohttp upgrade stops taking our protocol, this fails."""
+    from rawllm._transport import LazyReadTimer
+
+    async with rawllm.OpenAI(api_key=API_KEY, base_url="http://127.0.0.1:9/v1") as client:
+        session = client._shared.transport.session
+        connector = session.connector
+        assert connector is not None
+        protocol = connector._factory()  # type: ignore[attr-defined]
+        assert isinstance(protocol, LazyReadTimer)

@@ -277,7 +277,11 @@ def test_learned_limits_pace_with_headroom_and_count_calls_in_flight() -> None:
     p = Pacer()
     assert not p.engaged(0.0) and p.request_rate(0.0) is None
     p.learn(RateInfo(limit_requests=600, limit_tokens=60_000), 10.0, in_flight=20)
-    assert p.engaged(0.0) and p.paces_tokens
+    # learned, but on standby until the client uses NEAR of it: nothing paces yet
+    assert p.standby and not p.engaged(10.0) and not p.paces_tokens
+    assert p.near(10.0, 20)  # 20 starts in a second is far over NEAR x 9.6 / s
+    p.arm(10.0, 20)
+    assert p.engaged(10.0) and p.paces_tokens and not p.standby
     assert p.request_rate(10.0) * 60 == pytest.approx(600 * (1 - LEARNED_HEADROOM))
     assert p.token_rate(10.0) * 60 == pytest.approx(60_000 * (1 - LEARNED_HEADROOM))
     # the 20 calls already out count: no burst on top of them
@@ -288,6 +292,8 @@ def test_learned_limits_pace_with_headroom_and_count_calls_in_flight() -> None:
     assert q.request_rate(0.0) * 60 == pytest.approx(100)
     q = Pacer(requests_per_minute=6000)
     q.learn(RateInfo(limit_requests=600), 0.0)
+    assert q.request_rate(0.0) * 60 == pytest.approx(6000)  # standby: the configured pace
+    q.arm(0.0, 0)
     assert q.request_rate(0.0) * 60 == pytest.approx(600 * (1 - LEARNED_HEADROOM))
 
 
@@ -303,6 +309,7 @@ def test_remaining_zero_waits_for_one_second_of_budget_and_remaining_never_opens
     # a large remaining never shortens a pause nor allows a burst
     q.learn(RateInfo(limit_requests=600, remaining_requests=599, reset_requests=0.0), 0.5)
     assert q.delay(0.5) == pytest.approx(0.5)
+    q.arm(2.0, 0)
     q.start(1, 2.0)
     q.learn(RateInfo(limit_requests=600, remaining_requests=10_000), 2.0)
     assert q.delay(2.0) == pytest.approx(60 / (600 * (1 - LEARNED_HEADROOM)))
@@ -476,6 +483,8 @@ def test_learned_limit_under_a_one_second_window_is_never_refused() -> None:
     # a server enforcing 600 RPM as 10 per second, advertising 600 in its headers
     p = Pacer()
     p.learn(RateInfo(limit_requests=600), 0.0, in_flight=0)
+    assert p.near(0.0, 64)  # 64 calls at once are far over NEAR of 10 / s: it arms
+    p.arm(0.0, 0)
     s = Sim(p, "rate", limit=10.0, stated=1.0, latency=0.3)
     end = s.run(600)
     assert s.refused == 0

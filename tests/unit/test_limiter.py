@@ -80,21 +80,57 @@ def test_unlimited_acquire_does_not_suspend_and_shares_one_permit() -> None:
 
 
 def test_learned_limits_are_followed_without_config() -> None:
+    headers = {"x-ratelimit-limit-requests": "60", "x-ratelimit-remaining-requests": "59"}
+
     async def main(clock: Callable[[], float]) -> list[float]:
         lim = Limiter(None, clock=clock)
-        lim.observe(
-            200, {"x-ratelimit-limit-requests": "60", "x-ratelimit-remaining-requests": "59"}
-        )
+        lim.observe(200, headers)
         assert lim.state.learned_requests_per_minute == pytest.approx(60 * (1 - LEARNED_HEADROOM))
+        # on standby: a client far under the learned budget is not paced ...
+        assert lim.state.requests_per_minute is None
         times = []
-        for _ in range(3):
-            (await lim.acquire(1)).release()
+        for _ in range(4):
+            permit = await lim.acquire(1)
             times.append(clock())
+            lim.observe(200, headers, permit)
+            permit.release()
         return times
 
     t = run(main)
+    # ... until its starts in one second pass NEAR of the budget (0.4 x 0.96 / s):
+    # the first start is free, the ones after it are paced at the learned rate
     assert t[1] - t[0] == pytest.approx(1 / (1 - LEARNED_HEADROOM))
     assert t[2] - t[1] == pytest.approx(1 / (1 - LEARNED_HEADROOM))
+    assert t[3] - t[2] == pytest.approx(1 / (1 - LEARNED_HEADROOM))
+
+
+def test_learned_limits_stand_by_far_under_the_budget_and_arm_near_it() -> None:
+    # 6,000 RPM learned (96 / s paced): 30 calls a second stay on the free path
+    headers = {"x-ratelimit-limit-requests": "6000", "x-ratelimit-remaining-requests": "5990"}
+
+    async def main(clock: Callable[[], float]) -> tuple[bool, bool, bool]:
+        lim = Limiter(None, clock=clock)
+        for _ in range(60):  # two seconds at 30 / s
+            permit = await lim.acquire(1)
+            lim.observe(200, headers, permit)
+            permit.release()
+            await asyncio.sleep(1 / 30)
+        calm = lim.state.requests_per_minute is None
+        # the server says 60% of the budget is used (other clients share the key): arm
+        permit = await lim.acquire(1)
+        lim.observe(200, {**headers, "x-ratelimit-remaining-requests": "2000"}, permit)
+        permit.release()
+        armed = lim.state.requests_per_minute == pytest.approx(6000 * (1 - LEARNED_HEADROOM))
+        # a fresh client bursting 64 calls before the first answer arms at once
+        lim2 = Limiter(None, clock=clock)
+        permits = [await lim2.acquire(1) for _ in range(64)]
+        lim2.observe(200, headers, permits[0])
+        burst = lim2.state.next_start_in > 0.5  # the 64 are charged: ~64 / 96 s
+        for p in permits:
+            p.release()
+        return calm, armed, burst
+
+    assert run(main) == (True, True, True)
 
 
 def test_remaining_zero_waits_for_reset_without_config() -> None:
