@@ -98,6 +98,7 @@ class Limiter:
         "_config",
         "_estimator",
         "_free",
+        "_check_at",
         "_free_answers",
         "_free_starts",
         "_free_until",
@@ -172,6 +173,7 @@ class Limiter:
         self._in_flight = 0
         self._free_starts = 0
         self._free_answers = 0  # answers to free-path calls that reached _slot_of
+        self._check_at = math.inf  # starts at which standby learned limits are checked
         self._free_until: float | None = None  # when the free path was last left
         self._seen_limits: tuple[str | None, str | None] = (None, None)
         self._answers = 0
@@ -234,8 +236,10 @@ class Limiter:
         on the free path a call then creates no coroutine for the limiter.
         """
         if self._free:
-            self._free_starts += 1
-            return NOOP  # type: ignore[return-value]
+            n = self._free_starts = self._free_starts + 1
+            if n < self._check_at or not self._arm_now(n):
+                return NOOP  # type: ignore[return-value]
+            self._free_starts = n - 1  # it starts on the paced path instead
         return None
 
     async def acquire(self, tokens: int) -> Permit:
@@ -256,14 +260,19 @@ class Limiter:
             APIConnectionError: a fail-closed ``RedisStore`` is unreachable.
         """
         if self._free:
-            self._free_starts += 1
-            return NOOP  # type: ignore[return-value]
+            n = self._free_starts = self._free_starts + 1
+            if n < self._check_at or not self._arm_now(n):
+                return NOOP  # type: ignore[return-value]
+            self._free_starts = n - 1  # it starts on the paced path instead
         loop = asyncio.get_running_loop()
         if loop is not self._loop and self._bind(loop):
             return await acquire_shared(self, loop, tokens)
         if not self._waiters and self._store is None and self._slot_free():
             if not self._paced:  # slots only: no clock, no accounting
-                self._pacer.starts += 1
+                pacer = self._pacer
+                pacer.starts += 1
+                if self._free_starts + pacer.starts >= self._check_at:
+                    self._arm_now(self._free_starts + pacer.starts)
                 self._in_flight += 1
                 return Permit(self, tokens, UNPACED, None, self._in_flight)
             now = self._clock()
@@ -278,6 +287,26 @@ class Limiter:
         except asyncio.CancelledError:
             self._forget(fut)
             raise
+
+    def _arm_now(self, starts: int) -> bool:
+        """A start crossed the standby check: arm the learned limits if this second is near them.
+
+        Returns:
+            True when they armed (pacing applies from this start on).
+        """
+        pacer = self._pacer
+        now = self._clock()
+        if pacer.near(now, starts):
+            self._arm_learned(now, starts)
+            return True
+        self._check_at = pacer.check_at()
+        return False
+
+    def _arm_learned(self, now: float, starts: int) -> None:
+        self._pacer.arm(now, starts)
+        self._check_at = math.inf
+        self._update_mode(now)
+        logger.debug("rawllm: the learned rate limits now pace this client")
 
     def _forget(self, fut: asyncio.Future[Permit]) -> None:
         """A waiter was cancelled: give back what it was granted, or pass the turn on."""
@@ -590,9 +619,9 @@ class Limiter:
         if pacer.standby:  # learned limits far above the load cost nothing until near
             starts = self._free_starts + pacer.starts
             if pacer.near(now, starts, rr, rt):
-                pacer.arm(now, starts)
-                self._update_mode(now)
-                logger.debug("rawllm: the learned rate limits now pace this client")
+                self._arm_learned(now, starts)
+            else:
+                self._check_at = pacer.check_at()
         if self._probing:  # ended only now, so that what was learned paces the others
             self._end_probe()
         elif self._slowed or (self._paced and not self._pinned):

@@ -411,6 +411,15 @@ class Pacer:
             return True
         return _below(remaining_requests, self._near_rr) or _below(remaining_tokens, self._near_rt)
 
+    def check_at(self) -> float:
+        """The running start count at which ``near`` must be asked again (inf: never).
+
+        Between answers the shell only compares its start count with this, so
+        a burst arms the learned limits at the start that crosses it, without
+        waiting for an answer and without a clock read on every start.
+        """
+        return self._gauge_n0 + self._near_requests if self.standby else math.inf
+
     def arm(self, now: float, starts: int) -> None:
         """Learned limits pace from now on; the starts counted since the gauge's window began
         are charged to the schedule, so they are not followed by a full second's budget."""

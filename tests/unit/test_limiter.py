@@ -133,6 +133,34 @@ def test_learned_limits_stand_by_far_under_the_budget_and_arm_near_it() -> None:
     assert run(main) == (True, True, True)
 
 
+def test_a_burst_arms_standby_limits_at_the_start_that_crosses_near() -> None:
+    # 6,000 RPM learned (96 / s paced); then 100 calls at once, no answer in between
+    headers = {"x-ratelimit-limit-requests": "6000", "x-ratelimit-remaining-requests": "5999"}
+
+    async def main(clock: Callable[[], float]) -> list[float]:
+        lim = Limiter(None, clock=clock)
+        permit = await lim.acquire(1)
+        lim.observe(200, headers, permit)
+        permit.release()
+
+        async def one() -> float:
+            p = await lim.acquire(1)
+            t = clock()
+            p.release()
+            return t
+
+        return list(await asyncio.gather(*(one() for _ in range(100))))
+
+    times = sorted(run(main))
+    free = [t for t in times if t == times[0]]
+    # about NEAR x 96 starts go at once (the one before the burst included), then pacing:
+    # the starts already made are charged, and the rest follow 1 / 96 s apart
+    assert 30 <= len(free) <= 40
+    rate = 6000 * (1 - LEARNED_HEADROOM) / 60
+    # every start of the burst counts against the budget: the last one comes ~100 / 96 s on
+    assert times[-1] - times[0] == pytest.approx(100 / rate, rel=0.05)
+
+
 def test_remaining_zero_waits_for_reset_without_config() -> None:
     async def main(clock: Callable[[], float]) -> float:
         lim = Limiter(None, clock=clock)
