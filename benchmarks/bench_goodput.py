@@ -28,6 +28,9 @@ Modes (what the server does; see docs/testing.md):
 * ``concurrency``: at most 16 calls in flight (429 "too many concurrent requests"),
   0.2 s latency (about 80 calls/s), no rate headers; N = 4,000 by default (about
   50 s), so that 429s after the first 10 s say whether it converged;
+* ``concurrency-litellm``: the same cap (N = 1,000) refused as a LiteLLM proxy's
+  ``max_parallel_requests`` is: 429 with ``retry-after: 60`` (its rate window)
+  and ``rate_limit_type: max_parallel_requests``;
 * ``halved``:      6,000 RPM with headers, halved 3 s after the first call.
 
 "ideal" is the time the server's budget allows (N / rate or tokens / token
@@ -81,6 +84,11 @@ MODES: dict[str, dict[str, Any]] = {
     # unavoidable (nobody knows the cap beforehand); "converges within 10 s"
     # needs a run well past 10 s to mean anything
     "concurrency": {"flags": ["--max-concurrency", "16"], "latency": 0.2, "n": 4000},
+    "concurrency-litellm": {
+        "flags": ["--max-concurrency", "16", "--concurrency-retry-after", "60"],
+        "latency": 0.2,
+        "n": 1000,
+    },
     "halved": {
         "flags": ["--change-after", "3", "--change-factor", "0.5"],
         "rpm": 6000.0,
@@ -133,7 +141,7 @@ def ideal_seconds(mode: str, m: dict[str, Any]) -> float | None:
         rate = m["rpm"] / 60
         first = min(n, 3 * rate)
         return 3.0 * first / (3 * rate) + (n - first) / (rate / 2) + m["latency"]
-    if mode == "concurrency":
+    if mode.startswith("concurrency"):
         return n / (16 / m["latency"]) + m["latency"]
     times = []
     if m["rpm"]:

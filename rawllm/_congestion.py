@@ -45,7 +45,10 @@ A server capping *concurrent* requests (a LiteLLM ``max_parallel_requests``,
 an inference server's queue; 429 "too many concurrent requests" or 529) is
 held by a **concurrency window** instead, an integer limit on calls in
 flight (``window``), driven by each answer's *slot* (the calls the client
-had in flight when it sent it, itself included):
+had in flight when it sent it, itself included).  (A LiteLLM proxy's
+refusal says ``rate_limit_type: max_parallel_requests`` with ``retry-after:
+60``, its rate window for every limit type: that states no wait, see
+``_ratelimit_headers.concurrency_refusal``.)
 
 - An event sets it at the most calls in flight the server accepted since
   the previous event (``found``); an event with nothing accepted yet sets it
@@ -53,19 +56,26 @@ had in flight when it sent it, itself included):
   about rate, so such an event cuts no rate (there is none to cut from).
 - Probing: ``PROBE_HOLD`` seconds after it was set the window opens one
   slot above ``found``.  A success there is a held probe: ``found`` rises
-  and, unless it is within ``LAG`` of a slot where a probe failed before,
-  the next probe opens at once, twice as wide (a window that is not the
-  real constraint, say a rate limit whose first burst looked like a cap,
-  is grown out of in a few latencies, and dropped at ``WINDOW_RELEASE``
-  times its setting).  A refusal there is a failed
-  probe: the window closes back to ``found`` and the hold doubles (up to
-  ``PROBE_HOLD_MAX``), with no pause, no rate cut and no event: only the
-  refused call waits.
+  and, while no slot was refused above it, the next probe opens at once,
+  twice as wide (a window that is not the real constraint, say a rate limit
+  whose first burst looked like a cap, is grown out of in a few latencies,
+  and dropped at ``WINDOW_RELEASE`` times its setting).  A refusal there is
+  a failed probe: the window closes back to ``found`` and the hold doubles
+  (up to ``PROBE_HOLD_MAX``), with no pause, no rate cut and no event: only
+  the refused call waits.
 - The client counts a call until it has read the answer, the server until
-  it sent it, so a success can come at a slot or two above the real cap.
-  ``STRIKES`` refusals in a row at the top ``LAG`` slots (with no success
-  there in between) lower ``found`` to below them; a gateway's random
-  refusals rarely come three in a row.
+  it sent it, so under load (a client loop busy with other work reads its
+  answers late) a success can come a few slots above the real cap.  The
+  lowest slot the window saw refused is a *ceiling*: at or above it a probe
+  holds only after ``PROOF`` successes in a row there (one slot at a time,
+  the hold kept), and only ``found`` ``LAG`` slots above it clears it (the
+  cap rose).  Successes of calls sent under a wider window, since closed,
+  count for nothing.
+- Refusals at the top ``LAG`` slots, ``STRIKES`` of them and at least
+  ``TOP_SHARE`` of the answers there since ``found`` was set (successes
+  between do not wipe them: the lucky ones are only the client's lag),
+  lower ``found`` below them; a gateway's random refusals are a smaller
+  share.
 - Other refusals (below the top slots) follow the event rules above.
 
 Invariants: pure (``now`` and the random numbers are passed in); the pace
@@ -137,9 +147,14 @@ PROBE_HOLD_MAX = 10.0
 """... doubling with each failed probe up to this (exponential backoff of probing)."""
 LAG = 2
 STRIKES = 3
-"""STRIKES refusals in a row in the top LAG slots of the window (no success there between)
-lower ``found`` below them: the server counted calls the client had not finished reading
-when it accepted a probe.  Random refusals (a gateway) rarely come three in a row."""
+TOP_SHARE = 0.05
+"""STRIKES refusals in the top LAG slots of the window since ``found`` was set, and at least
+TOP_SHARE of the answers there, lower ``found`` below them: the server counted calls the
+client had not finished reading when it accepted a probe."""
+PROOF = 4
+"""At or above a slot the window saw refused, a probe holds only after PROOF successes in a
+row there: the client counts a call until it has read the answer, so under load a success
+can come one or two slots above the server's real cap."""
 HEADERLESS_PAUSE = 0.25
 """Pause (stretched by up to 100% jitter) after a refusal that states no wait."""
 JITTER = 0.1
@@ -224,11 +239,13 @@ class Congestion:
         "_ok_slots",
         "_pending",
         "_probe_at",
+        "_proof",
         "_proved",
         "_refused_since",
         "_share",
         "_step",
         "_strikes",
+        "_top_ok",
         "_window_set",
         "accepted",
         "active",
@@ -261,8 +278,10 @@ class Congestion:
         self._probe_at = math.inf
         self._hold = PROBE_HOLD
         self._step = 1
-        self._strikes = 0  # refusals at the top slots with no success there between
-        self._ceiling = 0  # the lowest slot a probe failed at (0: none)
+        self._strikes = 0  # refusals at the top slots since found was set
+        self._top_ok = 0  # successes there
+        self._proof = 0  # successes in a row at or above the ceiling
+        self._ceiling = 0  # the lowest slot the window saw refused (0: none)
         self._proved = False  # the window has refused a probe: it is a real constraint
 
     # -- the concurrency window ------------------------------------------
@@ -272,7 +291,7 @@ class Congestion:
         self._hold = PROBE_HOLD
         self._probe_at = now + PROBE_HOLD
         self._step = 1
-        self._strikes = 0
+        self._strikes = self._top_ok = self._proof = 0
         self._ceiling = 0
         self._proved = False
 
@@ -280,6 +299,7 @@ class Congestion:
         """A failed probe: back to ``found``, probe again after the hold (then doubled)."""
         self.window = self.found
         self._step = 1
+        self._proof = 0
         self._probe_at = now + self._hold
         if backoff:
             self._hold = min(PROBE_HOLD_MAX, 2.0 * self._hold)
@@ -293,22 +313,38 @@ class Congestion:
 
     def _window_success(self, now: float, slot: int) -> None:
         found = self.found
-        if slot > found - LAG:
-            self._strikes = 0
-        if slot > found:  # a held probe: the server takes more
+        window = self.window
+        assert window is not None
+        if found - LAG < slot <= found:
+            self._top_ok += 1
+        if found < slot <= window:  # a probe held (a call above ``window`` is stale)
+            ceiling = self._ceiling
+            if ceiling and slot >= ceiling:
+                # at or above a slot the server refused: one success may be only
+                # answers the client had not read yet; PROOF in a row are not
+                self._proof += 1
+                if self._proof < PROOF:
+                    return
+            self._proof = 0
             self.found = found = slot
+            self._strikes = self._top_ok = 0
             if found >= WINDOW_RELEASE * self._window_set:
                 self.window = None  # not the constraint
                 return
-            if slot >= self._ceiling + LAG:  # well above what failed: probe wider at once
-                self._ceiling = 0
+            if ceiling and found >= ceiling + LAG:
+                self._ceiling = ceiling = 0  # well above what failed: the cap rose
+            if not ceiling:  # nothing refused above: probe wider at once
                 self._step = min(2 * self._step, max(1, found // 2))
                 self._hold = PROBE_HOLD
                 self._probe_at = now
-            elif now >= self._probe_at:  # maybe only the server's lag: keep the hold
+            elif now >= self._probe_at:  # near what failed: keep the hold
                 self._probe_at = now + self._hold
         if now >= self._probe_at:
-            self.window = found + self._step
+            top = found + self._step
+            ceiling = self._ceiling
+            if ceiling and top > ceiling:
+                top = ceiling if ceiling > found else found + 1  # one slot at a time up there
+            self.window = top
 
     def _window_refused(self, now: float, slot: int) -> bool:
         """A refusal the window accounts for (True: no event)."""
@@ -321,9 +357,13 @@ class Congestion:
             return True
         if slot > found - LAG:
             self._strikes += 1
-            if self._strikes >= STRIKES:  # the cap is below found
+            if self._strikes >= STRIKES and self._strikes >= TOP_SHARE * (
+                self._strikes + self._top_ok
+            ):  # the cap is below found
                 self.found = max(1, slot - 1)
-                self._strikes = 0
+                if self._ceiling == 0 or slot < self._ceiling:
+                    self._ceiling = slot
+                self._strikes = self._top_ok = 0
                 self._close(now)
             return True
         return False

@@ -24,6 +24,7 @@ __all__ = [
     "DEFAULT_PAUSE",
     "MAX_PAUSE",
     "RateInfo",
+    "concurrency_refusal",
     "explicit_wait",
     "parse_duration",
     "parse_reset",
@@ -151,6 +152,22 @@ def parse_reset(text: str, wall: float) -> float | None:
     if at is None:
         return None
     return max(0.0, at - wall)
+
+
+def concurrency_refusal(headers: Mapping[str, str]) -> bool:
+    """Whether a 429 says it refused a call for too many in flight, not for a rate.
+
+    LiteLLM's proxy (``parallel_request_limiter_v3``) answers a
+    ``max_parallel_requests`` overflow with 429, ``rate_limit_type:
+    max_parallel_requests`` and ``retry-after: 60`` (its rate window, the same
+    for every limit type).
+
+    Example:
+        >>> concurrency_refusal({"rate_limit_type": "max_parallel_requests"})
+        True
+    """
+    kind = headers.get("rate_limit_type")
+    return kind is not None and kind.strip().lower() == "max_parallel_requests"
 
 
 def retry_after(headers: Mapping[str, str], wall: float) -> float | None:
@@ -286,12 +303,16 @@ def explicit_wait(headers: Mapping[str, str], wall: float, info: RateInfo | None
 
     Order: ``retry-after-ms``, ``Retry-After``, then the reset of an exhausted
     (``remaining == 0``) request or token budget, then any reset; capped at
-    ``MAX_PAUSE``.
+    ``MAX_PAUSE``.  A refusal for concurrency that says so (LiteLLM's
+    ``rate_limit_type: max_parallel_requests``) states none: its
+    ``Retry-After`` is the proxy's rate window, not when a slot frees.
 
     Example:
         >>> explicit_wait({"retry-after": "2"}, 0.0, None)
         2.0
     """
+    if concurrency_refusal(headers):
+        return None
     pause = retry_after(headers, wall)
     if pause is None and info is not None:
         exhausted = [

@@ -13,14 +13,18 @@ Spec followed (the Retries and Timeouts sections of API.md):
   overrides the status rule.  Nothing else is retried.
 * Wait: the server's ``retry-after-ms`` (milliseconds), else ``Retry-After``
   (RFC 9110 section 10.2.3: delay-seconds or an HTTP-date; fractional seconds
-  tolerated), plus a small non-negative jitter.  A server-asked wait above
+  tolerated), plus a small non-negative jitter.  Except on a refusal for
+  concurrency that says so (LiteLLM's ``rate_limit_type:
+  max_parallel_requests``): its ``Retry-After`` is the proxy's rate window
+  (60 s), not when a slot frees (any call of the key ending frees one), so
+  the usual backoff applies (see ``stated_wait``).  A server-asked wait above
   ``max_retry_after`` is not waited out: give up at once.  With no usable
   header: exponential backoff from ``backoff.expo`` with "equal jitter".
 * Stop: after ``max_retries`` retries, and whenever the wait would reach the
   ``Timeout.total`` deadline or leave less than ``MIN_ATTEMPT_TIME`` of it.
 
 Invariants: every wait returned is finite, >= 0, never shorter than what the
-server asked, and strictly less than ``time_left``; ``None`` means "give up
+server asked (``stated_wait``), and strictly less than ``time_left``; ``None`` means "give up
 now and raise the last error".
 """
 
@@ -35,12 +39,15 @@ from itertools import islice
 
 import backoff
 
+from ._ratelimit_headers import concurrency_refusal
+
 __all__ = [
     "MIN_ATTEMPT_TIME",
     "RetryPolicy",
     "attempt_budget",
     "retry_after",
     "should_retry",
+    "stated_wait",
 ]
 
 MIN_ATTEMPT_TIME = 0.05
@@ -147,6 +154,21 @@ def retry_after(headers: Mapping[str, str], now: float) -> float | None:
     return max(when.timestamp() - now, 0.0)
 
 
+def stated_wait(headers: Mapping[str, str], now: float) -> float | None:
+    """The wait a refusal states that means something: ``retry_after``, unless the
+    refusal is for concurrency (``concurrency_refusal``): a slot frees when any
+    call in flight ends, whatever the header says.
+
+    Example:
+        >>> stated_wait({"retry-after": "60", "rate_limit_type": "max_parallel_requests"}, 0.0)
+        >>> stated_wait({"retry-after": "60"}, 0.0)
+        60.0
+    """
+    if concurrency_refusal(headers):
+        return None
+    return retry_after(headers, now)
+
+
 def _expo_steps(initial: float, cap: float) -> Iterator[float]:
     # initial, 2*initial, 4*initial, ... then cap forever.
     steps: Iterator[float] = backoff.expo(base=2, factor=initial, max_value=cap)
@@ -248,7 +270,7 @@ class RetryPolicy:
         """
         if retries_done >= self.max_retries or not should_retry(status, headers):
             return None
-        asked = None if headers is None else retry_after(headers, now)
+        asked = None if headers is None else stated_wait(headers, now)
         if asked is not None:
             if asked > self.max_retry_after:
                 return None

@@ -117,6 +117,10 @@ class MockServer:
         gateway_retry_after: ``Retry-After`` seconds of those 429s (``None``: none).
         max_concurrency: requests in flight above this get 429 "too many
             concurrent requests" (Anthropic routes: 529 ``overloaded_error``).
+        concurrency_retry_after: refuse those as a LiteLLM proxy does
+            (``max_parallel_requests``): 429 on every route, with this
+            ``Retry-After`` (LiteLLM: its 60 s rate window) and
+            ``rate_limit_type: max_parallel_requests``; ``None``: no header.
         change_after: seconds after the first request when ``rpm``/``tpm`` change ...
         change_factor: ... by this factor (0.5: the budget halves mid-run).
         seed: seed of the random ``gateway_429`` refusals.
@@ -156,6 +160,7 @@ class MockServer:
         gateway_429: float = 0.0,
         gateway_retry_after: float | None = 0.2,
         max_concurrency: int | None = None,
+        concurrency_retry_after: float | None = None,
         change_after: float | None = None,
         change_factor: float = 0.5,
         seed: int = 0,
@@ -180,6 +185,7 @@ class MockServer:
             gateway_429=gateway_429,
             gateway_retry_after=gateway_retry_after,
             max_concurrency=max_concurrency,
+            concurrency_retry_after=concurrency_retry_after,
             change_after=change_after,
             change_factor=change_factor,
             seed=seed,
@@ -381,7 +387,7 @@ class MockServer:
         enforcer = self._enforcer
         if api is not None and enforcer is not None:
             self._buckets = enforcer.budgets(self._buckets, arrived)
-            refusal = enforcer.refusal(self.in_flight, anthropic)
+            refusal = enforcer.refusal(self.in_flight, anthropic, time.time())
             if refusal is not None:
                 status, message, extra = refusal
                 self.rate_limited += status == 429

@@ -17,6 +17,10 @@ provider behaviour:
 - ``max_concurrency``: a server capping requests in flight (LiteLLM's
   ``max_parallel_requests``, an inference server's queue): 429 "too many
   concurrent requests" on OpenAI routes, 529 ``overloaded_error`` on Anthropic's.
+  ``concurrency_retry_after``: the refusal a LiteLLM proxy sends for its
+  ``max_parallel_requests`` (``parallel_request_limiter_v3.py``): 429 on every
+  route, ``retry-after: 60`` (its rate window, whatever the limit type),
+  ``rate_limit_type: max_parallel_requests`` and a ``reset_at`` time.
 - ``change_after``/``change_factor``: the budget changes mid-run (another
   consumer on the key, a tier change): every limit is multiplied by the factor,
   and the headers advertise the new numbers from then on.
@@ -29,6 +33,7 @@ from __future__ import annotations
 
 import math
 import random
+import time
 from dataclasses import dataclass
 
 from ._faults import Bucket
@@ -47,6 +52,8 @@ class Enforcement:
         gateway_429: probability that a request is answered 429 without rate headers.
         gateway_retry_after: the ``Retry-After`` of those 429s (seconds; None: none sent).
         max_concurrency: requests in flight above this are refused (429 / 529).
+        concurrency_retry_after: those refusals are LiteLLM's: 429 with this
+            ``Retry-After`` and ``rate_limit_type: max_parallel_requests`` (None: plain).
         change_after: seconds after the first request when the budgets change.
         change_factor: the budgets' multiplier at ``change_after`` (0.5: halved).
         seed: seed of the gateway's random refusals.
@@ -57,6 +64,7 @@ class Enforcement:
     gateway_429: float = 0.0
     gateway_retry_after: float | None = 0.2
     max_concurrency: int | None = None
+    concurrency_retry_after: float | None = None
     change_after: float | None = None
     change_factor: float = 0.5
     seed: int = 0
@@ -68,6 +76,9 @@ class Enforcement:
             raise ValueError(f"gateway_429 must be a probability, got {self.gateway_429!r}")
         if self.max_concurrency is not None and self.max_concurrency < 1:
             raise ValueError(f"max_concurrency must be >= 1, got {self.max_concurrency!r}")
+        ra = self.concurrency_retry_after
+        if ra is not None and not (math.isfinite(ra) and ra >= 0):
+            raise ValueError(f"concurrency_retry_after must be >= 0, got {ra!r}")
         if self.change_factor <= 0:
             raise ValueError(f"change_factor must be > 0, got {self.change_factor!r}")
 
@@ -193,10 +204,26 @@ class Enforcer:
             rescale(buckets[1], e.change_factor, now, e.window),
         )
 
-    def refusal(self, in_flight: int, anthropic: bool) -> Refusal | None:
-        """The refusal for a request arriving with ``in_flight`` in flight (itself included)."""
+    def refusal(self, in_flight: int, anthropic: bool, wall: float = 0.0) -> Refusal | None:
+        """The refusal for a request arriving with ``in_flight`` in flight (itself included).
+
+        ``wall`` (epoch seconds) dates LiteLLM's ``reset_at``.
+        """
         e = self.config
         if e.max_concurrency is not None and in_flight > e.max_concurrency:
+            ra = e.concurrency_retry_after
+            if ra is not None:  # LiteLLM's proxy, whatever the route
+                reset = time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime(wall + ra))
+                message = (
+                    "Rate limit exceeded for api_key: mock. Limit type: max_parallel_requests. "
+                    f"Current limit: {e.max_concurrency}, Remaining: 0. Limit resets at: {reset}"
+                )
+                headers = [
+                    ("retry-after", f"{ra:g}"),
+                    ("rate_limit_type", "max_parallel_requests"),
+                    ("reset_at", reset),
+                ]
+                return (429, message, headers)
             if anthropic:
                 return (529, None, None)
             return (429, "Too many concurrent requests", None)

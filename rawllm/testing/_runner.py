@@ -95,6 +95,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "Anthropic routes)",
     )
     limits.add_argument(
+        "--concurrency-retry-after",
+        type=float,
+        default=None,
+        metavar="SECONDS",
+        help="refuse --max-concurrency overflows as a LiteLLM proxy does: 429 with this "
+        "Retry-After and rate_limit_type: max_parallel_requests (LiteLLM: 60)",
+    )
+    limits.add_argument(
         "--change-after",
         type=float,
         default=None,
@@ -140,6 +148,7 @@ def _server(args: argparse.Namespace) -> MockServer:
         gateway_429=args.gateway_429,
         gateway_retry_after=None if args.gateway_retry_after < 0 else args.gateway_retry_after,
         max_concurrency=args.max_concurrency,
+        concurrency_retry_after=args.concurrency_retry_after,
         change_after=args.change_after,
         change_factor=args.change_factor,
         seed=args.seed,
@@ -192,6 +201,12 @@ def check_arguments(args: argparse.Namespace) -> None:
     need("rpm", positive(args.rpm), "must be > 0")
     need("tpm", positive(args.tpm), "must be > 0")
     need("gateway_retry_after", not math.isnan(args.gateway_retry_after), "must be a number")
+    need(
+        "concurrency_retry_after",
+        args.concurrency_retry_after is None
+        or (math.isfinite(args.concurrency_retry_after) and args.concurrency_retry_after >= 0),
+        "must be >= 0",
+    )
     need("batch_phase", math.isfinite(args.batch_phase) and args.batch_phase >= 0, "must be >= 0")
     need("batch_window", positive(args.batch_window), "must be > 0")
     try:

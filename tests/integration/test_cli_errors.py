@@ -50,6 +50,7 @@ def check(argv: list[str], code: int, capsys: pytest.CaptureFixture[str], *words
         (["mock", "--tokens-per-second", "0"], ["--tokens-per-second", "> 0"]),
         (["mock", "--window", "-1"], ["window"]),  # checked by MockServer itself
         (["mock", "--gateway-429", "2"], ["gateway_429"]),
+        (["mock", "--concurrency-retry-after", "-1"], ["--concurrency-retry-after", ">= 0"]),
         (["mock", "--batch-phase", "-1"], ["--batch-phase", ">= 0"]),
         (["chat", "--base-url", "not-a-url", "hi"], ["--base-url", "not-a-url"]),
         (["batch", "in.jsonl", "-o", "o.jsonl", "--base-url", "ftp://x/v1"], ["--base-url"]),

@@ -104,6 +104,45 @@ async def test_concurrency_cap_converges_without_failures_openai_and_anthropic()
             assert server.status_counts[200] == 100
 
 
+async def test_litellm_concurrency_refusal_states_a_wait_the_client_does_not_sit_out() -> None:
+    # a LiteLLM proxy's max_parallel_requests: 429, retry-after 60 (its rate window),
+    # rate_limit_type: max_parallel_requests.  Before: the first burst paused the whole
+    # client 60 s and each refused call slept 60 s.
+    async with MockServer(max_concurrency=4, latency=0.02, concurrency_retry_after=60) as server:
+        async with aiohttp.ClientSession() as s:  # what the mock answers
+            url = server.openai_base_url + "/chat/completions"
+            body = {"model": "m", "messages": MSG}
+
+            async def post() -> tuple[int, dict[str, str], bytes]:
+                async with s.post(url, json=body, headers={"Authorization": "Bearer k"}) as r:
+                    return r.status, {k.lower(): v for k, v in r.headers.items()}, await r.read()
+
+            answers = await asyncio.gather(*(post() for _ in range(6)))
+            refused = [a for a in answers if a[0] == 429]
+            assert len(refused) == 2 and server.status_counts[200] == 4
+            _, headers, raw = refused[0]
+            assert headers["retry-after"] == "60"
+            assert headers["rate_limit_type"] == "max_parallel_requests"
+            assert "Limit type: max_parallel_requests" in json.loads(raw)["error"]["message"]
+        for anthropic in (False, True):  # a LiteLLM proxy answers 429 on every route
+            server.reset_stats()
+            client: rawllm.OpenAI | rawllm.Anthropic
+            if anthropic:
+                client = rawllm.Anthropic(
+                    api_key="k", base_url=server.anthropic_base_url, max_retries=8
+                )
+            else:
+                client = rawllm.OpenAI(api_key="k", base_url=server.openai_base_url, max_retries=8)
+            async with client:
+                started = asyncio.get_running_loop().time()
+                assert await asyncio.wait_for(_run(client, 60), 20.0) == 0
+                took = asyncio.get_running_loop().time() - started
+                state = client.limiter.state
+            assert server.status_counts[429] > 0 and server.status_counts[529] == 0
+            assert state.rate_limited == server.status_counts[429]
+            assert took < 20.0  # nobody waited out the stated 60 s
+
+
 async def test_budget_halved_mid_run_is_followed() -> None:
     async with MockServer(rpm=6000, change_after=0.5, change_factor=0.5) as server:
         limit = rawllm.RateLimit(max_concurrency=32)

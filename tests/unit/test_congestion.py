@@ -23,6 +23,7 @@ from rawllm._congestion import (
     HEADERLESS_PAUSE,
     PROBE_HOLD,
     PROBE_HOLD_MAX,
+    PROOF,
     RELEASE,
     STRIKES,
     TARGET,
@@ -234,6 +235,55 @@ def test_refusals_at_the_top_slots_lower_found_only_when_they_repeat() -> None:
     assert c.refused(0.6, 0.59, None, 0.0, 0.5, None, slot=5) is None  # isolated
 
 
+def _window_at(found: int) -> Congestion:
+    """A window set at ``found`` by a burst refused before any answer."""
+    c = Congestion()
+    _overshoot(c, 0.0, None, None)
+    c.success(0.3, slot=found)
+    assert c.window == c.found == found
+    return c
+
+
+def test_one_success_above_a_refused_slot_does_not_lift_the_window() -> None:
+    # the client counts a call until it has read the answer: under load a success
+    # comes at a slot above the server's cap.  Above a slot that was refused, only
+    # PROOF successes in a row lift ``found``, and the probing hold is kept.
+    c = _window_at(16)
+    t = 0.3 + PROBE_HOLD
+    c.success(t, slot=16)
+    assert c.window == 17  # a probe
+    assert c.refused(t + 0.01, t, None, 0.0, 0.5, None, slot=17) is None  # it fails
+    assert c.window == 16
+    t = c._probe_at
+    c.success(t, slot=16)
+    assert c.window == 17  # the next probe, after twice the hold
+    c.success(t + 0.01, slot=17)  # one lucky success: nothing proved
+    assert c.found == 16
+    c.success(t + 0.02, slot=19)  # sent under a wider window, since closed: stale
+    assert c.found == 16 and c.window == 17
+    for k in range(PROOF - 1):
+        c.success(t + 0.03 + 0.01 * k, slot=17)
+    assert c.found == 17  # PROOF in a row: the server does take 17
+    assert c._hold == 2 * PROBE_HOLD  # and the backoff is kept (near what failed)
+    assert c.window == 17  # the next probe waits for the hold
+
+
+def test_refusals_at_the_top_lower_found_even_with_lucky_successes_between() -> None:
+    c = _window_at(18)  # set two slots above the real cap
+    for k in range(STRIKES):  # refused, accepted, refused, ...: one in two refused
+        assert c.refused(0.4 + 0.01 * k, 0.39, None, 0.0, 0.5, None, slot=18) is None
+        if k < STRIKES - 1:
+            c.success(0.405 + 0.01 * k, slot=18)
+    assert c.found == c.window == 17 and c.events == 1
+    # a few refusals among many successes at the top are a gateway's, not the cap's
+    d = _window_at(16)
+    for k in range(100):
+        d.success(0.4 + 0.001 * k, slot=16)
+        if k % 30 == 0:
+            assert d.refused(0.4 + 0.001 * k, 0.39, None, 0.0, 0.5, None, slot=16) is None
+    assert d.found == 16 and d.events == 1
+
+
 def test_stated_wait_is_jittered_and_headerless_pause_is_short() -> None:
     for j in (0.0, 0.999):
         until = _overshoot(Congestion(), 0.0, None, 30.0, jitter=j)
@@ -347,6 +397,7 @@ class Sim:
     cpu: float = 1000.0  # starts per second the client can make
     latency: float = 0.05
     transit: float = 0.001  # server done -> client has read the answer
+    lag: float = 0.0  # mean extra read delay (exponential): a client loop busy with other work
     p: float = 0.0  # sporadic refusal probability
     limit: float = 0.0  # hidden rate (per s) or concurrency cap
     stated: float | None = 0.2  # Retry-After the server sends
@@ -401,12 +452,13 @@ class Sim:
                 elif self.server == "concurrency":
                     ok = in_server < self.limit
                 lat = self.latency * (0.8 + 0.4 * rng.random())
+                read = self.transit + (rng.expovariate(1.0 / self.lag) if self.lag else 0.0)
                 if ok:
                     in_server += 1
                     heapq.heappush(events, (now + lat, seq, "free", receipt[3], slot))
-                    heapq.heappush(events, (now + lat + self.transit, seq, "ok", receipt[3], slot))
+                    heapq.heappush(events, (now + lat + read, seq, "ok", receipt[3], slot))
                 else:
-                    heapq.heappush(events, (now + 0.002, seq, "429", receipt[3], slot))
+                    heapq.heappush(events, (now + 0.001 + read, seq, "429", receipt[3], slot))
                 seq += 1
             if cong.window is not None:
                 self.peak_window = max(self.peak_window, cong.window)
@@ -477,6 +529,22 @@ def test_hidden_concurrency_cap_converges(seed: int) -> None:
     assert 4000 / end >= 0.95 * 16 / 0.2
     assert s.pacer.congestion.events == 1  # one pause, at the first burst; no rate cut
     assert s.pacer.congestion.window in (16, 17)
+
+
+@pytest.mark.parametrize(("lag", "seed"), [(0.005, 11), (0.01, 3), (0.01, 4), (0.02, 5)])
+def test_hidden_concurrency_cap_converges_when_the_client_reads_late(lag: float, seed: int) -> None:
+    # a client loop busy with other work reads each answer some ms after the server let
+    # go of it (exponential, mean ``lag``): its count of calls in flight runs ahead of the
+    # server's, so successes come at slots above the real cap.  Those must not keep
+    # lifting the window into refusals (before: 79-251 refusals, up to 220 after 10 s)
+    s = Sim(Pacer(), "concurrency", limit=16, stated=None, latency=0.2, seed=seed, lag=lag)
+    end = s.run(4000)
+    late = [t for t in s.refusal_times if t > 10.0]
+    assert s.refused <= 0.0125 * 4000
+    assert len(late) <= 0.0025 * 4000
+    assert s.pacer.congestion.window in (16, 17)
+    # the window at the cap costs the reading lag, not more
+    assert 4000 / end >= 0.98 * 16 / (0.2 + lag)
 
 
 def test_learned_limit_under_a_one_second_window_is_never_refused() -> None:

@@ -56,6 +56,21 @@ def test_enforcer_concurrency_cap_and_gateway() -> None:
     assert quiet.refusal(1, False) == (429, "Too Many Requests", None)
 
 
+def test_enforcer_concurrency_cap_refused_as_litellm_does() -> None:
+    # LiteLLM's parallel_request_limiter_v3: 429 on every route, retry-after = its window
+    enf = Enforcer(Enforcement(max_concurrency=4, concurrency_retry_after=60))
+    assert enf.refusal(4, anthropic=False, wall=0.0) is None
+    for anthropic in (False, True):
+        refusal = enf.refusal(5, anthropic=anthropic, wall=0.0)
+        assert refusal is not None
+        status, message, headers = refusal
+        assert status == 429 and headers is not None
+        assert message is not None and "Limit type: max_parallel_requests" in message
+        assert ("retry-after", "60") in headers
+        assert ("rate_limit_type", "max_parallel_requests") in headers
+        assert ("reset_at", "1970-01-01 00:01:00 UTC") in headers
+
+
 def test_budget_change_mid_run_halves_and_keeps_what_was_used() -> None:
     enf = Enforcer(Enforcement(change_after=10.0, change_factor=0.5))
     b = (make_budget(600, 0.0, None), make_budget(60_000, 0.0, None))
@@ -74,7 +89,7 @@ def test_budget_change_mid_run_halves_and_keeps_what_was_used() -> None:
 
 def test_enforcement_validates() -> None:
     for bad in ({"window": 0}, {"gateway_429": 1.5}, {"max_concurrency": 0},
-                {"change_factor": 0}):  # fmt: skip
+                {"change_factor": 0}, {"concurrency_retry_after": -1.0}):  # fmt: skip
         with pytest.raises(ValueError):
             Enforcement(**bad)  # type: ignore[arg-type]
 

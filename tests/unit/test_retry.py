@@ -12,12 +12,14 @@ import backoff
 import pytest
 from multidict import CIMultiDict, CIMultiDictProxy
 
+from rawllm._ratelimit_headers import explicit_wait
 from rawllm._retry import (
     MIN_ATTEMPT_TIME,
     RetryPolicy,
     attempt_budget,
     retry_after,
     should_retry,
+    stated_wait,
 )
 
 NOW = 1_700_000_000.0  # a fixed wall-clock "now", epoch seconds
@@ -325,3 +327,23 @@ def test_defaults_match_the_contract() -> None:
 def test_invalid_policy(kwargs: dict[str, float]) -> None:
     with pytest.raises(ValueError):
         RetryPolicy(**kwargs)  # type: ignore[arg-type]
+
+
+# -- a refusal for concurrency that says so (LiteLLM's max_parallel_requests) ----
+
+
+def test_litellm_concurrency_refusal_waits_the_backoff_not_its_rate_window() -> None:
+    # LiteLLM's proxy states retry-after: 60 (its rate window) on a max_parallel_requests
+    # overflow; a slot frees when any call in flight ends, so the usual backoff applies
+    litellm = CIMultiDictProxy(
+        CIMultiDict({"Retry-After": "60", "rate_limit_type": "max_parallel_requests"})
+    )
+    assert stated_wait(litellm, NOW) is None
+    assert explicit_wait(litellm, NOW, None) is None  # no shared pause from it either
+    waits = [decide(status=429, headers=litellm, seed=s) for s in range(20)]
+    assert all(w is not None and 0.25 <= w < 0.5 for w in waits)
+    # the same wait for a rate limit (or without the header) is waited out
+    rate = {"retry-after": "60", "rate_limit_type": "requests"}
+    assert stated_wait(rate, NOW) == 60.0 and explicit_wait(rate, NOW, None) == 60.0
+    w = decide(status=429, headers=rate)
+    assert w is not None and w >= 60.0
