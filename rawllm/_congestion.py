@@ -159,6 +159,7 @@ HEADERLESS_PAUSE = 0.25
 """Pause (stretched by up to 100% jitter) after a refusal that states no wait."""
 JITTER = 0.1
 """A stated wait is stretched by up to 10% (at most 1 s) so clients don't reopen in step."""
+_NO_SLOT = 1 << 30
 MIN_RATE = 0.2
 """Starts per second: the pace never goes below this."""
 
@@ -236,6 +237,7 @@ class Congestion:
         "_grow_from",
         "_fast_to",
         "_hold",
+        "_low",
         "_ok_slots",
         "_pending",
         "_probe_at",
@@ -282,6 +284,7 @@ class Congestion:
         self._top_ok = 0  # successes there
         self._proof = 0  # successes in a row at or above the ceiling
         self._ceiling = 0  # the lowest slot the window saw refused (0: none)
+        self._low = _NO_SLOT  # the lowest slot refused since the window was last set
         self._proved = False  # the window has refused a probe: it is a real constraint
 
     # -- the concurrency window ------------------------------------------
@@ -292,7 +295,10 @@ class Congestion:
         self._probe_at = now + PROBE_HOLD
         self._step = 1
         self._strikes = self._top_ok = self._proof = 0
-        self._ceiling = 0
+        # the burst that set it was refused above what the server took: a ceiling
+        low = self._low
+        self._ceiling = low if found < low < _NO_SLOT else 0
+        self._low = _NO_SLOT
         self._proved = False
 
     def _close(self, now: float, backoff: bool = True) -> None:
@@ -409,6 +415,8 @@ class Congestion:
             slot: the calls in flight when the refused request was sent,
                 itself included (0: unknown).
         """
+        if 0 < slot < self._low:
+            self._low = slot
         if started is not None and started < self.pause_end:
             return None  # in flight when the event began: the same event
         if self.window is not None and slot > 0 and self._window_refused(now, slot):
