@@ -453,7 +453,9 @@ class Congestion:
             # the most calls in flight the server took since the last event:
             # a server capping concurrency is held just there
             if self.window is None or ok < self.found:
+                proved = self._proved and self.window is not None
                 self._set_window(ok, until)
+                self._proved = proved  # a cap shown before is still one
         elif self.window is None:
             self._pending = True
         if ref is None or ref <= 0.0:
