@@ -15,6 +15,7 @@ from multidict import CIMultiDict, CIMultiDictProxy
 
 from rawllm._ratelimit import (
     DEFAULT_PAUSE,
+    LEARNED_HEADROOM,
     MAX_PAUSE,
     Pacer,
     RateInfo,
@@ -411,3 +412,40 @@ def test_edge_cases_of_parsing_and_accounting() -> None:
     q.start(10, 0.0)
     q.settle(10, 10_000, 0.0)
     assert q.delay(0.0) == pytest.approx(1.0)
+
+
+# -- a configured budget and the same limit learned from headers ---------------
+
+
+def test_configured_budget_is_not_cut_by_the_same_limit_learned() -> None:
+    # the user configured 6,000 RPM / 360,000 TPM and the server advertises exactly
+    # that: the configured pace stands (before: the learned headroom ran it 4% slow)
+    p = Pacer(requests_per_minute=6000, tokens_per_minute=360_000)
+    p.learn(RateInfo(limit_requests=6000, limit_tokens=360_000), 0.0)
+    p.arm(0.0, 0)
+    assert p.request_rate(0.0) == pytest.approx(100.0)
+    assert p.token_rate(0.0) == pytest.approx(6000.0)
+    # a server advertising less than configured (a lower tier, a halved budget) wins,
+    # with its headroom
+    p.learn(RateInfo(limit_requests=3000, limit_tokens=180_000), 1.0)
+    assert p.request_rate(1.0) == pytest.approx(50.0 * (1 - LEARNED_HEADROOM))
+    assert p.token_rate(1.0) == pytest.approx(3000.0 * (1 - LEARNED_HEADROOM))
+
+
+def test_arming_does_not_charge_starts_the_configured_pace_spaced_already() -> None:
+    # 40 starts at the configured 100 / s, then the learned limit (the same) arms:
+    # before, those 40 were charged again and the next start waited 0.4 s
+    p = Pacer(requests_per_minute=6000)
+    p.learn(RateInfo(limit_requests=6000), 0.0)
+    t = 0.0
+    for _ in range(40):
+        t = max(t, t + p.delay(t))
+        p.start(1, t)
+    assert p.near(t, 40)
+    p.arm(t, 40)
+    assert p.delay(t) == pytest.approx(0.01, abs=1e-9)  # one interval, not 40
+    # a free burst (nothing paced it) is charged: no second's budget on top of it
+    q = Pacer()
+    q.learn(RateInfo(limit_requests=6000), 0.0)
+    q.arm(0.1, 64)
+    assert q.delay(0.1) == pytest.approx(64 / (100 * (1 - LEARNED_HEADROOM)))
