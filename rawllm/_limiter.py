@@ -50,6 +50,8 @@ __all__ = [
 ]
 
 logger = logging.getLogger("rawllm")
+LOOK_EVERY = 0.1
+"""Seconds between looks at the server's ``remaining`` while learned limits stand by."""
 _NOLOCK = contextlib.nullcontext()
 
 
@@ -81,6 +83,7 @@ class Limiter:
         "_estimator",
         "_free",
         "_check_at",
+        "_look_at",
         "_free_answers",
         "_free_starts",
         "_free_until",
@@ -156,6 +159,7 @@ class Limiter:
         self._free_starts = 0
         self._free_answers = 0  # answers to free-path calls that reached _slot_of
         self._check_at = math.inf  # starts at which standby learned limits are checked
+        self._look_at = -math.inf  # when the next answer's remaining headers are looked at
         self._free_until: float | None = None  # when the free path was last left
         self._seen_limits: tuple[str | None, str | None] = (None, None)
         self._answers = 0
@@ -506,7 +510,11 @@ class Limiter:
                     self._update_mode(now)
                 if self._waiters and not self._probing:
                     self._wake()
-        if pacer.standby:  # learned limits far above the load cost nothing until near
+        if pacer.standby and now >= self._look_at:
+            # learned limits far above the load cost nothing until near; the
+            # server's remaining is looked at every LOOK_EVERY seconds (the
+            # client's own starts are checked as they are made: _check_at)
+            self._look_at = now + LOOK_EVERY
             starts = self._free_starts + pacer.starts
             if pacer.near(now, starts, rr, rt):
                 self._arm_learned(now, starts)
