@@ -202,6 +202,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         "--repetitions", type=int, metavar="N", help="client rounds (default: 3 quick, 5 full)"
     )
     parser.add_argument(
+        "--calls-factor",
+        type=int,
+        default=1,
+        metavar="K",
+        help="K times the timed calls of every client scenario (steadier on a busy machine)",
+    )
+    parser.add_argument(
         "--light",
         metavar="A,B",
         default="",
@@ -229,6 +236,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         light = frozenset(x for x in args.light.split(",") if x)
         if bad_s := sorted(light - set(SECTIONS)):
             parser.error(f"unknown section(s) {bad_s}; choose from {SECTIONS}")
+        if args.calls_factor < 1:
+            parser.error("--calls-factor must be at least 1")
+        from benchmarks import bench_client
+
+        bench_client.CALLS_FACTOR = args.calls_factor
         results = run_all(args.quick, args.only, names, args.repetitions, cmd.strip(), light=light)
     if args.json:
         text = json.dumps(results, indent=1)
