@@ -36,6 +36,8 @@ from benchmarks import report
 from benchmarks.contenders import CONTENDERS
 
 SECTIONS = ("client", "scale", "import", "size", "decode", "sse", "goodput")
+ON_REQUEST = ("instructions",)
+"""Sections a full run leaves out (``--only instructions``: valgrind, about half an hour)."""
 DOCS = h.ROOT / "docs"
 
 
@@ -96,8 +98,8 @@ def run_all(
     Sections named in ``light`` run in their quick form (fewer repetitions)
     even in a full run; the results say which.
     """
-    sections = [only] if only in SECTIONS else list(SECTIONS)
-    client_only = None if only is None or only in SECTIONS else only
+    sections = [only] if only in SECTIONS + ON_REQUEST else list(SECTIONS)
+    client_only = None if only is None or only in SECTIONS + ON_REQUEST else only
     if client_only is not None:
         sections = ["client"]
     results: dict[str, Any] = {
@@ -193,7 +195,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     parser.add_argument("--versions", action="store_true", help="print versions and exit")
     parser.add_argument(
-        "--only", metavar="SCENARIO", help=f"a section ({', '.join(SECTIONS)}) or client scenario"
+        "--only",
+        metavar="SCENARIO",
+        help=f"a section ({', '.join(SECTIONS + ON_REQUEST)}) or client scenario",
     )
     parser.add_argument(
         "--contenders", metavar="A,B", help=f"client contenders (default: all of {CONTENDERS})"
