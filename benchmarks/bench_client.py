@@ -219,6 +219,7 @@ def run(
         "pinning": {"server": server_cpus, "client": client_cpus},
         "pool": POOL,
         "repetitions": repetitions,
+        "calls_factor": CALLS_FACTOR,
         "peer_repetitions": {m: min(repetitions, n) for m, n in PEER_REPETITIONS.items()},
         "other_peer_repetitions": min(repetitions, OTHER_PEER_REPETITIONS),
         "pace_per_s": PACE,

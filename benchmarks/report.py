@@ -470,6 +470,7 @@ def render(results: dict[str, Any], png_name: str | None = "benchmarks.png") -> 
             peer_reps=_peer_reps(client),
             other_reps=client.get("other_peer_repetitions", "?"),
             pace=client.get("pace_per_s", 500.0),
+            factor=client.get("calls_factor", 1),
             events=", ".join(f"{k} {v}" for k, v in client.get("events_per_stream", {}).items())
             or "?",
         )
