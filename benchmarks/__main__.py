@@ -36,6 +36,8 @@ from benchmarks import report
 from benchmarks.contenders import CONTENDERS
 
 SECTIONS = ("client", "scale", "import", "size", "decode", "sse", "goodput")
+ON_REQUEST = ("instructions",)
+"""Sections a full run leaves out (``--only instructions``: valgrind, about half an hour)."""
 DOCS = h.ROOT / "docs"
 
 
@@ -96,8 +98,8 @@ def run_all(
     Sections named in ``light`` run in their quick form (fewer repetitions)
     even in a full run; the results say which.
     """
-    sections = [only] if only in SECTIONS else list(SECTIONS)
-    client_only = None if only is None or only in SECTIONS else only
+    sections = [only] if only in SECTIONS + ON_REQUEST else list(SECTIONS)
+    client_only = None if only is None or only in SECTIONS + ON_REQUEST else only
     if client_only is not None:
         sections = ["client"]
     results: dict[str, Any] = {
@@ -193,13 +195,22 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     parser.add_argument("--versions", action="store_true", help="print versions and exit")
     parser.add_argument(
-        "--only", metavar="SCENARIO", help=f"a section ({', '.join(SECTIONS)}) or client scenario"
+        "--only",
+        metavar="SCENARIO",
+        help=f"a section ({', '.join(SECTIONS + ON_REQUEST)}) or client scenario",
     )
     parser.add_argument(
         "--contenders", metavar="A,B", help=f"client contenders (default: all of {CONTENDERS})"
     )
     parser.add_argument(
         "--repetitions", type=int, metavar="N", help="client rounds (default: 3 quick, 5 full)"
+    )
+    parser.add_argument(
+        "--calls-factor",
+        type=int,
+        default=1,
+        metavar="K",
+        help="K times the timed calls of every client scenario (steadier on a busy machine)",
     )
     parser.add_argument(
         "--light",
@@ -229,6 +240,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         light = frozenset(x for x in args.light.split(",") if x)
         if bad_s := sorted(light - set(SECTIONS)):
             parser.error(f"unknown section(s) {bad_s}; choose from {SECTIONS}")
+        if args.calls_factor < 1:
+            parser.error("--calls-factor must be at least 1")
+        from benchmarks import bench_client
+
+        bench_client.CALLS_FACTOR = args.calls_factor
         results = run_all(args.quick, args.only, names, args.repetitions, cmd.strip(), light=light)
     if args.json:
         text = json.dumps(results, indent=1)

@@ -57,6 +57,9 @@ PEER_REPETITIONS = {"none": 3, "loose": 1, "binding": 1, "memory": 1}
 OTHER_PEER_REPETITIONS = 1  # httpx, openai_aiohttp, litellm (run without rate headers only)
 CORE = ("floor", "floor_paced", "rawllm")
 WITH_C256 = False  # the peers at concurrency 256 (off: the full run's time budget)
+CALLS_FACTOR = 1
+"""Multiplies every scenario's timed calls (``--calls-factor``): longer repetitions average
+out a shared machine's short stalls, at the cost of run time."""
 # httpx's pool scans every connection per request: 1,000 in flight costs it ~90 s of CPU
 MEMORY_EXCLUDED = {"httpx": "1,000 in flight take httpcore's pool ~90 s of CPU per run"}
 
@@ -130,7 +133,7 @@ def scenarios(quick: bool, mode: str = "none") -> list[Scenario]:
                     title if mode == "none" else f"{title}; {MODE_TITLES[mode]}",
                     api + op,
                     conc,
-                    calls[0] if quick else calls[1],
+                    (calls[0] if quick else calls[1]) * CALLS_FACTOR,
                     warm[0] if quick else warm[1],
                     headers=mode,
                 )
@@ -216,6 +219,7 @@ def run(
         "pinning": {"server": server_cpus, "client": client_cpus},
         "pool": POOL,
         "repetitions": repetitions,
+        "calls_factor": CALLS_FACTOR,
         "peer_repetitions": {m: min(repetitions, n) for m, n in PEER_REPETITIONS.items()},
         "other_peer_repetitions": min(repetitions, OTHER_PEER_REPETITIONS),
         "pace_per_s": PACE,

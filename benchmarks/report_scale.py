@@ -327,10 +327,15 @@ def behind_rows(client: dict[str, Any]) -> list[list[str]]:
             continue
         ratio = mine["median"] / ref["median"]
         overlap = mine["min"] <= ref["max"]
-        rows.append([
-            sid, ref_name, f"{ratio:.2f}x",
-            "within the spread (min-max ranges overlap)" if overlap else "beyond the spread",
-        ])  # fmt: skip
+        spread = "within the spread (min-max ranges overlap)" if overlap else "beyond the spread"
+        paired = sorted(
+            a / b for a, b in zip(mine.get("samples", []), ref.get("samples", []), strict=False)
+        )
+        if len(paired) >= 4:
+            q1, q3 = paired[len(paired) // 4], paired[(3 * len(paired)) // 4]
+            mid = paired[len(paired) // 2]
+            spread += f"; per repetition: median {mid:.2f}x, middle half {q1:.2f}-{q3:.2f}x"
+        rows.append([sid, ref_name, f"{ratio:.2f}x", spread])
     return rows
 
 

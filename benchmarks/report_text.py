@@ -56,7 +56,9 @@ METHOD = """\
   litellm {other_reps} (their distance from the floor, several times, is far
   larger than their spread; the SDKs and litellm also run a quarter of the
   timed calls or fewer, after the same warm-up). Tables show the **median** and the
-  min-max of the repetitions. The header modes run one after the other, so
+  min-max of the repetitions; the "where rawllm is behind" list also gives
+  the spread of the per-repetition ratios. Every scenario's timed calls were
+  multiplied by {factor} (`--calls-factor`). The header modes run one after the other, so
   compare contenders within a mode, not one mode's absolute figures with
   another's.
 * CPU is `time.process_time()` in the client process (user + system, all
@@ -101,10 +103,12 @@ decoding microbenchmark below and the code paths show:
   request ids, reading the rate-limit headers) it pays for partly by turning
   off what aiohttp does by default that an API client never needs: the
   cookie jar, re-reading proxy settings from the environment on every
-  request, parsing the URL on every request (see `rawllm/_transport.py`).
-  What is left shows in the `loose` rows: reading and following the
-  rate-limit headers costs CPU on every response even when the limits are
-  far away.
+  request, parsing the URL on every request, and aiohttp's read timer, which
+  is cancelled and created anew for every chunk received (rawllm keeps one
+  lazy timer per connection that every chunk only moves; see
+  `rawllm/_transport.py`). In the `loose` rows rawllm reads the rate-limit
+  headers of every response but paces nothing: limits learned from headers
+  stand by until the client uses 40% of them (`docs/rate-limits.md`).
 * **Pacing costs CPU by itself.** Unpaced, one event-loop iteration serves
   many responses at concurrency 64; paced at 500 starts/s every start is its
   own timer and its own iteration, so the fixed cost of an iteration is no

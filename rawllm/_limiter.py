@@ -26,17 +26,16 @@ import asyncio
 import contextlib
 import logging
 import math
-import os
 import random
 import threading
 import time
-import weakref
 from collections import deque
 from collections.abc import Callable, Mapping
 from typing import Any
 
 from ._config import RateLimit
-from ._loopshare import acquire_shared, fail, grant
+from ._limiter_store import reserve, spawn
+from ._loopshare import acquire_shared, bind, grant, track
 from ._permit import NOOP, UNPACED, LimiterState, NoopPermit, Permit, RateStore, maybe_low
 from ._ratelimit import Pacer, explicit_wait, read_rate_headers
 from ._tokens import DEFAULT_COMPLETION_TOKENS, Estimate, UsageRatio, estimate_tokens, uncapped
@@ -51,24 +50,9 @@ __all__ = [
 ]
 
 logger = logging.getLogger("rawllm")
+LOOK_EVERY = 0.1
+"""Seconds between looks at the server's ``remaining`` while learned limits stand by."""
 _NOLOCK = contextlib.nullcontext()
-_LIMITERS: weakref.WeakSet[Limiter] = weakref.WeakSet()
-
-
-def _after_fork() -> None:
-    """In a forked child the parent's loops, threads and lock holders are gone."""
-    for lim in list(_LIMITERS):
-        lim._lock = None
-        lim._loop = None
-        lim._switching = None
-        lim._waker = None
-        lim._waiters.clear()
-        lim._reserving = False
-
-
-if hasattr(os, "register_at_fork"):
-    os.register_at_fork(after_in_child=_after_fork)
-_STORE_RETRY = 5.0  # seconds before a store that failed (fail-open) is tried again
 
 
 class Limiter:
@@ -99,6 +83,7 @@ class Limiter:
         "_estimator",
         "_free",
         "_check_at",
+        "_look_at",
         "_free_answers",
         "_free_starts",
         "_free_until",
@@ -174,6 +159,7 @@ class Limiter:
         self._free_starts = 0
         self._free_answers = 0  # answers to free-path calls that reached _slot_of
         self._check_at = math.inf  # starts at which standby learned limits are checked
+        self._look_at = -math.inf  # when the next answer's remaining headers are looked at
         self._free_until: float | None = None  # when the free path was last left
         self._seen_limits: tuple[str | None, str | None] = (None, None)
         self._answers = 0
@@ -185,7 +171,7 @@ class Limiter:
         self._lock: threading.RLock | None = None  # set when loops in two threads meet
         self._switching: asyncio.AbstractEventLoop | None = None
         self._switch_seen: list[bool] = []
-        _LIMITERS.add(self)
+        track(self)
         self._reserving = False
         self._store_down_until = -math.inf
         self._tasks: set[asyncio.Task[Any]] = set()
@@ -265,7 +251,7 @@ class Limiter:
                 return NOOP  # type: ignore[return-value]
             self._free_starts = n - 1  # it starts on the paced path instead
         loop = asyncio.get_running_loop()
-        if loop is not self._loop and self._bind(loop):
+        if loop is not self._loop and bind(self, loop):
             return await acquire_shared(self, loop, tokens)
         if not self._waiters and self._store is None and self._slot_free():
             if not self._paced:  # slots only: no clock, no accounting
@@ -317,36 +303,6 @@ class Limiter:
             elif self._waiters and self._waiters[0][0] is fut:
                 self._wake()
 
-    def _bind(self, loop: asyncio.AbstractEventLoop) -> bool:
-        """A call from another loop than the last one; True: the state is shared by threads.
-
-        First use, or reuse after the previous loop stopped (one ``asyncio.run``
-        after another): bind to ``loop``, drop the old loop's waiters (nobody
-        can resume them).  The previous loop still running (in another
-        thread): from now on every entry point takes a lock.
-        """
-        if self._lock is not None:
-            return True
-        old = self._loop
-        if old is not None and old.is_running() and not old.is_closed():
-            self._lock = threading.RLock()
-            self._loop = None
-            self._switching = old
-            # Code of the old loop's thread may be half-way through an unlocked
-            # step: once that loop has run this callback, it is not.
-            try:
-                old.call_soon_threadsafe(self._switch_seen.append, True)
-            except RuntimeError:  # closed meanwhile
-                self._switching = None
-            return True
-        if self._waker is not None:
-            self._waker.cancel()
-            self._waker = None
-        self._waiters.clear()
-        self._reserving = False
-        self._loop = loop
-        return False
-
     def _wake_locked(self) -> None:
         lock = self._lock
         with lock if lock is not None else _NOLOCK:
@@ -386,7 +342,7 @@ class Limiter:
     def _give_back(self, permit: Permit) -> None:
         receipt = permit.take_shared()
         if receipt is not None and self._store is not None:
-            self._spawn(self._store.refund(receipt))
+            spawn(self, self._store.refund(receipt))
         self._pacer.unstart(permit.receipt, self._clock())
         permit.release()
         if self._waiters:
@@ -409,7 +365,7 @@ class Limiter:
                 if d <= 0.0:
                     if not self._reserving:
                         self._reserving = True
-                        self._spawn(self._reserve(fut, cost))
+                        spawn(self, reserve(self, fut, cost))
                     return
             else:
                 d = pacer.delay(now)
@@ -454,68 +410,6 @@ class Limiter:
             self._waker = None
             self._wake()
 
-    async def _reserve(self, fut: asyncio.Future[Permit], cost: int) -> None:
-        """Ask the shared store for the head's start (one request to it at a time)."""
-        store = self._store
-        assert store is not None
-        pacer = self._pacer
-        now = self._clock()
-        rate = pacer.request_rate(now)
-        trate = pacer.token_rate(now)
-        try:
-            answer: Any = await store.reserve(
-                cost, None if rate is None else rate * 60.0, None if trate is None else trate * 60.0
-            )
-        except Exception as exc:  # fail closed: this waiter gets the error
-            answer = exc
-        lock = self._lock
-        with lock if lock is not None else _NOLOCK:
-            self._reserved(fut, cost, answer)
-
-    def _reserved(self, fut: asyncio.Future[Permit], cost: int, answer: Any) -> None:
-        store = self._store
-        assert store is not None
-        if isinstance(answer, Exception):
-            exc = answer
-            self._reserving = False
-            if self._waiters and self._waiters[0][0] is fut:
-                self._waiters.popleft()
-            loop = fut.get_loop()
-            if loop is asyncio._get_running_loop():
-                if not fut.done():
-                    fut.set_exception(exc)
-            else:
-                loop.call_soon_threadsafe(fail, fut, exc)
-            self._wake()
-            return
-        self._reserving = False
-        if answer is None:  # fail open: local pacing only, for a while
-            self._store_down_until = self._clock() + _STORE_RETRY
-            self._wake()
-            return
-        wait, receipt = answer
-        if wait > 0.0:
-            self._arm(self._clock(), wait)
-            return
-        if fut.done() or not self._waiters or self._waiters[0][0] is not fut:
-            if receipt is not None:
-                self._spawn(store.refund(receipt))
-            self._wake()
-            return
-        self._waiters.popleft()
-        grant(self, fut, self._start(cost, self._clock(), pace=False, shared=receipt))
-        self._wake()
-
-    def _spawn(self, coro: Any) -> None:
-        task = asyncio.get_running_loop().create_task(coro)
-        self._tasks.add(task)
-        task.add_done_callback(self._task_done)
-
-    def _task_done(self, task: asyncio.Task[Any]) -> None:
-        self._tasks.discard(task)
-        if not task.cancelled() and task.exception() is not None:
-            logger.warning("rawllm: rate-limit store call failed: %r", task.exception())
-
     def correct(self, estimate: int, actual: int, started: float, raw: int = 0) -> None:
         """A permit's real usage is known: refund or charge the difference.
 
@@ -540,7 +434,7 @@ class Limiter:
             trate = pacer.token_rate(now)
             if trate is not None:
                 try:
-                    self._spawn(store.adjust(actual - estimate, trate * 60.0))
+                    spawn(self, store.adjust(actual - estimate, trate * 60.0))
                 except RuntimeError:  # no running loop (settled from sync code)
                     pass
 
@@ -616,7 +510,11 @@ class Limiter:
                     self._update_mode(now)
                 if self._waiters and not self._probing:
                     self._wake()
-        if pacer.standby:  # learned limits far above the load cost nothing until near
+        if pacer.standby and now >= self._look_at:
+            # learned limits far above the load cost nothing until near; the
+            # server's remaining is looked at every LOOK_EVERY seconds (the
+            # client's own starts are checked as they are made: _check_at)
+            self._look_at = now + LOOK_EVERY
             starts = self._free_starts + pacer.starts
             if pacer.near(now, starts, rr, rt):
                 self._arm_learned(now, starts)
@@ -669,7 +567,7 @@ class Limiter:
             )
             if self._store is not None and now >= self._store_down_until:
                 try:
-                    self._spawn(self._store.pause(pacer.paused_until - now))
+                    spawn(self, self._store.pause(pacer.paused_until - now))
                 except RuntimeError:
                     pass
         self._update_mode(now)

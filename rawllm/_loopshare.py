@@ -11,6 +11,9 @@ in the head waiter's loop (see ``Limiter._arm``).
 from __future__ import annotations
 
 import asyncio
+import os
+import threading
+import weakref
 from typing import TYPE_CHECKING, Any
 
 from ._permit import UNPACED, Permit
@@ -18,7 +21,60 @@ from ._permit import UNPACED, Permit
 if TYPE_CHECKING:
     from ._limiter import Limiter
 
-__all__ = ["acquire_shared", "fail", "grant"]
+__all__ = ["acquire_shared", "bind", "fail", "grant", "track"]
+
+_LIMITERS: weakref.WeakSet[Limiter] = weakref.WeakSet()
+
+
+def track(lim: Limiter) -> None:
+    """Remember a limiter, so that a forked child can reset it."""
+    _LIMITERS.add(lim)
+
+
+def _after_fork() -> None:
+    """In a forked child the parent's loops, threads and lock holders are gone."""
+    for lim in list(_LIMITERS):
+        lim._lock = None
+        lim._loop = None
+        lim._switching = None
+        lim._waker = None
+        lim._waiters.clear()
+        lim._reserving = False
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_after_fork)
+
+
+def bind(lim: Limiter, loop: asyncio.AbstractEventLoop) -> bool:
+    """A call from another loop than the last one; True: the state is shared by threads.
+
+    First use, or reuse after the previous loop stopped (one ``asyncio.run``
+    after another): bind to ``loop``, drop the old loop's waiters (nobody
+    can resume them).  The previous loop still running (in another
+    thread): from now on every entry point takes a lock.
+    """
+    if lim._lock is not None:
+        return True
+    old = lim._loop
+    if old is not None and old.is_running() and not old.is_closed():
+        lim._lock = threading.RLock()
+        lim._loop = None
+        lim._switching = old
+        # Code of the old loop's thread may be half-way through an unlocked
+        # step: once that loop has run this callback, it is not.
+        try:
+            old.call_soon_threadsafe(lim._switch_seen.append, True)
+        except RuntimeError:  # closed meanwhile
+            lim._switching = None
+        return True
+    if lim._waker is not None:
+        lim._waker.cancel()
+        lim._waker = None
+    lim._waiters.clear()
+    lim._reserving = False
+    lim._loop = loop
+    return False
 
 
 def fail(fut: asyncio.Future[Any], exc: BaseException) -> None:

@@ -19,6 +19,7 @@ from rawllm import APIConnectionError, RateLimit
 from rawllm._congestion import BETA
 from rawllm._limiter import (
     DEFAULT_COMPLETION_TOKENS,
+    LOOK_EVERY,
     Limiter,
     LimiterState,
     Permit,
@@ -117,6 +118,8 @@ def test_learned_limits_stand_by_far_under_the_budget_and_arm_near_it() -> None:
             await asyncio.sleep(1 / 30)
         calm = lim.state.requests_per_minute is None
         # the server says 60% of the budget is used (other clients share the key): arm
+        # (its remaining is looked at every LOOK_EVERY seconds)
+        await asyncio.sleep(LOOK_EVERY)
         permit = await lim.acquire(1)
         lim.observe(200, {**headers, "x-ratelimit-remaining-requests": "2000"}, permit)
         permit.release()
