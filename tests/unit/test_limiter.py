@@ -297,6 +297,36 @@ def test_concurrency_slots_fifo_and_release_idempotent() -> None:
     assert run(main) == [0, 1, 2, 3, 4, 5]
 
 
+def test_calls_held_by_the_probe_arm_standby_limits_at_the_start_that_crosses_near() -> None:
+    # RateLimit(max_concurrency=...) with no numbers: the first call probes, 100 wait;
+    # its answer advertises 6,000 RPM with plenty remaining (standby).  The held calls
+    # are granted by the waker: they too must arm the learned limits once NEAR of a
+    # second's budget went out (before: all 100 went at once, until the next look)
+    headers = {"x-ratelimit-limit-requests": "6000", "x-ratelimit-remaining-requests": "5999"}
+
+    async def main(clock: Callable[[], float]) -> list[float]:
+        lim = Limiter(RateLimit(max_concurrency=200), clock=clock)
+        first = await lim.acquire(1)
+
+        async def one() -> float:
+            p = await lim.acquire(1)
+            t = clock()
+            p.release()
+            return t
+
+        tasks = [asyncio.create_task(one()) for _ in range(100)]
+        await asyncio.sleep(0.05)
+        lim.observe(200, headers, first)
+        first.release()
+        return list(await asyncio.gather(*tasks))
+
+    times = sorted(run(main))
+    at_once = [t for t in times if t == times[0]]
+    assert 30 <= len(at_once) <= 45
+    rate = 6000 * (1 - LEARNED_HEADROOM) / 60
+    assert times[-1] - times[0] == pytest.approx(101 / rate, rel=0.05)
+
+
 def test_probe_holds_others_until_the_first_answer() -> None:
     async def main(clock: Callable[[], float]) -> None:
         lim = Limiter(RateLimit(max_concurrency=100), clock=clock)
