@@ -322,8 +322,11 @@ class Limiter:
         guess = getattr(tokens, "raw", 0)
         cost = self._usage.scale(guess) if guess else tokens
         self._in_flight += 1
-        permit = Permit(self, cost, self._pacer.start(cost, now, pace), shared, self._in_flight)
+        pacer = self._pacer
+        permit = Permit(self, cost, pacer.start(cost, now, pace), shared, self._in_flight)
         permit.raw = guess
+        if self._free_starts + pacer.starts >= self._check_at:  # waiters granted in a row
+            self._arm_now(self._free_starts + pacer.starts)
         return permit
 
     def free_slot(self) -> None:
