@@ -269,8 +269,9 @@ iteration (an `epoll` wait, the ready queue, the socket's read callback) on
 its own; as concurrency grows the responses of many calls arrive in the same
 iteration and that fixed cost is shared, so CPU per request falls. At high
 concurrency it rises again: every loop iteration walks more ready callbacks
-and timer handles (aiohttp arms at least one timer per request, and cancelled
-ones stay in the loop's heap until they reach its top), the connector's pool
+and timer handles (the floor's aiohttp session arms a timer per request for
+its total timeout, and cancelled ones stay in the loop's heap until they
+reach its top; rawllm keeps one lazy read timer per connection), the connector's pool
 bookkeeping grows with the connections, and the working set of a thousand
 open connections no longer fits the CPU caches. The floor and rawllm share
 the shape because both are aiohttp underneath."""
