@@ -269,8 +269,9 @@ iteration (an `epoll` wait, the ready queue, the socket's read callback) on
 its own; as concurrency grows the responses of many calls arrive in the same
 iteration and that fixed cost is shared, so CPU per request falls. At high
 concurrency it rises again: every loop iteration walks more ready callbacks
-and timer handles (aiohttp arms at least one timer per request, and cancelled
-ones stay in the loop's heap until they reach its top), the connector's pool
+and timer handles (the floor's aiohttp session arms a timer per request for
+its total timeout, and cancelled ones stay in the loop's heap until they
+reach its top; rawllm keeps one lazy read timer per connection), the connector's pool
 bookkeeping grows with the connections, and the working set of a thousand
 open connections no longer fits the CPU caches. The floor and rawllm share
 the shape because both are aiohttp underneath."""
@@ -347,6 +348,21 @@ def _range(vals: list[float]) -> str:
     return f"{lo:.2f}x" if abs(hi - lo) < 0.005 else f"{lo:.2f}-{hi:.2f}x"
 
 
+def instruction_ratios(results: dict[str, Any]) -> dict[str, list[float]]:
+    """rawllm / reference instruction ratios: unpaced requests and events, and binding ones."""
+    out: dict[str, list[float]] = {"request": [], "event": [], "paced": []}
+    for mode, cells in results.get("instructions", {}).get("modes", {}).items():
+        for row in cells.values():
+            unit = "per_event" if "per_event" in row.get("rawllm", {}) else "per_call"
+            ref = "floor_paced" if mode == "binding" and "floor_paced" in row else "floor"
+            mine, theirs = row.get("rawllm", {}).get(unit), row.get(ref, {}).get(unit)
+            if not mine or not theirs:
+                continue
+            key = "paced" if mode == "binding" else ("event" if unit == "per_event" else "request")
+            out[key].append(mine / theirs)
+    return out if out["request"] and out["event"] else {}
+
+
 def headline_text(results: dict[str, Any]) -> str:
     """The README's headline paragraph, every figure from ``results``."""
     client = results.get("client", {})
@@ -410,6 +426,19 @@ def headline_text(results: dict[str, Any]) -> str:
                 f"; {sw['streams']:,} concurrent streams ran from one process with the "
                 f"first event at {sw['ttfe_p50_s'] * 1000:,.0f} ms p50 / "
                 f"{sw['ttfe_p99_s'] * 1000:,.0f} ms p99"
+            )
+        parts.append(". ")
+    ins = instruction_ratios(results)
+    if ins:
+        parts.append(
+            "Counted in instructions (valgrind: a figure the machine's load cannot move), "
+            f"rawllm costs {_range(ins['request'])} the floor's per request and "
+            f"{_range(ins['event'])} per stream event"
+        )
+        if ins.get("paced"):
+            parts.append(
+                f", and {_range(ins['paced'])} the paced floor's (requests and events) when "
+                "the limit binds"
             )
         parts.append(". ")
     behind = behind_rows(client)

@@ -325,7 +325,7 @@ class Limiter:
         pacer = self._pacer
         permit = Permit(self, cost, pacer.start(cost, now, pace), shared, self._in_flight)
         permit.raw = guess
-        if self._free_starts + pacer.starts >= self._check_at:  # waiters granted by _wake too
+        if self._free_starts + pacer.starts >= self._check_at:  # waiters granted in a row
             self._arm_now(self._free_starts + pacer.starts)
         return permit
 
