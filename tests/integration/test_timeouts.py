@@ -8,7 +8,8 @@ the point is that a deadline held.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
+import contextlib
+from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
 import pytest
@@ -213,6 +214,24 @@ CHUNK = (
 )
 
 
+@contextlib.asynccontextmanager
+async def _serving(
+    handler: Callable[[web.Request], Awaitable[web.StreamResponse]],
+) -> AsyncIterator[str]:
+    """A one-route chat server on 127.0.0.1; yields its OpenAI base URL."""
+    app = web.Application()
+    app.router.add_post("/v1/chat/completions", handler)
+    runner = web.AppRunner(app)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    port = runner.addresses[0][1]
+    try:
+        yield f"http://127.0.0.1:{port}/v1"
+    finally:
+        await runner.cleanup()
+
+
 @pytest.fixture
 async def keepalive_server() -> AsyncIterator[str]:
     async def handler(request: web.Request) -> web.StreamResponse:
@@ -228,17 +247,8 @@ async def keepalive_server() -> AsyncIterator[str]:
         await resp.write_eof()
         return resp
 
-    app = web.Application()
-    app.router.add_post("/v1/chat/completions", handler)
-    runner = web.AppRunner(app)
-    await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0)
-    await site.start()
-    port = runner.addresses[0][1]
-    try:
-        yield f"http://127.0.0.1:{port}/v1"
-    finally:
-        await runner.cleanup()
+    async with _serving(handler) as base_url:
+        yield base_url
 
 
 @pytest.mark.parametrize(
@@ -301,17 +311,8 @@ async def trickle_server() -> AsyncIterator[str]:
         await resp.write_eof()
         return resp
 
-    app = web.Application()
-    app.router.add_post("/v1/chat/completions", handler)
-    runner = web.AppRunner(app)
-    await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0)
-    await site.start()
-    port = runner.addresses[0][1]
-    try:
-        yield f"http://127.0.0.1:{port}/v1"
-    finally:
-        await runner.cleanup()
+    async with _serving(handler) as base_url:
+        yield base_url
 
 
 async def test_read_timeout_is_a_gap_between_chunks_not_the_whole_body(
