@@ -85,16 +85,17 @@ async def test_sporadic_gateway_429s_without_headers_lose_nothing() -> None:
         assert state.learned_requests_per_minute is None
 
 
+def _client_for(server: MockServer, anthropic: bool) -> rawllm.OpenAI | rawllm.Anthropic:
+    """A default client of either API with room for retries (8)."""
+    if anthropic:
+        return rawllm.Anthropic(api_key="k", base_url=server.anthropic_base_url, max_retries=8)
+    return rawllm.OpenAI(api_key="k", base_url=server.openai_base_url, max_retries=8)
+
+
 async def test_concurrency_cap_converges_without_failures_openai_and_anthropic() -> None:
     for anthropic in (False, True):
         async with MockServer(max_concurrency=8, latency=0.02) as server:
-            client: rawllm.OpenAI | rawllm.Anthropic
-            if anthropic:
-                client = rawllm.Anthropic(
-                    api_key="k", base_url=server.anthropic_base_url, max_retries=8
-                )
-            else:
-                client = rawllm.OpenAI(api_key="k", base_url=server.openai_base_url, max_retries=8)
+            client = _client_for(server, anthropic)
             async with client:
                 assert await _run(client, 100) == 0
                 state = client.limiter.state
@@ -126,13 +127,7 @@ async def test_litellm_concurrency_refusal_states_a_wait_the_client_does_not_sit
             assert "Limit type: max_parallel_requests" in json.loads(raw)["error"]["message"]
         for anthropic in (False, True):  # a LiteLLM proxy answers 429 on every route
             server.reset_stats()
-            client: rawllm.OpenAI | rawllm.Anthropic
-            if anthropic:
-                client = rawllm.Anthropic(
-                    api_key="k", base_url=server.anthropic_base_url, max_retries=8
-                )
-            else:
-                client = rawllm.OpenAI(api_key="k", base_url=server.openai_base_url, max_retries=8)
+            client = _client_for(server, anthropic)
             async with client:
                 started = asyncio.get_running_loop().time()
                 assert await asyncio.wait_for(_run(client, 60), 20.0) == 0
