@@ -223,7 +223,7 @@ class Limiter:
         """
         if self._free:
             n = self._free_starts = self._free_starts + 1
-            if n < self._check_at or not self._arm_now(n):
+            if n + self._pacer.starts < self._check_at or not self._arm_now():
                 return NOOP  # type: ignore[return-value]
             self._free_starts = n - 1  # it starts on the paced path instead
         return None
@@ -246,10 +246,9 @@ class Limiter:
             APIConnectionError: a fail-closed ``RedisStore`` is unreachable.
         """
         if self._free:
-            n = self._free_starts = self._free_starts + 1
-            if n < self._check_at or not self._arm_now(n):
-                return NOOP  # type: ignore[return-value]
-            self._free_starts = n - 1  # it starts on the paced path instead
+            permit = self.free_permit()
+            if permit is not None:
+                return permit
         loop = asyncio.get_running_loop()
         if loop is not self._loop and bind(self, loop):
             return await acquire_shared(self, loop, tokens)
@@ -258,7 +257,7 @@ class Limiter:
                 pacer = self._pacer
                 pacer.starts += 1
                 if self._free_starts + pacer.starts >= self._check_at:
-                    self._arm_now(self._free_starts + pacer.starts)
+                    self._arm_now()
                 self._in_flight += 1
                 return Permit(self, tokens, UNPACED, None, self._in_flight)
             now = self._clock()
@@ -274,13 +273,16 @@ class Limiter:
             self._forget(fut)
             raise
 
-    def _arm_now(self, starts: int) -> bool:
+    def _arm_now(self) -> bool:
         """A start crossed the standby check: arm the learned limits if this second is near them.
+
+        Every start counts, free or paced (``near`` and ``check_at`` use the same total).
 
         Returns:
             True when they armed (pacing applies from this start on).
         """
         pacer = self._pacer
+        starts = self._free_starts + pacer.starts
         now = self._clock()
         if pacer.near(now, starts):
             self._arm_learned(now, starts)
@@ -326,7 +328,7 @@ class Limiter:
         permit = Permit(self, cost, pacer.start(cost, now, pace), shared, self._in_flight)
         permit.raw = guess
         if self._free_starts + pacer.starts >= self._check_at:  # waiters granted in a row
-            self._arm_now(self._free_starts + pacer.starts)
+            self._arm_now()
         return permit
 
     def free_slot(self) -> None:
