@@ -109,15 +109,19 @@ def _max_digits() -> int:
     return limit if limit > 0 else sys.maxsize
 
 
-_EVENT_NAMES: dict[bytes, str] = {b"": "message"}
-_EVENT_NAMES_MAX = 512
+# Whole ``event: <name>`` lines -> the decoded name.  Streams name events from a
+# small set (Anthropic, Responses: every event), so a line is recognised by one
+# dict lookup, without slicing it.  Bounded: a hostile stream cannot grow it.
+_EVENT_LINES: dict[bytes, str] = {b"event: ": "message"}
+_EVENT_LINES_MAX = 512
 
 
-def _event_name(value: bytes) -> str:
-    """Decode an ``event`` field value, remembering the names streams use again and again."""
+def _event_name(line: bytes) -> str:
+    """Decode an ``event: `` line's value, remembering the lines streams send again and again."""
+    value = line[7:]
     name = value.decode("utf-8", "replace") if value else "message"
-    if len(_EVENT_NAMES) < _EVENT_NAMES_MAX and len(value) <= 64:
-        _EVENT_NAMES[value] = name
+    if len(_EVENT_LINES) < _EVENT_LINES_MAX and len(value) <= 64:
+        _EVENT_LINES[line] = name
     return name
 
 
@@ -434,12 +438,12 @@ class SSEDecoder:
                 else:
                     more.append(line[6:])
                     self._count_more(more)
+            elif (name_str := _EVENT_LINES.get(line)) is not None:
+                # Second fast path: Anthropic and Responses name every event;
+                # the few lines a stream uses are decoded once and reused.
+                event = name_str
             elif line[:7] == b"event: ":
-                # Second fast path: Anthropic and Responses name every event.
-                # The few names a stream uses are decoded once and reused.
-                value = line[7:]
-                name_str = _EVENT_NAMES.get(value)
-                event = name_str if name_str is not None else _event_name(value)
+                event = _event_name(line)
             elif line[0] != 58:  # not a ":" comment
                 name, _, value = line.partition(b":")
                 if value[:1] == b" ":
