@@ -69,6 +69,10 @@ def next_after_id(page: Any, query: Mapping[str, Any]) -> Query | None:
 def next_cursor(name: str) -> Callable[[Any, Mapping[str, Any]], Query | None]:
     """The cursor rule of the Batch API lists, sending the last id as ``name``.
 
+    With ``name="after_id"`` (Anthropic) and ``before_id`` in the query, the
+    list is read backwards, as ``next_after_id`` does: ``before_id`` becomes
+    the page's first id.
+
     Example:
         >>> class Page: has_more = None; last_id = "b"; data = [1]
         >>> next_cursor("after")(Page(), {"limit": 1})
@@ -77,10 +81,14 @@ def next_cursor(name: str) -> Callable[[Any, Mapping[str, Any]], Query | None]:
 
     def rule(page: Any, query: Mapping[str, Any]) -> Query | None:
         data = page.data
-        last = page.last_id or (data[-1].id if data else None)
-        if not data or page.has_more is False or last is None:
+        if not data or page.has_more is False:
             return None
-        return {**query, name: last}
+        if name == "after_id" and query.get("before_id") is not None:
+            # Anthropic pages backwards from before_id: the next page is before this one's first.
+            first = page.first_id or data[0].id
+            return None if first is None else {**query, "before_id": first}
+        last = page.last_id or data[-1].id
+        return None if last is None else {**query, name: last}
 
     return rule
 

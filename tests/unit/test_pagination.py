@@ -63,6 +63,17 @@ def test_batch_list_cursor() -> None:
     assert after(Unsaid([], True, "a"), {}) is None
 
 
+def test_batch_cursor_pages_backwards_from_before_id() -> None:
+    """Anthropic's before_id lists page backwards: before_id moves to the first id."""
+    rule = next_cursor("after_id")
+    page = Page([Item("c"), Item("d")], True, first_id="c", last_id="d")
+    assert rule(page, {"before_id": "e", "limit": 2}) == {"before_id": "c", "limit": 2}
+    assert rule(Page([Item("c")], True), {"before_id": "e"}) == {"before_id": "c"}
+    assert rule(Page([Item("c")], False, "c", "c"), {"before_id": "e"}) is None
+    # OpenAI's "after" rule has no backwards mode
+    assert next_cursor("after")(page, {"before_id": "e"}) == {"before_id": "e", "after": "d"}
+
+
 async def test_paginator_follows_pages_and_awaits_the_first() -> None:
     ids = [str(i) for i in range(7)]
     seen: list[dict[str, Any]] = []
