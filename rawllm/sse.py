@@ -429,14 +429,16 @@ class SSEDecoder:
                     data = None
                 event = "message"
                 retry = None
-            elif line[:6] == b"data: ":
+            elif (value := line.removeprefix(b"data: ")) is not line:
+                # One call, no slice objects: removeprefix gives the line itself
+                # back when it has no such prefix (CPython, exact bytes: tested).
                 if data is None:
-                    data = line[6:]
+                    data = value
                 elif more is None:
-                    more = [data, line[6:]]
+                    more = [data, value]
                     self._count_more(more)
                 else:
-                    more.append(line[6:])
+                    more.append(value)
                     self._count_more(more)
             elif (name_str := _EVENT_LINES.get(line)) is not None:
                 # Second fast path: Anthropic and Responses name every event;

@@ -270,3 +270,14 @@ def test_many_data_lines_are_kept_as_pieces() -> None:
     assert dec._more is not None and len(dec._more) == n  # one piece per line, joined once
     (event,) = dec.feed(b"\n")
     assert event.data == "\n".join(str(i) for i in range(n))
+
+
+def test_removeprefix_gives_an_unprefixed_line_back_itself() -> None:
+    """The decoder tells data lines by identity: CPython returns exact bytes without
+    the prefix unchanged, and a line that has it as a new object (even when empty)."""
+    line = b"event: ping"
+    assert line.removeprefix(b"data: ") is line
+    for data_line in (b"data: x", b"data: "):
+        assert data_line.removeprefix(b"data: ") is not data_line
+    events = SSEDecoder().feed(b"event: ping\ndata: \n\ndata:x\ndata: y\n\n")
+    assert [(e.event, e.data) for e in events] == [("ping", ""), ("message", "x\ny")]
