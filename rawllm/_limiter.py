@@ -38,6 +38,7 @@ from ._limiter_store import reserve, spawn
 from ._loopshare import acquire_shared, bind, grant, track
 from ._permit import NOOP, UNPACED, LimiterState, NoopPermit, Permit, RateStore, maybe_low
 from ._ratelimit import Pacer, explicit_wait, read_rate_headers
+from ._ratelimit_headers import PARALLEL_LIMIT, parallel_cap
 from ._tokens import DEFAULT_COMPLETION_TOKENS, Estimate, UsageRatio, estimate_tokens, uncapped
 
 __all__ = [
@@ -98,6 +99,7 @@ class Limiter:
         "_reserving",
         "_rng",
         "_slots_only",
+        "_seen_cap",
         "_seen_limits",
         "_slowed",
         "_store",
@@ -162,6 +164,7 @@ class Limiter:
         self._look_at = -math.inf  # when the next answer's remaining headers are looked at
         self._free_until: float | None = None  # when the free path was last left
         self._seen_limits: tuple[str | None, str | None] = (None, None)
+        self._seen_cap: str | None = None  # the last stated cap on calls in flight, as sent
         self._answers = 0
         self._waiters: deque[tuple[asyncio.Future[Permit], int]] = deque()
         self._waker: asyncio.TimerHandle | None = None
@@ -476,9 +479,12 @@ class Limiter:
         if not self._adaptive:
             return
         now = self._clock()
+        get = headers.get
         if status < 500:
             pacer.congestion.success(now, self._slot_of(permit))
-        get = headers.get
+            cap = get(PARALLEL_LIMIT)  # the one look per answer (LiteLLM states its cap)
+            if cap is not None and cap != self._seen_cap:
+                self._stated_cap(cap, now)
         rr = get("x-ratelimit-remaining-requests")
         rt = get("x-ratelimit-remaining-tokens")
         if rr is not None or rt is not None:
@@ -530,6 +536,22 @@ class Limiter:
         elif self._slowed or (self._paced and not self._pinned):
             self._check_recovery(now)
 
+    def _stated_cap(self, raw: str, now: float) -> None:
+        """A new stated cap on calls in flight: the window starts at it (``advertise``)."""
+        self._seen_cap = raw
+        cap = parallel_cap(raw)
+        if cap is not None and self._pacer.congestion.advertise(cap, now):
+            self._update_mode(now)
+            if self._waiters:
+                self._wake()
+
+    def queue_full(self, headers: Mapping[str, str], permit: Permit | NoopPermit | None) -> None:
+        """The answer ``observe`` saw was a full queue's 503 (Ollama, read from its body):
+        a refusal for too many calls in flight, handled as a 429 that states no wait."""
+        lock = self._lock
+        with lock if lock is not None else _NOLOCK:
+            self._refused(503, headers, permit)
+
     def _refused(
         self, status: int, headers: Mapping[str, str], permit: Permit | NoopPermit | None
     ) -> None:
@@ -541,6 +563,8 @@ class Limiter:
             pacer.learn(info, now, self._in_flight)
         if status == 529:
             reason = "529 overloaded"
+        elif status == 503:
+            reason = "503 queue full"
         elif info is None:
             reason = "429 without rate headers"
         else:
@@ -641,6 +665,7 @@ class Limiter:
             tokens_per_minute=None if trate is None else trate * 60.0,
             learned_requests_per_minute=p.learned_rpm,
             learned_tokens_per_minute=p.learned_tpm,
+            learned_max_concurrency=p.congestion.stated or None,
             rate_factor=p.factor(now),
             token_backlog=p.token_backlog(now),
             started=p.starts,
