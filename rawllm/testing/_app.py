@@ -12,9 +12,10 @@ cached with a mark where the response id goes (``_render``); a request then
 costs one ``bytes.join``, and the common case (no fault, no pacing) one write.
 
 This module is the aiohttp layer only: routing, auth, fault steps, the strict
-budget's 429s, and sending (paced, cut, stalled or reset).  The bytes come
-from ``_render`` and the per-API renderers, the errors from ``_errors``, the
-rate-limit arithmetic from ``_strict``.
+budget's 429s and the enforcement modes' answers.  The bytes come from
+``_render`` and the per-API renderers, the errors from ``_errors``, the
+rate-limit arithmetic from ``_strict`` and ``_enforce``; a reply that is
+paced, cut, stalled or reset is written by ``_send``.
 
 Wire formats followed: OpenAI Chat Completions (objects ``chat.completion``
 and ``chat.completion.chunk``, ``data: [DONE]``), Embeddings, Models,
@@ -27,10 +28,8 @@ from __future__ import annotations
 
 import asyncio
 import functools
-import math
 import os
 import socket
-import struct
 import time
 from collections import Counter, OrderedDict
 from collections.abc import Mapping
@@ -40,7 +39,7 @@ import msgspec
 from aiohttp import web
 from multidict import CIMultiDictProxy
 
-from . import _faults, _lookup, _strict
+from . import _faults, _lookup, _send, _strict
 from ._batch_routes import answer_line, is_batch_route, serve_batch_route
 from ._batch_store import BatchStore
 from ._enforce import Budget, Enforcement, Enforcer, make_budget
@@ -50,13 +49,12 @@ from ._errors import (
     MALFORMED_JSON,
     bad_frame,
     error_body,
-    stream_error,
 )
 from ._faults import FaultPlan, Step
 from ._planning import DEFAULT_TOKENS, reply_text
 from ._recording import RecordedRequest
 from ._render import CACHE_ENTRIES, CACHE_MAX_BODY, BadRequest, Rendered, render, unknown_model
-from ._render_common import JSON, KEEPALIVE, SSE, decode
+from ._render_common import JSON, SSE, decode
 from ._thread import LoopThread
 
 _NO_ENFORCEMENT = Enforcement()
@@ -460,42 +458,17 @@ class MockServer:
             extra = _faults.retry_headers(step, time.time())
             return self._error(rid, anthropic, step.status, extra=extra)
         if kind == "reset":
-            return self._reset(request, hard=True)
+            return _send.reset(request, hard=True)
         if kind == "html502":
             self.status_counts[502] += 1
             return web.Response(
                 status=502, body=HTML_502, headers={"Content-Type": "text/html", "Server": "nginx"}
             )
         if kind == "stall":
-            if await self._stall(step.seconds):
-                return self._reset(request)
+            assert self._closing is not None
+            if await _send.stall(self._closing, step.seconds):
+                return _send.reset(request)
         return None
-
-    async def _stall(self, seconds: float) -> bool:
-        """Sleep ``seconds`` or until the server closes; return True if it closed."""
-        assert self._closing is not None
-        waiter = asyncio.ensure_future(self._closing.wait())
-        try:
-            done, _ = await asyncio.wait({waiter}, timeout=None if math.isinf(seconds) else seconds)
-        finally:
-            waiter.cancel()
-        return bool(done)
-
-    def _reset(self, request: web.BaseRequest, hard: bool = False) -> web.StreamResponse:
-        """Drop the connection: ``hard`` sends a TCP RST, else a FIN after the bytes sent so far."""
-        transport = request.transport
-        if transport is not None:
-            if hard:
-                sock = transport.get_extra_info("socket")
-                if sock is not None:
-                    # SO_LINGER 0: close() sends RST, the client sees "connection reset".
-                    sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
-                transport.abort()
-            else:
-                # close() flushes what was written, so the client gets every byte up to the cut.
-                transport.close()
-        # aiohttp finds the transport gone when it writes this and drops it quietly.
-        return web.Response(status=599)
 
     def _base_headers(self, rid: str, anthropic: bool, content_type: str) -> dict[str, str]:
         h = {"Content-Type": content_type}
@@ -608,33 +581,9 @@ class MockServer:
             headers.update(extra)
         self.status_counts[200] += 1
         if kind in ("reset-after-headers", "cut@", "stall@"):
-            return await self._send_broken(request, kind, step, payload, headers)
+            assert self._closing is not None
+            return await _send.broken(request, kind, step, payload, headers, self._closing)
         return web.Response(body=payload, headers=headers)
-
-    async def _send_broken(
-        self,
-        request: web.BaseRequest,
-        kind: str,
-        step: Step,
-        payload: bytes,
-        headers: dict[str, str],
-    ) -> web.StreamResponse:
-        """A non-streaming body that goes wrong after the headers."""
-        resp = web.StreamResponse(headers=headers)
-        resp.content_length = len(payload)
-        await resp.prepare(request)
-        if kind == "reset-after-headers":
-            await resp.write(b"")  # flushes the buffered headers (drain() is deprecated)
-            return self._reset(request)
-        if kind == "cut@":
-            await resp.write(payload[: step.events])
-            await resp.write(b"")  # flushes the buffered headers (drain() is deprecated)
-            return self._reset(request)
-        if await self._stall(step.seconds):  # stall@: headers now, body later
-            return self._reset(request)
-        await resp.write(payload)
-        await resp.write_eof()
-        return resp
 
     async def _send_stream(
         self,
@@ -658,30 +607,5 @@ class MockServer:
         if kind in ("ok", "malformed", "badshape") and not tps and not every:
             # Fast path: one body, one write.
             return web.Response(body=b"".join(frames), headers=headers)
-
-        resp = web.StreamResponse(headers=headers)
-        await resp.prepare(request)
-        if kind == "reset-after-headers":
-            await resp.write(b"")  # flushes the buffered headers (drain() is deprecated)
-            return self._reset(request)
-        # N past the end still fails before the terminator (the last frame).
-        stop_at = min(step.events, len(frames) - 1) if kind in ("cut@", "error@", "stall@") else -1
-        delay = 1.0 / tps if tps else 0.0
-        for i, frame in enumerate(frames):
-            if i == stop_at:
-                if kind == "cut@":
-                    await resp.write(b"")  # flushes the buffered headers (drain() is deprecated)
-                    return self._reset(request)
-                if kind == "error@":
-                    await resp.write(stream_error(api, step.error_type, i))
-                    await resp.write_eof()
-                    return resp
-                if await self._stall(step.seconds):
-                    return self._reset(request)
-            if every and i and i % every == 0:
-                await resp.write(KEEPALIVE)
-            if delay and i:
-                await asyncio.sleep(delay)
-            await resp.write(frame)
-        await resp.write_eof()
-        return resp
+        assert self._closing is not None
+        return await _send.stream(request, api, frames, step, headers, tps, every, self._closing)
