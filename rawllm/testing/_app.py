@@ -49,6 +49,7 @@ from ._errors import (
     MALFORMED_JSON,
     bad_frame,
     error_body,
+    model_not_found,
 )
 from ._faults import FaultPlan, Step
 from ._planning import DEFAULT_TOKENS, reply_text
@@ -61,31 +62,7 @@ _NO_ENFORCEMENT = Enforcement()
 
 __all__ = ["MockServer"]
 
-_ROUTES = {
-    ("POST", "/v1/chat/completions"): "chat",
-    ("POST", "/v1/embeddings"): "embeddings",
-    ("GET", "/v1/models"): "models",
-    ("POST", "/v1/responses"): "responses",
-    ("POST", "/v1/messages"): "messages",
-    ("POST", "/v1/messages/count_tokens"): "count_tokens",
-}
-_ANTHROPIC_APIS = frozenset({"messages", "count_tokens"})
 MAX_BODY = 32_000_000
-
-
-def _int_header(value: str | None, name: str) -> int | None:
-    if value is None:
-        return None
-    if not value.strip().isdigit():
-        raise ValueError(f"{name} must be a non-negative integer, got {value!r}")
-    return int(value)
-
-
-def _model_not_found(model: str, anthropic: bool) -> str:
-    """The providers' own 404 message for a model they do not serve."""
-    if anthropic:
-        return f"model: {model}"
-    return f"The model `{model}` does not exist or you do not have access to it."
 
 
 # -- the server ----------------------------------------------------------------
@@ -119,6 +96,13 @@ class MockServer:
             (``max_parallel_requests``): 429 on every route, with this
             ``Retry-After`` (LiteLLM: its 60 s rate window) and
             ``rate_limit_type: max_parallel_requests``; ``None``: no header.
+        concurrency_headers: state ``max_concurrency`` on non-streaming
+            successes as LiteLLM v3 does
+            (``x-ratelimit-api_key-limit-max_parallel_requests`` and
+            ``-remaining-``).
+        queue_503: refuse the overflow as Ollama does when its queue is full:
+            503 ``server busy, please try again.  maximum pending requests
+            exceeded``, no ``Retry-After``.
         change_after: seconds after the first request when ``rpm``/``tpm`` change ...
         change_factor: ... by this factor (0.5: the budget halves mid-run).
         seed: seed of the random ``gateway_429`` refusals.
@@ -159,6 +143,8 @@ class MockServer:
         gateway_retry_after: float | None = 0.2,
         max_concurrency: int | None = None,
         concurrency_retry_after: float | None = None,
+        concurrency_headers: bool = False,
+        queue_503: bool = False,
         change_after: float | None = None,
         change_factor: float = 0.5,
         seed: int = 0,
@@ -184,6 +170,8 @@ class MockServer:
             gateway_retry_after=gateway_retry_after,
             max_concurrency=max_concurrency,
             concurrency_retry_after=concurrency_retry_after,
+            concurrency_headers=concurrency_headers,
+            queue_503=queue_503,
             change_after=change_after,
             change_factor=change_factor,
             seed=seed,
@@ -356,16 +344,10 @@ class MockServer:
     async def _respond(self, request: web.BaseRequest) -> web.StreamResponse:
         arrived = time.monotonic()
         method, path = request.method, request.path
-        api = _ROUTES.get((method, path))
-        item_id, azure = None, False
-        if api is None:
-            api, item_id, azure = _lookup.resolve(method, path)
         headers = request.headers
+        api, item_id, azure, anthropic = _lookup.route(method, path, headers)
         if api is None and is_batch_route(path):
             return await serve_batch_route(self, request, arrived)
-        anthropic = api in _ANTHROPIC_APIS or (
-            api in ("models", "model") and "anthropic-version" in headers and not azure
-        )
         # Not request.read(): its 1 MiB cap is far below the providers' (a prompt with
         # images is easily more); the cap here is Anthropic's 32 MB.
         raw = await request.content.read() if method == "POST" else b""
@@ -387,9 +369,12 @@ class MockServer:
             self._buckets = enforcer.budgets(self._buckets, arrived)
             refusal = enforcer.refusal(self.in_flight, anthropic, time.time())
             if refusal is not None:
-                status, message, extra = refusal
+                status, message, extra, etype = refusal
                 self.rate_limited += status == 429
-                return self._error(rid, anthropic, status, message, extra)
+                return self._error(rid, anthropic, status, message, extra, etype=etype)
+            stated = enforcer.stated(self.in_flight)
+        else:
+            stated = None
 
         # -- fault step ---------------------------------------------------------
         script = headers.get("x-mock-faults")
@@ -403,7 +388,7 @@ class MockServer:
             hdr_latency = headers.get("x-mock-latency")
             if hdr_latency is not None:
                 latency = _faults._seconds(hdr_latency, "x-mock-latency")
-            tokens = _int_header(headers.get("x-mock-tokens"), "x-mock-tokens")
+            tokens = _faults.int_header(headers.get("x-mock-tokens"), "x-mock-tokens")
         except ValueError as exc:
             return self._error(rid, anthropic, 400, f"MockServer: {exc}")
         if latency > 0:
@@ -432,10 +417,12 @@ class MockServer:
         if self.strict_models and api != "models":
             missing = unknown_model(body, anthropic)
             if missing is not None:
-                message = _model_not_found(missing, anthropic)
+                message = model_not_found(missing, anthropic)
                 return self._error(rid, anthropic, 404, message, code="model_not_found")
         try:
-            return await self._route(request, api, raw, body or {}, rid, step, anthropic, tokens)
+            return await self._route(
+                request, api, raw, body or {}, rid, step, anthropic, tokens, stated
+            )
         except BadRequest as exc:
             return self._error(rid, anthropic, exc.status, exc.message)
 
@@ -488,14 +475,14 @@ class MockServer:
         message: str | None = None,
         extra: list[tuple[str, str]] | None = None,
         code: str | None = None,
+        etype: str | None = None,
     ) -> web.Response:
         self.status_counts[status] += 1
         headers = self._base_headers(rid, anthropic, JSON)
         if extra:
             headers.update(extra)
-        return web.Response(
-            status=status, body=error_body(anthropic, status, message, code), headers=headers
-        )
+        body = error_body(anthropic, status, message, code, etype)
+        return web.Response(status=status, body=body, headers=headers)
 
     def _rate_limited(
         self, rid: str, anthropic: bool, headers: dict[str, str], wait: float, which: str, cost: int
@@ -523,6 +510,7 @@ class MockServer:
         step: Step,
         anthropic: bool,
         tokens: int | None,
+        stated: dict[str, str] | None = None,
     ) -> web.StreamResponse:
         n_tokens = self.tokens if tokens is None else tokens
         cache_key = (api, anthropic, n_tokens, raw)
@@ -579,6 +567,8 @@ class MockServer:
         headers = self._base_headers(rid, anthropic, JSON)
         if extra:
             headers.update(extra)
+        if stated:  # LiteLLM v3 states its cap on non-streaming successes only
+            headers.update(stated)
         self.status_counts[200] += 1
         if kind in ("reset-after-headers", "cut@", "stall@"):
             assert self._closing is not None
