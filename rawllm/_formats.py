@@ -81,9 +81,10 @@ class WireFormat(Generic[R, E]):
         method: the HTTP method.
         decode_event: one server-sent event -> an item, ``None`` to skip it, or a
             ``Done`` for a terminator that carries no item; raises the
-            ``APIStatusError`` of an in-band error.
+            ``APIStatusError`` of an in-band error.  The stream reader passes
+            events whose ``data`` is the raw bytes (``rawllm.sse.BytesEvent``).
         decode_data: optional faster form taking only ``event.data`` (for APIs
-            that ignore the ``event:`` field).
+            that ignore the ``event:`` field), as text or raw bytes.
         end_types: the end rule: a stream is complete once an item of one of
             these types was decoded (it is handed out unless it is a ``Done``),
             and nothing after it is read.
@@ -101,7 +102,7 @@ class WireFormat(Generic[R, E]):
     usage_tokens: Callable[[R], int | None] = _no_usage
     method: str = "POST"
     decode_event: Callable[[Event], E | Done | None] = _not_a_stream
-    decode_data: Callable[[str], E | Done | None] | None = None
+    decode_data: Callable[[str | bytes], E | Done | None] | None = None
     end_types: frozenset[type] = frozenset()
     terminator: str = ""
     accumulator: Callable[[], Accumulator[E, R]] | None = None

@@ -4,6 +4,9 @@ Shaped on aiolimiter's ``leakybucket.py`` (``__slots__``, one ``TimerHandle``
 waker, cancelled futures dropped, a ``__repr__`` with live state), with the
 clock passed in and the accounting kept in the pure ``Pacer``.  Why the
 queue is not an ``aiolimiter.AsyncLimiter``: see docs/rate-limits.md.
+What the server's answers teach and which path ``acquire`` takes (free,
+slots only, paced) live in ``_limiter_answers``; the shared store's calls in
+``_limiter_store``; loops in several threads in ``_loopshare``.
 
 Invariants:
 - waiters are served strictly first in, first out; whether the head may
@@ -24,7 +27,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import logging
 import math
 import random
 import threading
@@ -34,11 +36,11 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 from ._config import RateLimit
+from ._limiter_answers import arm_now, learn_from, queue_full, update_mode
 from ._limiter_store import reserve, spawn
 from ._loopshare import acquire_shared, bind, grant, track
-from ._permit import NOOP, UNPACED, LimiterState, NoopPermit, Permit, RateStore, maybe_low
-from ._ratelimit import Pacer, explicit_wait, read_rate_headers
-from ._ratelimit_headers import PARALLEL_LIMIT, parallel_cap
+from ._permit import NOOP, UNPACED, LimiterState, NoopPermit, Permit, RateStore
+from ._ratelimit import Pacer
 from ._tokens import DEFAULT_COMPLETION_TOKENS, Estimate, UsageRatio, estimate_tokens, uncapped
 
 __all__ = [
@@ -50,9 +52,6 @@ __all__ = [
     "estimate_tokens",
 ]
 
-logger = logging.getLogger("rawllm")
-LOOK_EVERY = 0.1
-"""Seconds between looks at the server's ``remaining`` while learned limits stand by."""
 _NOLOCK = contextlib.nullcontext()
 
 
@@ -179,17 +178,7 @@ class Limiter:
         self._store_down_until = -math.inf
         self._tasks: set[asyncio.Task[Any]] = set()
         self._usage = UsageRatio()
-        self._update_mode(0.0)
-
-    def _update_mode(self, now: float) -> None:
-        """Choose the acquire path: free (no-op permit), slots only, or paced."""
-        pacer = self._pacer
-        self._pinned = pacer.budgeted  # a budget, not a pause or a slowdown
-        self._paced = self._pinned or pacer.engaged(now)
-        free = self._slots_only and not self._paced and not self._probing
-        if self._free and not free:
-            self._free_until = now
-        self._free = free
+        update_mode(self, 0.0)
 
     # -- estimates -------------------------------------------------------
 
@@ -226,7 +215,7 @@ class Limiter:
         """
         if self._free:
             n = self._free_starts = self._free_starts + 1
-            if n + self._pacer.starts < self._check_at or not self._arm_now():
+            if n + self._pacer.starts < self._check_at or not arm_now(self):
                 return NOOP  # type: ignore[return-value]
             self._free_starts = n - 1  # it starts on the paced path instead
         return None
@@ -260,7 +249,7 @@ class Limiter:
                 pacer = self._pacer
                 pacer.starts += 1
                 if self._free_starts + pacer.starts >= self._check_at:
-                    self._arm_now()
+                    arm_now(self)
                 self._in_flight += 1
                 return Permit(self, tokens, UNPACED, None, self._in_flight)
             now = self._clock()
@@ -275,29 +264,6 @@ class Limiter:
         except asyncio.CancelledError:
             self._forget(fut)
             raise
-
-    def _arm_now(self) -> bool:
-        """A start crossed the standby check: arm the learned limits if this second is near them.
-
-        Every start counts, free or paced (``near`` and ``check_at`` use the same total).
-
-        Returns:
-            True when they armed (pacing applies from this start on).
-        """
-        pacer = self._pacer
-        starts = self._free_starts + pacer.starts
-        now = self._clock()
-        if pacer.near(now, starts):
-            self._arm_learned(now, starts)
-            return True
-        self._check_at = pacer.check_at()
-        return False
-
-    def _arm_learned(self, now: float, starts: int) -> None:
-        self._pacer.arm(now, starts)
-        self._check_at = math.inf
-        self._update_mode(now)
-        logger.debug("rawllm: the learned rate limits now pace this client")
 
     def _forget(self, fut: asyncio.Future[Permit]) -> None:
         """A waiter was cancelled: give back what it was granted, or pass the turn on."""
@@ -331,7 +297,7 @@ class Limiter:
         permit = Permit(self, cost, pacer.start(cost, now, pace), shared, self._in_flight)
         permit.raw = guess
         if self._free_starts + pacer.starts >= self._check_at:  # waiters granted in a row
-            self._arm_now()
+            arm_now(self)
         return permit
 
     def free_slot(self) -> None:
@@ -464,181 +430,16 @@ class Limiter:
         lock = self._lock
         if lock is not None:
             with lock:
-                self._observe(status, headers, permit)
+                learn_from(self, status, headers, permit)
             return
-        self._observe(status, headers, permit)
-
-    def _observe(
-        self, status: int, headers: Mapping[str, str], permit: Permit | NoopPermit | None
-    ) -> None:
-        self._answers += 1
-        if status == 429 or status == 529:
-            self._refused(status, headers, permit)
-            return
-        pacer = self._pacer
-        if not self._adaptive:
-            return
-        now = self._clock()
-        get = headers.get
-        if status < 500:
-            pacer.congestion.success(now, self._slot_of(permit))
-            cap = get(PARALLEL_LIMIT)  # the one look per answer (LiteLLM states its cap)
-            if cap is not None and cap != self._seen_cap:
-                self._stated_cap(cap, now)
-        rr = get("x-ratelimit-remaining-requests")
-        rt = get("x-ratelimit-remaining-tokens")
-        if rr is not None or rt is not None:
-            key = (get("x-ratelimit-limit-requests"), get("x-ratelimit-limit-tokens"))
-            low = maybe_low(rr) or maybe_low(rt)
-        else:
-            rr = get("anthropic-ratelimit-requests-remaining")
-            if rr is None:
-                if self._probing:
-                    self._end_probe()
-                elif self._slowed or (self._paced and not self._pinned):
-                    self._check_recovery(now)
-                return
-            key = (
-                get("anthropic-ratelimit-requests-limit"),
-                get("anthropic-ratelimit-tokens-limit"),
-            )
-            # "tokens" is the most restrictive token limit in effect (Anthropic's docs)
-            rt = get("anthropic-ratelimit-tokens-remaining")
-            low = (
-                maybe_low(rr)
-                or maybe_low(rt)
-                or maybe_low(get("anthropic-ratelimit-input-tokens-remaining"))
-                or maybe_low(get("anthropic-ratelimit-output-tokens-remaining"))
-            )
-        # Limits repeat on every answer: only a new limit or a budget near
-        # exhaustion is worth parsing (the per-response cost when pacing binds).
-        if low or key != self._seen_limits:
-            self._seen_limits = key
-            info = read_rate_headers(headers, self._wall(), False)
-            if info is not None:
-                pacer.learn(info, now, max(0, self._free_starts - self._answers) + self._in_flight)
-                if not self._paced or not self._pinned:
-                    self._update_mode(now)
-                if self._waiters and not self._probing:
-                    self._wake()
-        if pacer.standby and now >= self._look_at:
-            # learned limits far above the load cost nothing until near; the
-            # server's remaining is looked at every LOOK_EVERY seconds (the
-            # client's own starts are checked as they are made: _check_at)
-            self._look_at = now + LOOK_EVERY
-            starts = self._free_starts + pacer.starts
-            if pacer.near(now, starts, rr, rt):
-                self._arm_learned(now, starts)
-            else:
-                self._check_at = pacer.check_at()
-        if self._probing:  # ended only now, so that what was learned paces the others
-            self._end_probe()
-        elif self._slowed or (self._paced and not self._pinned):
-            self._check_recovery(now)
-
-    def _stated_cap(self, raw: str, now: float) -> None:
-        """A new stated cap on calls in flight: the window starts at it (``advertise``)."""
-        self._seen_cap = raw
-        cap = parallel_cap(raw)
-        if cap is not None and self._pacer.congestion.advertise(cap, now):
-            self._update_mode(now)
-            if self._waiters:
-                self._wake()
+        learn_from(self, status, headers, permit)
 
     def queue_full(self, headers: Mapping[str, str], permit: Permit | NoopPermit | None) -> None:
         """The answer ``observe`` saw was a full queue's 503 (Ollama, read from its body):
         a refusal for too many calls in flight, handled as a 429 that states no wait."""
         lock = self._lock
         with lock if lock is not None else _NOLOCK:
-            self._refused(503, headers, permit)
-
-    def _refused(
-        self, status: int, headers: Mapping[str, str], permit: Permit | NoopPermit | None
-    ) -> None:
-        now = self._clock()
-        wall = self._wall()
-        pacer = self._pacer
-        info = read_rate_headers(headers, wall, True)
-        if info is not None:
-            pacer.learn(info, now, self._in_flight)
-        if status == 529:
-            reason = "529 overloaded"
-        elif status == 503:
-            reason = "503 queue full"
-        elif info is None:
-            reason = "429 without rate headers"
-        else:
-            reason = "429 with rate headers"
-        if permit is None:
-            started = None
-        elif not isinstance(permit, Permit):  # the free path: sent before the limiter engaged
-            started = self._free_until if self._free_until is not None else now
-        else:
-            started = permit.started
-        rng = self._rng
-        opened = pacer.refused(
-            now,
-            started,
-            explicit_wait(headers, wall, info),
-            rng.random(),
-            rng.random(),
-            reason,
-            self._slot_of(permit),
-        )
-        if opened:
-            self._slowed = pacer.slowed
-            rate = pacer.request_rate(pacer.paused_until)
-            logger.info(
-                "rawllm: slowing down after %s: pausing %.2f s, then pacing %s",
-                reason,
-                pacer.pause_delay(now),
-                "unpaced" if rate is None else f"{rate:.3g} req/s",
-            )
-            if self._store is not None and now >= self._store_down_until:
-                try:
-                    spawn(self, self._store.pause(pacer.paused_until - now))
-                except RuntimeError:
-                    pass
-        self._update_mode(now)
-        if self._probing:
-            self._end_probe()
-        elif self._waiters:
-            self._wake()
-
-    def _slot_of(self, permit: Permit | NoopPermit | None) -> int:
-        """Calls in flight when ``permit``'s request was sent, itself included (0: unknown).
-
-        Called once per answer.  A free-path call carries no slot: the calls
-        still unanswered when its answer came, itself included, stand in for
-        it (so the first burst's successes say how many the server held).
-        """
-        if isinstance(permit, Permit):
-            return permit.slot
-        if permit is None:
-            return 0
-        self._free_answers += 1
-        return max(1, self._free_starts - self._free_answers + 1) + self._in_flight
-
-    def _check_recovery(self, now: float) -> None:
-        """Paced only by a slowdown or a pause: go back to the cheap path once both are over."""
-        pacer = self._pacer
-        if pacer.slowed:
-            pacer.request_rate(now)  # releases the cap once it has climbed back
-            if pacer.slowed:
-                return
-        if self._slowed:
-            self._slowed = False
-            logger.info("rawllm: recovered from the slowdown: back to full speed")
-        if not pacer.engaged(now):
-            self._update_mode(now)
-            if self._waiters:
-                self._wake()
-
-    def _end_probe(self) -> None:
-        self._probing = False
-        self._update_mode(self._clock())
-        if self._waiters:
-            self._wake()
+            queue_full(self, headers, permit)
 
     # -- reading ---------------------------------------------------------
 

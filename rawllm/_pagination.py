@@ -7,7 +7,11 @@ read it:
   is ``after=<id of the last item>``; a page with no ``has_more`` field (the
   models list) is the only page;
 - Anthropic pages: while ``has_more``, the next page is ``after_id=<last_id>``
-  (or, when paging backwards with ``before_id``, ``before_id=<first_id>``).
+  (or, when paging backwards with ``before_id``, ``before_id=<first_id>``);
+- Batch API lists (``files``, ``batches``, ``messages.batches``): the next
+  page is ``<cursor>=<last id>`` (the page's ``last_id``, else its last
+  item's ``id``) until a page is empty or says ``has_more: false``; a page
+  without ``has_more`` is followed, since these lists take the cursor.
 
 Example:
     >>> async for model in client.models.list():
@@ -20,7 +24,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator, Awaitable, Callable, Generator, Mapping
 from typing import Any, Generic, TypeVar
 
-__all__ = ["AsyncPaginator", "next_after", "next_after_id"]
+__all__ = ["AsyncPaginator", "next_after", "next_after_id", "next_cursor"]
 
 P = TypeVar("P")
 T = TypeVar("T")
@@ -60,6 +64,33 @@ def next_after_id(page: Any, query: Mapping[str, Any]) -> Query | None:
         return None if first is None else {**query, "before_id": first}
     last = getattr(page, "last_id", None)
     return None if last is None else {**query, "after_id": last}
+
+
+def next_cursor(name: str) -> Callable[[Any, Mapping[str, Any]], Query | None]:
+    """The cursor rule of the Batch API lists, sending the last id as ``name``.
+
+    With ``name="after_id"`` (Anthropic) and ``before_id`` in the query, the
+    list is read backwards, as ``next_after_id`` does: ``before_id`` becomes
+    the page's first id.
+
+    Example:
+        >>> class Page: has_more = None; last_id = "b"; data = [1]
+        >>> next_cursor("after")(Page(), {"limit": 1})
+        {'limit': 1, 'after': 'b'}
+    """
+
+    def rule(page: Any, query: Mapping[str, Any]) -> Query | None:
+        data = page.data
+        if not data or page.has_more is False:
+            return None
+        if name == "after_id" and query.get("before_id") is not None:
+            # Anthropic pages backwards from before_id: the next page is before this one's first.
+            first = page.first_id or data[0].id
+            return None if first is None else {**query, "before_id": first}
+        last = page.last_id or data[-1].id
+        return None if last is None else {**query, name: last}
+
+    return rule
 
 
 class AsyncPaginator(Generic[P, T]):

@@ -4,8 +4,9 @@ Sans-IO, in the manner of h11's body readers: the IO layer (``AsyncStream``)
 reads a chunk, calls ``feed(chunk)``, hands out the items it returns, and
 calls ``eof()`` when the body ends.  The reader does the rest:
 
-- SSE framing (``rawllm.sse.SSEDecoder``), then one decode per event with the
-  format's decoder (``WireFormat.decode_data`` / ``decode_event``);
+- SSE framing (``rawllm.sse.SSEDecoder`` in a byte mode, ``bytes_decoder``),
+  then one decode per event with the format's decoder
+  (``WireFormat.decode_data`` / ``decode_event``), straight from the data bytes;
 - the end rule: the stream is complete at the first item whose type is in
   ``WireFormat.end_types`` (OpenAI's ``data: [DONE]``, Anthropic's
   ``message_stop``, Responses' ``response.completed`` / ``response.incomplete``);
@@ -32,12 +33,12 @@ another reader with the same small interface: ``feed``, ``eof``, ``done``,
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Generic, Protocol, TypeVar
+from typing import Any, Generic, Protocol, TypeVar
 
 from ._exceptions import APIConnectionError, APIError, APIResponseValidationError
 from ._formats import WireFormat
 from ._wire._common import Done
-from .sse import ServerSentEvent, SSEDecoder
+from .sse import BytesEvent, bytes_decoder
 
 __all__ = ["Reader", "StreamReader"]
 
@@ -106,7 +107,9 @@ class StreamReader(Generic[E, R]):
         max_event_bytes: int | None = None,
     ) -> None:
         self._fmt = fmt
-        self._sse = SSEDecoder(max_event_bytes=max_event_bytes)
+        # Events come out as raw data bytes (the event type too, for formats
+        # that need it): each is decoded once, bytes straight to JSON.
+        self._sse = bytes_decoder(names=fmt.decode_data is None, max_event_bytes=max_event_bytes)
         self._max_bytes = max_bytes
         self._items: list[E] = []
         self._error: APIError | None = None
@@ -116,7 +119,7 @@ class StreamReader(Generic[E, R]):
         """True once the end was seen: the stream is whole."""
         # The plain function, not a bound method: a bound method kept on self
         # would be a reference cycle, and every stream would wait for the GC.
-        self._decode: Callable[[StreamReader[E, R], list[ServerSentEvent], list[E]], None] = (
+        self._decode: Callable[[StreamReader[E, R], list[Any], list[E]], None] = (
             StreamReader._decode_data
             if fmt.decode_data is not None
             else StreamReader._decode_events
@@ -156,7 +159,7 @@ class StreamReader(Generic[E, R]):
                     f"The stream is larger than max_response_bytes={self._max_bytes}: "
                     f"rawllm stopped reading it."
                 )
-            events = self._sse.feed(data)  # raises past max_event_bytes
+            events: list[Any] = self._sse.feed(data)  # raises past max_event_bytes
         except APIError as exc:
             self._error = exc
             raise
@@ -236,12 +239,12 @@ class StreamReader(Generic[E, R]):
     # The two loops differ only in what they pass the decoder: the per-event
     # path has no branch on the format.
 
-    def _decode_data(self, events: list[ServerSentEvent], new: list[E]) -> None:
+    def _decode_data(self, events: list[bytes], new: list[E]) -> None:
         decode = self._fmt.decode_data
         assert decode is not None
         ends = self._fmt.end_types
-        for event in events:
-            item = decode(event.data)
+        for data in events:
+            item = decode(data)
             if item is None:
                 continue
             if type(item) in ends:
@@ -249,7 +252,7 @@ class StreamReader(Generic[E, R]):
                 return
             new.append(item)  # type: ignore[arg-type]  # not a Done: its type ends the stream
 
-    def _decode_events(self, events: list[ServerSentEvent], new: list[E]) -> None:
+    def _decode_events(self, events: list[BytesEvent], new: list[E]) -> None:
         decode = self._fmt.decode_event
         ends = self._fmt.end_types
         for event in events:

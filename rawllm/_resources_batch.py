@@ -11,9 +11,9 @@ only until its first body byte, as streams are.
 from __future__ import annotations
 
 import os
-from collections.abc import AsyncIterator, Awaitable, Callable, Generator, Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Generic, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import msgspec
 from yarl import URL
@@ -23,6 +23,7 @@ from ._config import NOT_GIVEN, NotGiven, Timeout
 from ._exceptions import APIError
 from ._formats import WireFormat
 from ._multipart import FilePart, encode_multipart
+from ._pagination import AsyncPaginator, next_cursor
 from ._raw_response import RawResponses
 from ._wire._common import invalid
 from .types._base import Result
@@ -41,10 +42,9 @@ from .types.batches import (
 if TYPE_CHECKING:
     from ._client import BaseClient
 
-__all__ = ["AsyncBatches", "AsyncFiles", "AsyncMessageBatches", "AsyncPager"]
+__all__ = ["AsyncBatches", "AsyncFiles", "AsyncMessageBatches"]
 
 TimeoutArg = Timeout | float | None | NotGiven
-T = TypeVar("T")
 R = TypeVar("R", bound=Result)
 
 _json = msgspec.json.encode
@@ -93,42 +93,10 @@ def _body(params: Mapping[str, Any], extra_body: Mapping[str, Any] | None) -> by
     return out
 
 
-# -- pagination --------------------------------------------------------------------------
+# -- pagination: one AsyncPaginator, the Batch API lists' cursor rule --------------------
 
-
-class AsyncPager(Generic[T]):
-    """A list call: ``await`` it for the first page, ``async for`` for every item of every page.
-
-    Example:
-        >>> async for batch in client.batches.list(limit=20):
-        ...     print(batch.id, batch.status)
-    """
-
-    __slots__ = ("_cursor", "_fetch", "_params")
-
-    def __init__(
-        self,
-        fetch: Callable[[dict[str, Any]], Awaitable[Any]],
-        params: dict[str, Any],
-        cursor: str,
-    ) -> None:
-        self._fetch = fetch
-        self._params = params
-        self._cursor = cursor
-
-    def __await__(self) -> Generator[Any, None, Any]:
-        return self._fetch(dict(self._params)).__await__()
-
-    async def __aiter__(self) -> AsyncIterator[T]:
-        params = dict(self._params)
-        while True:
-            page = await self._fetch(params)
-            for item in page.data:
-                yield item
-            last = page.last_id or (page.data[-1].id if page.data else None)
-            if not page.data or page.has_more is False or last is None:
-                return
-            params = {**params, self._cursor: last}
+_after = next_cursor("after")
+_after_id = next_cursor("after_id")
 
 
 # -- OpenAI ------------------------------------------------------------------------------
@@ -241,7 +209,7 @@ class AsyncFiles(_Base):
         extra_headers: Mapping[str, str] | None = None,
         extra_query: Mapping[str, Any] | None = None,
         timeout: TimeoutArg = NOT_GIVEN,
-    ) -> AsyncPager[FileObject]:
+    ) -> AsyncPaginator[FileList, FileObject]:
         """``GET /files``: await for one page, ``async for`` for every file."""
 
         def fetch(q: dict[str, Any]) -> Awaitable[FileList]:
@@ -251,7 +219,7 @@ class AsyncFiles(_Base):
             )  # fmt: skip
 
         params = _query(purpose=purpose, limit=limit, order=order, after=after) or {}
-        return AsyncPager(fetch, params, "after")
+        return AsyncPaginator(fetch, params, _after)
 
     async def content(
         self,
@@ -326,7 +294,7 @@ class AsyncBatches(_Base):
         extra_headers: Mapping[str, str] | None = None,
         extra_query: Mapping[str, Any] | None = None,
         timeout: TimeoutArg = NOT_GIVEN,
-    ) -> AsyncPager[Batch]:
+    ) -> AsyncPaginator[BatchList, Batch]:
         """``GET /batches``: await for one page, ``async for`` for every batch."""
 
         def fetch(q: dict[str, Any]) -> Awaitable[BatchList]:
@@ -335,7 +303,7 @@ class AsyncBatches(_Base):
                 extra_query=_merge(q, extra_query), timeout=timeout,
             )  # fmt: skip
 
-        return AsyncPager(fetch, _query(limit=limit, after=after) or {}, "after")
+        return AsyncPaginator(fetch, _query(limit=limit, after=after) or {}, _after)
 
 
 # -- Anthropic ------------------------------------------------------------------------------
@@ -396,7 +364,7 @@ class AsyncMessageBatches(_Base):
         extra_headers: Mapping[str, str] | None = None,
         extra_query: Mapping[str, Any] | None = None,
         timeout: TimeoutArg = NOT_GIVEN,
-    ) -> AsyncPager[MessageBatch]:
+    ) -> AsyncPaginator[MessageBatchList, MessageBatch]:
         """``GET /v1/messages/batches``: await for one page, ``async for`` for every batch."""
 
         def fetch(q: dict[str, Any]) -> Awaitable[MessageBatchList]:
@@ -406,7 +374,7 @@ class AsyncMessageBatches(_Base):
             )  # fmt: skip
 
         params = _query(limit=limit, after_id=after_id, before_id=before_id) or {}
-        return AsyncPager(fetch, params, "after_id")
+        return AsyncPaginator(fetch, params, _after_id)
 
     def results(
         self,

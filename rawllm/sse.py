@@ -24,6 +24,14 @@ Invariants:
 * Fast path: a chunk without CR is cut at LF as it is; a chunk with a CR is
   first normalised (CRLF and lone CR to LF) and then takes the same path.
 
+Byte modes, for rawllm's own stream readers (``bytes_decoder``): the same
+framing, but each event is handed out as its raw data bytes (``names=False``)
+or as a ``BytesEvent`` (type and raw data), without decoding the data to
+``str``.  The readers decode those bytes straight to JSON, which spares a
+UTF-8 decode, and for non-ASCII text a re-encode, per event; invalid UTF-8
+then takes the reader's slow path, which decodes it as this module does
+(U+FFFD), so the result is the same.
+
 Optional bound (``max_event_bytes``): the incomplete line kept between chunks
 and the data of the event being assembled may not grow past it; past it
 ``feed`` raises ``rawllm.APIResponseValidationError``.  It is checked where
@@ -41,6 +49,7 @@ No IO, no clock, no asyncio: ``rawllm._streaming`` feeds it body chunks.
 from __future__ import annotations
 
 import sys
+from typing import Any
 
 import msgspec
 
@@ -73,6 +82,16 @@ class ServerSentEvent(msgspec.Struct, frozen=True, gc=False):
     retry: int | None = None
 
 
+class BytesEvent(msgspec.Struct, frozen=True, gc=False):
+    """An event whose data is still the raw bytes of its data lines (joined with LF).
+
+    Internal to rawllm's stream readers (see ``bytes_decoder``); not exported.
+    """
+
+    event: str
+    data: bytes
+
+
 def _parse_retry(value: bytes) -> int | None:
     """The retry value if it is all ASCII digits (and within the int-string limit)."""
     if not value.isdigit():  # bytes.isdigit() is True for ASCII digits only
@@ -90,15 +109,19 @@ def _max_digits() -> int:
     return limit if limit > 0 else sys.maxsize
 
 
-_EVENT_NAMES: dict[bytes, str] = {b"": "message"}
-_EVENT_NAMES_MAX = 512
+# Whole ``event: <name>`` lines -> the decoded name.  Streams name events from a
+# small set (Anthropic, Responses: every event), so a line is recognised by one
+# dict lookup, without slicing it.  Bounded: a hostile stream cannot grow it.
+_EVENT_LINES: dict[bytes, str] = {b"event: ": "message"}
+_EVENT_LINES_MAX = 512
 
 
-def _event_name(value: bytes) -> str:
-    """Decode an ``event`` field value, remembering the names streams use again and again."""
+def _event_name(line: bytes) -> str:
+    """Decode an ``event: `` line's value, remembering the lines streams send again and again."""
+    value = line[7:]
     name = value.decode("utf-8", "replace") if value else "message"
-    if len(_EVENT_NAMES) < _EVENT_NAMES_MAX and len(value) <= 64:
-        _EVENT_NAMES[value] = name
+    if len(_EVENT_LINES) < _EVENT_LINES_MAX and len(value) <= 64:
+        _EVENT_LINES[line] = name
     return name
 
 
@@ -135,6 +158,7 @@ class SSEDecoder:
         "_retry",
         "_id",
         "_last_event_id",
+        "_raw",
     )
 
     def __init__(self, *, max_event_bytes: int | None = None) -> None:
@@ -160,6 +184,7 @@ class SSEDecoder:
         self._retry: int | None = None  # retry set in the current block
         self._id: str | None = None  # the spec's last event ID buffer
         self._last_event_id: str | None = None
+        self._raw = 0  # 0: ServerSentEvent; 1: data bytes; 2: BytesEvent (see bytes_decoder)
 
     @property
     def last_event_id(self) -> str | None:
@@ -340,7 +365,7 @@ class SSEDecoder:
             self._too_large("line")
         if len(block) > cap:  # rare: only then can an event completed here exceed the cap
             for i, event in enumerate(events):
-                if len(event.data) > cap // 4 and len(event.data.encode()) > cap:
+                if _data_size(event, cap) > cap:
                     if i == 0:
                         self._too_large("data")
                     # Hand out the events before it; the error comes with the next call.
@@ -367,11 +392,12 @@ class SSEDecoder:
             self._more = None
             self._too_large("data")
 
-    def _lines(self, block: bytes) -> list[ServerSentEvent]:
+    def _lines(self, block: bytes) -> list[Any]:
         """Interpret complete LF-terminated lines (``block`` ends with LF)."""
         lines = block.split(b"\n")
         lines.pop()  # the empty piece after the final LF
-        events: list[ServerSentEvent] = []
+        events: list[Any] = []  # ServerSentEvent, or bytes / BytesEvent in a byte mode
+        raw = self._raw
         # The data buffer is ``data`` (first line) plus ``more`` (all lines,
         # once there are two): no list is built for the usual one-line event.
         data = self._data
@@ -388,13 +414,18 @@ class SSEDecoder:
                         data = b"\n".join(more)
                         more = None
                         self._more_size = 0
-                    # LF is ASCII, so decoding the joined lines equals
-                    # decoding each line: U+FFFD never swallows a line end.
-                    try:
-                        text = data.decode()  # UTF-8; no-argument call is the fastest
-                    except UnicodeDecodeError:
-                        text = data.decode("utf-8", "replace")
-                    events.append(ServerSentEvent(event, text, id_, retry))
+                    if raw == 1:
+                        events.append(data)
+                    elif raw:
+                        events.append(BytesEvent(event, data))
+                    else:
+                        # LF is ASCII, so decoding the joined lines equals
+                        # decoding each line: U+FFFD never swallows a line end.
+                        try:
+                            text = data.decode()  # UTF-8; no-argument call is the fastest
+                        except UnicodeDecodeError:
+                            text = data.decode("utf-8", "replace")
+                        events.append(ServerSentEvent(event, text, id_, retry))
                     data = None
                 event = "message"
                 retry = None
@@ -407,12 +438,12 @@ class SSEDecoder:
                 else:
                     more.append(line[6:])
                     self._count_more(more)
+            elif (name_str := _EVENT_LINES.get(line)) is not None:
+                # Second fast path: Anthropic and Responses name every event;
+                # the few lines a stream uses are decoded once and reused.
+                event = name_str
             elif line[:7] == b"event: ":
-                # Second fast path: Anthropic and Responses name every event.
-                # The few names a stream uses are decoded once and reused.
-                value = line[7:]
-                name_str = _EVENT_NAMES.get(value)
-                event = name_str if name_str is not None else _event_name(value)
+                event = _event_name(line)
             elif line[0] != 58:  # not a ":" comment
                 name, _, value = line.partition(b":")
                 if value[:1] == b" ":
@@ -442,3 +473,32 @@ class SSEDecoder:
         self._id = id_
         self._last_event_id = last_id
         return events
+
+
+def _data_size(event: ServerSentEvent | BytesEvent | bytes, cap: int) -> int:
+    """The UTF-8 size of an event's data (exact whenever it could exceed ``cap``)."""
+    data = event if isinstance(event, bytes) else event.data
+    if isinstance(data, bytes) or len(data) <= cap // 4:
+        return len(data)
+    return len(data.encode())
+
+
+def bytes_decoder(*, names: bool, max_event_bytes: int | None = None) -> SSEDecoder:
+    """An ``SSEDecoder`` whose ``feed`` hands out raw data instead of ``ServerSentEvent``.
+
+    For rawllm's stream readers, which decode each event's data straight from
+    bytes to JSON.  With ``names=False`` each event is its data bytes (the event
+    type, id and retry are tracked but not handed out); with ``names=True`` it
+    is a ``BytesEvent`` (type and data).  Framing, the BOM, line ends, the
+    dispatch rule and ``max_event_bytes`` are exactly as for ``SSEDecoder``;
+    only the data is left undecoded, so invalid UTF-8 is the caller's to
+    replace (``data.decode("utf-8", "replace")`` gives what ``SSEDecoder``
+    would have).
+
+    Example:
+        >>> bytes_decoder(names=False).feed(b"data: {}\\n\\ndata: [DONE]\\n\\n")
+        [b'{}', b'[DONE]']
+    """
+    decoder = SSEDecoder(max_event_bytes=max_event_bytes)
+    decoder._raw = 2 if names else 1
+    return decoder

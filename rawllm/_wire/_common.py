@@ -56,7 +56,20 @@ class Event(Protocol):
     def event(self) -> str: ...
 
     @property
-    def data(self) -> str: ...
+    def data(self) -> str | bytes: ...
+
+
+def as_text(data: str | bytes) -> str:
+    """An event's data as the SSE spec reads it: UTF-8, U+FFFD for invalid bytes.
+
+    Stream readers hand decoders the raw data bytes (``rawllm.sse.bytes_decoder``);
+    the slow paths (errors, odd shapes, invalid UTF-8) work on text, via this.
+
+    Example:
+        >>> as_text(b"caf\\xc3\\xa9 \\xff")
+        'café \\ufffd'
+    """
+    return data if isinstance(data, str) else data.decode("utf-8", "replace")
 
 
 def encode(params: Mapping[str, Any]) -> bytes:

@@ -34,6 +34,7 @@ from typing import Any, Final
 import msgspec
 
 from .._exceptions import error_from_stream_body
+from ..sse import ServerSentEvent
 from ..types._base import keep_raw_fields
 from ..types.anthropic import (
     ContentBlock,
@@ -61,7 +62,7 @@ from ..types.anthropic import (
     _KnownContentBlock,
     _KnownDelta,
 )
-from ._common import Event, any_decoder, encode, generic, invalid, union_tags
+from ._common import Event, any_decoder, as_text, encode, generic, invalid, union_tags
 from ._tolerant import Path, tolerant, under
 
 __all__ = [
@@ -222,14 +223,16 @@ def decode_event(sse: Event) -> MessageStreamEvent | None:
         return None
     data = sse.data
     if name == "error":
-        raise _stream_error(data)
+        raise _stream_error(as_text(data))
     try:
         return _event_decoder.decode(data)
     except msgspec.ValidationError:
         pass  # unknown or error type, unknown delta or block: decided below
     except msgspec.DecodeError as exc:
+        if type(data) is not str:  # raw bytes, invalid UTF-8?: decide on the text, as SSE does
+            return decode_event(ServerSentEvent(sse.event, as_text(data)))
         raise invalid("MessageStreamEvent", data, exc) from exc
-    return _decode_event_slow(data)
+    return _decode_event_slow(as_text(data))
 
 
 def _decode_event_slow(data: str) -> MessageStreamEvent | None:

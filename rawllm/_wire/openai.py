@@ -44,7 +44,7 @@ from ..types.openai import (
     CreateEmbeddingResponse,
     ModelList,
 )
-from ._common import DONE, Done, Event, any_decoder, encode, generic, invalid
+from ._common import DONE, Done, Event, any_decoder, as_text, encode, generic, invalid
 from ._tolerant import Path, Repair, keep, tolerant
 
 __all__ = [
@@ -287,11 +287,13 @@ def _error_body(obj: dict[str, Any]) -> dict[str, Any]:
     return obj
 
 
-def decode_chunk(data: str) -> ChatCompletionChunk | Done | None:
+def decode_chunk(data: str | bytes) -> ChatCompletionChunk | Done | None:
     """Decode the ``data`` of one chat-completion stream event.
 
     Args:
-        data: the event's data string (the SSE decoder already joined its lines).
+        data: the event's data (the SSE decoder already joined its lines), as
+            text or as the raw bytes (invalid UTF-8 is then replaced, as the
+            SSE spec does, before anything is decided).
 
     Returns:
         ``DONE`` for the ``[DONE]`` terminator, ``None`` for an empty payload
@@ -316,6 +318,8 @@ def decode_chunk(data: str) -> ChatCompletionChunk | Done | None:
     except msgspec.DecodeError as exc:
         # Off the hot path, once per stream at most: "[DONE]" is not JSON, so the
         # terminator lands here rather than costing every chunk a comparison.
+        if type(data) is not str:  # raw bytes: the text path decides (invalid UTF-8 replaced)
+            return DONE if data == b"[DONE]" else decode_chunk(as_text(data))
         if data == "[DONE]":
             return DONE
         stripped = data.strip()
@@ -344,7 +348,7 @@ def decode_chunk(data: str) -> ChatCompletionChunk | Done | None:
     # one attribute read finds {"error": ...}; the flat {"object": "error"}
     # shape (older vLLM) has no choices, which is rare enough to test further.
     if chunk.error is not None or (not chunk.choices and chunk.object == "error"):
-        _raise_if_error(data)
+        _raise_if_error(as_text(data))
     return chunk
 
 
@@ -380,7 +384,7 @@ def decode_event(sse: Event) -> ChatCompletionChunk | Done | None:
         True
     """
     if sse.event == "error":
-        data = sse.data
+        data = as_text(sse.data)
         try:
             obj = any_decoder.decode(data)
         except msgspec.DecodeError:

@@ -33,6 +33,7 @@ from typing import Any, Final, TypeVar
 import msgspec
 
 from .._exceptions import error_from_stream_body
+from ..sse import ServerSentEvent
 from ..types._base import keep_raw_fields
 from ..types._responses_items import _KnownOutputContent, _KnownOutputItem
 from ..types.responses import (
@@ -46,7 +47,7 @@ from ..types.responses import (
     UnknownContentPart,
     UnknownOutputItem,
 )
-from ._common import Event, any_decoder, encode, generic, invalid, union_tags
+from ._common import Event, any_decoder, as_text, encode, generic, invalid, union_tags
 from ._tolerant import Path, tolerant, under
 
 __all__ = [
@@ -214,14 +215,16 @@ def decode_event(sse: Event) -> ResponseStreamEvent | None:
     """
     data = sse.data
     if sse.event == "error":
-        raise _error_event(data)
+        raise _error_event(as_text(data))
     try:
         return _event_decoder.decode(data)
     except msgspec.ValidationError:
         pass  # unknown, error or failed type, unknown item or part: decided below
     except msgspec.DecodeError as exc:
+        if type(data) is not str:  # raw bytes, invalid UTF-8?: decide on the text, as SSE does
+            return decode_event(ServerSentEvent(sse.event, as_text(data)))
         raise invalid("ResponseStreamEvent", data, exc) from exc
-    return _decode_event_slow(data)
+    return _decode_event_slow(as_text(data))
 
 
 def _decode_event_slow(data: str) -> ResponseStreamEvent | None:

@@ -132,10 +132,10 @@ class Usage(BaseModel, kw_only=True, gc=False):
     """
 
     input_tokens: int
-    output_tokens: int
     cache_creation_input_tokens: int | None = None
     cache_read_input_tokens: int | None = None
     cache_creation: CacheCreation | None = None
+    output_tokens: int
     server_tool_use: ServerToolUsage | None = None
     service_tier: str | None = None
     inference_geo: str | None = None
@@ -146,10 +146,10 @@ class Usage(BaseModel, kw_only=True, gc=False):
 class MessageDeltaUsage(BaseModel, kw_only=True, gc=False):
     """Usage carried by ``message_delta``: cumulative counts, not increments."""
 
-    output_tokens: int
     input_tokens: int | None = None
     cache_creation_input_tokens: int | None = None
     cache_read_input_tokens: int | None = None
+    output_tokens: int
     server_tool_use: ServerToolUsage | None = None
     output_tokens_details: OutputTokensDetails | None = None
 
@@ -401,8 +401,8 @@ class Message(Result, kw_only=True):
     id: str
     type: str = "message"
     role: str = "assistant"
-    content: list[ContentBlock]
     model: str
+    content: list[ContentBlock]
     stop_reason: StopReason | None = None
     stop_sequence: str | None = None
     usage: Usage

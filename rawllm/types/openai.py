@@ -104,11 +104,11 @@ class CompletionUsage(BaseModel, kw_only=True, gc=False):
         (19, 10)
     """
 
-    completion_tokens: int = 0
     prompt_tokens: int = 0
+    completion_tokens: int = 0
     total_tokens: int = 0
-    completion_tokens_details: CompletionTokensDetails | None = None
     prompt_tokens_details: PromptTokensDetails | None = None
+    completion_tokens_details: CompletionTokensDetails | None = None
     prompt_cache_hit_tokens: int | None = None
     prompt_cache_miss_tokens: int | None = None
     cost: float | None = None
@@ -242,9 +242,9 @@ class ChatCompletionMessage(BaseModel, kw_only=True, gc=False):
     role: str = ""
     content: str | None = None
     refusal: str | None = None
+    annotations: list[Annotation] | None = None
     tool_calls: list[ChatCompletionMessageToolCall] | None = None
     function_call: FunctionCall | None = None
-    annotations: list[Annotation] | None = None
     audio: ChatCompletionAudio | None = None
     reasoning_content: str | None = None
     reasoning: str | None = None
@@ -262,10 +262,10 @@ class Choice(BaseModel, kw_only=True, gc=False):
     ``stop_reason`` is vLLM's (the stop string or token id that ended it).
     """
 
-    message: ChatCompletionMessage
     index: int = 0
-    finish_reason: str | None = None
+    message: ChatCompletionMessage
     logprobs: ChoiceLogprobs | None = None
+    finish_reason: str | None = None
     content_filter_results: dict[str, Any] | None = None
     stop_reason: str | int | None = None
     native_finish_reason: str | None = None
@@ -283,14 +283,14 @@ class ChatCompletion(Result, kw_only=True):
         ('Hello!', 29)
     """
 
-    choices: list[Choice]
-    model: str
     id: str | None = None
     object: str | None = None
     created: int | None = None
+    model: str
+    choices: list[Choice]
+    usage: CompletionUsage | None = None
     service_tier: str | None = None
     system_fingerprint: str | None = None
-    usage: CompletionUsage | None = None
     prompt_filter_results: list[dict[str, Any]] | None = None
     metadata: dict[str, str] | None = None
     moderation: dict[str, Any] | None = None
@@ -365,10 +365,10 @@ class ChunkChoice(BaseModel, kw_only=True, gc=False):
     always safe to read.
     """
 
-    delta: ChoiceDelta = msgspec.field(default_factory=ChoiceDelta)
     index: int = 0
-    finish_reason: str | None = None
+    delta: ChoiceDelta = msgspec.field(default_factory=ChoiceDelta)
     logprobs: ChoiceLogprobs | None = None
+    finish_reason: str | None = None
     content_filter_results: dict[str, Any] | None = None
     stop_reason: str | int | None = None
     native_finish_reason: str | None = None
@@ -386,13 +386,13 @@ class ChatCompletionChunk(StreamItem, kw_only=True):
         ...         print(chunk.choices[0].delta.content or "", end="")
     """
 
-    choices: list[ChunkChoice] = []
-    model: str | None = None
     id: str | None = None
     object: str | None = None
     created: int | None = None
+    model: str | None = None
     service_tier: str | None = None
     system_fingerprint: str | None = None
+    choices: list[ChunkChoice] = []
     usage: CompletionUsage | None = None
     prompt_filter_results: list[dict[str, Any]] | None = None
     obfuscation: str | None = None

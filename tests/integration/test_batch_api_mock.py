@@ -9,6 +9,7 @@ from typing import Any
 import anthropic
 import openai
 import pytest
+from _serve import one_route
 
 import rawllm
 from rawllm.testing import MockServer
@@ -242,19 +243,10 @@ async def test_download_is_retried_before_its_first_byte() -> None:
         await resp.write_eof()
         return resp
 
-    app = web.Application()
-    app.router.add_get("/v1/files/file-1/content", content)
-    runner = web.AppRunner(app)
-    await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0)
-    await site.start()
-    port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
-    try:
-        async with rawllm.OpenAI(api_key="k", base_url=f"http://127.0.0.1:{port}/v1") as client:
+    async with one_route(content, method="GET", path="/v1/files/file-1/content") as base_url:
+        async with rawllm.OpenAI(api_key="k", base_url=base_url) as client:
             async with await client.files.content("file-1") as body:
                 assert body.request_id == "req_dl"
                 lines = [json.loads(x) async for x in body.iter_lines()]
-    finally:
-        await runner.cleanup()
     assert lines == [{"n": 0}, {"n": 1}, {"n": 2}]
     assert calls == ["application/octet-stream"] * 2

@@ -13,6 +13,7 @@ from typing import Any
 
 import pytest
 from _pool import settle
+from _serve import one_route
 
 import rawllm
 from rawllm.testing import MockServer
@@ -90,19 +91,10 @@ async def test_a_2xx_json_error_body_to_a_stream_raises_its_typed_error(
     async def handler(request: web.Request) -> web.Response:
         return web.json_response(body)
 
-    app = web.Application()
-    app.router.add_post("/v1/chat/completions", handler)
-    runner = web.AppRunner(app)
-    await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0)
-    await site.start()
-    port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
-    try:
-        async with rawllm.OpenAI(api_key=KEY, base_url=f"http://127.0.0.1:{port}/v1") as client:
+    async with one_route(handler) as base_url:
+        async with rawllm.OpenAI(api_key=KEY, base_url=base_url) as client:
             with pytest.raises(error):
                 stream = await client.chat.completions.create(model="m", messages=MSGS, stream=True)
                 async with stream:
                     async for _ in stream:
                         pass
-    finally:
-        await runner.cleanup()

@@ -8,12 +8,12 @@ the point is that a deadline held.
 from __future__ import annotations
 
 import asyncio
-import contextlib
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
 from _pool import settle
+from _serve import one_route
 from aiohttp import web
 
 import rawllm
@@ -214,24 +214,6 @@ CHUNK = (
 )
 
 
-@contextlib.asynccontextmanager
-async def _serving(
-    handler: Callable[[web.Request], Awaitable[web.StreamResponse]],
-) -> AsyncIterator[str]:
-    """A one-route chat server on 127.0.0.1; yields its OpenAI base URL."""
-    app = web.Application()
-    app.router.add_post("/v1/chat/completions", handler)
-    runner = web.AppRunner(app)
-    await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0)
-    await site.start()
-    port = runner.addresses[0][1]
-    try:
-        yield f"http://127.0.0.1:{port}/v1"
-    finally:
-        await runner.cleanup()
-
-
 @pytest.fixture
 async def keepalive_server() -> AsyncIterator[str]:
     async def handler(request: web.Request) -> web.StreamResponse:
@@ -247,7 +229,7 @@ async def keepalive_server() -> AsyncIterator[str]:
         await resp.write_eof()
         return resp
 
-    async with _serving(handler) as base_url:
+    async with one_route(handler) as base_url:
         yield base_url
 
 
@@ -311,7 +293,7 @@ async def trickle_server() -> AsyncIterator[str]:
         await resp.write_eof()
         return resp
 
-    async with _serving(handler) as base_url:
+    async with one_route(handler) as base_url:
         yield base_url
 
 

@@ -19,12 +19,12 @@ from rawllm import APIConnectionError, RateLimit
 from rawllm._congestion import BETA
 from rawllm._limiter import (
     DEFAULT_COMPLETION_TOKENS,
-    LOOK_EVERY,
     Limiter,
     LimiterState,
     Permit,
     estimate_tokens,
 )
+from rawllm._limiter_answers import LOOK_EVERY
 from rawllm._ratelimit import LEARNED_HEADROOM
 
 T = TypeVar("T")

@@ -15,7 +15,7 @@ from unittest import mock
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from rawllm.sse import ServerSentEvent, SSEDecoder
+from rawllm.sse import BytesEvent, ServerSentEvent, SSEDecoder, bytes_decoder
 
 SETTINGS = settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
@@ -206,3 +206,28 @@ def test_oracle_itself_is_sane() -> None:
     assert events == [ServerSentEvent("e", "a\n", "1", 5)]
     assert last == "1"
     assert reference(b"data: x\n")[0] == []
+
+
+def _decode_bytes(chunks: Iterable[bytes], *, names: bool) -> list[object]:
+    dec = bytes_decoder(names=names)
+    out: list[object] = []
+    for chunk in chunks:
+        out += dec.feed(chunk)
+    out += dec.close()
+    return out
+
+
+@SETTINGS
+@given(stream=st.one_of(streams(), raw_streams), cuts=st.lists(st.integers(0, 10_000)))
+def test_byte_modes_frame_exactly_as_the_text_decoder(stream: bytes, cuts: list[int]) -> None:
+    """bytes_decoder hands out the same events, data left as bytes (decoded: equal)."""
+    events, _ = decode([stream])
+    chunks = split_at(stream, cuts)
+    data_only = _decode_bytes(chunks, names=False)
+    named = _decode_bytes(chunks, names=True)
+    assert all(type(d) is bytes for d in data_only)
+    assert [d.decode("utf-8", "replace") for d in data_only] == [e.data for e in events]  # type: ignore[attr-defined]
+    assert [type(n) for n in named] == [BytesEvent] * len(events)
+    assert [(n.event, n.data.decode("utf-8", "replace")) for n in named] == [  # type: ignore[attr-defined]
+        (e.event, e.data) for e in events
+    ]

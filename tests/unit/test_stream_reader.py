@@ -160,6 +160,49 @@ def test_garbage_is_a_validation_error() -> None:
         reader.feed(b"data: {not json\n\n")
 
 
+# -- data bytes: the reader decodes them straight to JSON ----------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("name", "body", "text_of"),
+    [
+        (
+            "openai_",
+            b'data: {"choices": [{"index": 0, "delta": {"content": "caf\xc3\xa9 \xff!"}}]}\n\n'
+            b"data: [DONE]\n\n",
+            lambda item: item.choices[0].delta.content,
+        ),
+        (
+            "anthropic_",
+            b"event: content_block_delta\ndata: "
+            b'{"type": "content_block_delta", "index": 0,'
+            b' "delta": {"type": "text_delta", "text": "caf\xc3\xa9 \xff!"}}\n\n',
+            lambda item: item.delta.text,
+        ),
+        (
+            "responses_",
+            b"event: response.output_text.delta\ndata: "
+            b'{"type": "response.output_text.delta", "item_id": "m", "output_index": 0,'
+            b' "content_index": 0, "delta": "caf\xc3\xa9 \xff!"}\n\n',
+            lambda item: item.delta,
+        ),
+    ],
+)
+def test_invalid_utf8_in_data_is_replaced_as_the_sse_spec_says(
+    name: str, body: bytes, text_of: Any
+) -> None:
+    """Raw data bytes with an invalid byte read as U+FFFD, as ``SSEDecoder`` text would."""
+    items = StreamReader(wire_format(name)).feed(body)
+    assert [text_of(item) for item in items] == ["caf\u00e9 \ufffd!"]
+
+
+@pytest.mark.parametrize("name", ["anthropic_", "responses_"])
+def test_an_error_event_with_invalid_utf8_raises_its_text(name: str) -> None:
+    reader: StreamReader[Any, Any] = StreamReader(wire_format(name))
+    with pytest.raises(APIStatusError, match="over\ufffdloaded"):
+        reader.feed(b"event: error\ndata: over\xffloaded\n\n")
+
+
 # -- the end rule -----------------------------------------------------------------------------
 
 
