@@ -31,14 +31,18 @@ Modes (what the server does; see docs/testing.md):
 * ``concurrency-litellm``: the same cap (N = 1,000) refused as a LiteLLM proxy's
   ``max_parallel_requests`` is: 429 with ``retry-after: 60`` (its rate window)
   and ``rate_limit_type: max_parallel_requests``;
+* ``concurrency-litellm-headers``: the same, and successes state the cap as
+  LiteLLM v3 does (``x-ratelimit-api_key-limit-max_parallel_requests: 16``);
+* ``concurrency-ollama``: the same cap refused as Ollama refuses a full queue:
+  503 ``server busy, please try again.  maximum pending requests exceeded``;
 * ``halved``:      6,000 RPM with headers, halved 3 s after the first call.
 
 "ideal" is the time the server's budget allows (N / rate or tokens / token
 rate; for ``halved``, 3 s at the first rate then the rest at half), plus one
 latency; for the gateway modes the reference is the fault-free run's
 throughput.  Reported: seconds, ratio to ideal (or share of fault-free
-throughput), 429/529 answers seen by the client, failed calls, and the last
-refusal's time (convergence).
+throughput), refusals (429, 529, and the full queue's 503) seen by the client,
+failed calls, and the last refusal's time (convergence).
 
 Usage::
 
@@ -86,6 +90,22 @@ MODES: dict[str, dict[str, Any]] = {
     "concurrency": {"flags": ["--max-concurrency", "16"], "latency": 0.2, "n": 4000},
     "concurrency-litellm": {
         "flags": ["--max-concurrency", "16", "--concurrency-retry-after", "60"],
+        "latency": 0.2,
+        "n": 1000,
+    },
+    "concurrency-litellm-headers": {
+        "flags": [
+            "--max-concurrency",
+            "16",
+            "--concurrency-retry-after",
+            "60",
+            "--concurrency-headers",
+        ],
+        "latency": 0.2,
+        "n": 1000,
+    },  # fmt: skip
+    "concurrency-ollama": {
+        "flags": ["--max-concurrency", "16", "--queue-503"],
         "latency": 0.2,
         "n": 1000,
     },
@@ -162,7 +182,7 @@ async def _child_rawllm(url: str, args: argparse.Namespace) -> dict[str, Any]:
     t0 = 0.0
 
     def hook(event: rawllm.RetryEvent) -> None:
-        if event.status in (429, 529):
+        if event.status in (429, 503, 529):  # 503: only the full-queue mode sends it
             refusals.append(time.monotonic() - t0)
 
     limit = None
@@ -195,7 +215,9 @@ async def _child_rawllm(url: str, args: argparse.Namespace) -> dict[str, Any]:
         "start": start,
         "end": end,
         "failed": failed,
-        "r429": state.rate_limited,
+        # the limiter counts what it took for a refusal; a client that took a full
+        # queue's 503 for an error only shows it in its retries
+        "r429": max(state.rate_limited, len(refusals)),
         "last_429": max(refusals) if refusals else None,
         "after_10s": sum(1 for t in refusals if t > 10.0),
         "slowdowns": state.slowdowns,
@@ -211,7 +233,7 @@ async def _child_openai(url: str, args: argparse.Namespace) -> dict[str, Any]:
     t0 = time.monotonic()
 
     async def hook(response: httpx.Response) -> None:
-        if response.status_code in (429, 529):
+        if response.status_code in (429, 503, 529):
             refusals.append(time.monotonic() - t0)
 
     http = httpx.AsyncClient(

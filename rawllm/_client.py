@@ -43,6 +43,7 @@ from ._exceptions import (
 )
 from ._formats import WireFormat
 from ._limiter import Limiter
+from ._ratelimit_headers import queue_full
 from ._reader import Reader, StreamReader
 from ._retry import RetryPolicy, attempt_budget
 from ._streaming import AsyncStream
@@ -330,6 +331,8 @@ class BaseClient:
         else:
             data = await resp.read()
         if status >= 300:
+            if status == 503 and queue_full(data):  # Ollama's queue is full: too many in flight
+                self._shared.limiter.queue_full(resp.headers, permit)
             raise make_status_error(status, resp.headers, data, url=str(call.url))
         try:
             result = fmt.decode(data)

@@ -77,11 +77,17 @@ refusal says ``rate_limit_type: max_parallel_requests`` with ``retry-after:
   lower ``found`` below them; a gateway's random refusals are a smaller
   share.
 - Other refusals (below the top slots) follow the event rules above.
+- **A stated cap** (LiteLLM's ``x-ratelimit-api_key-limit-max_parallel_requests``
+  on its successes, see ``advertise``) is not discovered: the window is set at
+  it (a cap of N takes N calls), is real (never released) and never probes
+  above it; a new value moves it there.  Below it the rules above still hold
+  (other clients of the key share the cap, so refusals under it can happen).
 
 Invariants: pure (``now`` and the random numbers are passed in); the pace
 after an event is >= ``BETA`` * min(accepted, pace in force) >= ``MIN_RATE``;
 ``cap()`` is non-decreasing between events; ``window`` is None or an integer
->= 1, and at most ``found`` + the probe step.
+>= 1, at most ``found`` + the probe step, and never above a stated cap
+(``stated``; then never None).
 """
 
 from __future__ import annotations
@@ -255,6 +261,7 @@ class Congestion:
         "found",
         "pause_end",
         "refused_at",
+        "stated",
         "window",
     )
 
@@ -286,10 +293,14 @@ class Congestion:
         self._ceiling = 0  # the lowest slot the window saw refused (0: none)
         self._low = _NO_SLOT  # the lowest slot refused since the window was last set
         self._proved = False  # the window has refused a probe: it is a real constraint
+        self.stated = 0  # the cap the server states (0: none stated)
 
     # -- the concurrency window ------------------------------------------
 
     def _set_window(self, found: int, now: float) -> None:
+        stated = self.stated
+        if stated and found > stated:
+            found = stated
         self.window = self.found = self._window_set = found
         self._hold = PROBE_HOLD
         self._probe_at = now + PROBE_HOLD
@@ -299,7 +310,32 @@ class Congestion:
         low = self._low
         self._ceiling = low if found < low < _NO_SLOT else 0
         self._low = _NO_SLOT
-        self._proved = False
+        self._proved = stated > 0  # a stated cap is a real constraint
+
+    def advertise(self, cap: int, now: float) -> bool:
+        """The server states its cap on calls in flight: ``cap`` of them are allowed.
+
+        The window is set at ``cap`` instead of being discovered by refusals,
+        and never probes above it.  A repeated value changes nothing.
+
+        Args:
+            cap: the stated cap (>= 1).
+            now: monotonic seconds.
+
+        Returns:
+            True when the window changed (waiters may have to be woken).
+
+        Example:
+            >>> c = Congestion()
+            >>> c.advertise(16, 0.0), c.window, c.advertise(16, 1.0)
+            (True, 16, False)
+        """
+        if cap == self.stated:
+            return False
+        self.stated = cap
+        self._pending = False
+        self._set_window(cap, now)
+        return True
 
     def _close(self, now: float, backoff: bool = True) -> None:
         """A failed probe: back to ``found``, probe again after the hold (then doubled)."""
@@ -334,7 +370,7 @@ class Congestion:
             self._proof = 0
             self.found = found = slot
             self._strikes = self._top_ok = 0
-            if found >= WINDOW_RELEASE * self._window_set:
+            if found >= WINDOW_RELEASE * self._window_set and not self.stated:
                 self.window = None  # not the constraint
                 return
             if ceiling and found >= ceiling + LAG:
@@ -350,6 +386,9 @@ class Congestion:
             ceiling = self._ceiling
             if ceiling and top > ceiling:
                 top = ceiling if ceiling > found else found + 1  # one slot at a time up there
+            stated = self.stated
+            if stated and top > stated:
+                top = stated  # never probe past what the server says it takes
             self.window = top
 
     def _window_refused(self, now: float, slot: int) -> bool:

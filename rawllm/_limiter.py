@@ -36,7 +36,7 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 from ._config import RateLimit
-from ._limiter_answers import arm_now, learn_from, update_mode
+from ._limiter_answers import arm_now, learn_from, queue_full, update_mode
 from ._limiter_store import reserve, spawn
 from ._loopshare import acquire_shared, bind, grant, track
 from ._permit import NOOP, UNPACED, LimiterState, NoopPermit, Permit, RateStore
@@ -98,6 +98,7 @@ class Limiter:
         "_reserving",
         "_rng",
         "_slots_only",
+        "_seen_cap",
         "_seen_limits",
         "_slowed",
         "_store",
@@ -162,6 +163,7 @@ class Limiter:
         self._look_at = -math.inf  # when the next answer's remaining headers are looked at
         self._free_until: float | None = None  # when the free path was last left
         self._seen_limits: tuple[str | None, str | None] = (None, None)
+        self._seen_cap: str | None = None  # the last stated cap on calls in flight, as sent
         self._answers = 0
         self._waiters: deque[tuple[asyncio.Future[Permit], int]] = deque()
         self._waker: asyncio.TimerHandle | None = None
@@ -432,6 +434,13 @@ class Limiter:
             return
         learn_from(self, status, headers, permit)
 
+    def queue_full(self, headers: Mapping[str, str], permit: Permit | NoopPermit | None) -> None:
+        """The answer ``observe`` saw was a full queue's 503 (Ollama, read from its body):
+        a refusal for too many calls in flight, handled as a 429 that states no wait."""
+        lock = self._lock
+        with lock if lock is not None else _NOLOCK:
+            queue_full(self, headers, permit)
+
     # -- reading ---------------------------------------------------------
 
     @property
@@ -457,6 +466,7 @@ class Limiter:
             tokens_per_minute=None if trate is None else trate * 60.0,
             learned_requests_per_minute=p.learned_rpm,
             learned_tokens_per_minute=p.learned_tpm,
+            learned_max_concurrency=p.congestion.stated or None,
             rate_factor=p.factor(now),
             token_backlog=p.token_backlog(now),
             started=p.starts,

@@ -5,8 +5,9 @@
 enforce, nothing learned that binds, no probe), slots only (a concurrency
 cap, no clock), or paced (the ``Pacer`` spaces starts).  What moves the
 limiter between them is what the server says, read here once per answer:
-its rate-limit headers, its 429 / 529 refusals, the end of the first call's
-probe, and the client's own starts crossing the standby check.
+its rate-limit headers, a cap on calls in flight it states, its 429 / 529
+refusals (and a full queue's 503), the end of the first call's probe, and
+the client's own starts crossing the standby check.
 
 Invariants:
 - a budget (configured or learned and armed) pins the limiter to the paced
@@ -37,11 +38,12 @@ from typing import TYPE_CHECKING
 from ._limiter_store import spawn
 from ._permit import NoopPermit, Permit, maybe_low
 from ._ratelimit import explicit_wait, read_rate_headers
+from ._ratelimit_headers import PARALLEL_LIMIT, parallel_cap
 
 if TYPE_CHECKING:
     from ._limiter import Limiter
 
-__all__ = ["LOOK_EVERY", "arm_now", "learn_from", "update_mode"]
+__all__ = ["LOOK_EVERY", "arm_now", "learn_from", "queue_full", "update_mode"]
 
 logger = logging.getLogger("rawllm")
 LOOK_EVERY = 0.1
@@ -96,9 +98,12 @@ def learn_from(
     if not lim._adaptive:
         return
     now = lim._clock()
+    get = headers.get
     if status < 500:
         pacer.congestion.success(now, _slot_of(lim, permit))
-    get = headers.get
+        cap = get(PARALLEL_LIMIT)  # the one look per answer (LiteLLM states its cap)
+        if cap is not None and cap != lim._seen_cap:
+            _stated_cap(lim, cap, now)
     rr = get("x-ratelimit-remaining-requests")
     rt = get("x-ratelimit-remaining-tokens")
     if rr is not None or rt is not None:
@@ -151,6 +156,24 @@ def learn_from(
         _check_recovery(lim, now)
 
 
+def _stated_cap(lim: Limiter, raw: str, now: float) -> None:
+    """A new stated cap on calls in flight: the window starts at it (``advertise``)."""
+    lim._seen_cap = raw
+    cap = parallel_cap(raw)
+    if cap is not None and lim._pacer.congestion.advertise(cap, now):
+        update_mode(lim, now)
+        if lim._waiters:
+            lim._wake()
+
+
+def queue_full(
+    lim: Limiter, headers: Mapping[str, str], permit: Permit | NoopPermit | None
+) -> None:
+    """``Limiter.queue_full``: the answer was a full queue's 503 (already counted by
+    ``learn_from``): a refusal for concurrency that states no wait."""
+    _refused(lim, 503, headers, permit)
+
+
 def _refused(
     lim: Limiter, status: int, headers: Mapping[str, str], permit: Permit | NoopPermit | None
 ) -> None:
@@ -162,6 +185,8 @@ def _refused(
         pacer.learn(info, now, lim._in_flight)
     if status == 529:
         reason = "529 overloaded"
+    elif status == 503:
+        reason = "503 queue full"
     elif info is None:
         reason = "429 without rate headers"
     else:

@@ -54,12 +54,14 @@ class LimiterState:
         learned_requests_per_minute: the request limit learned from headers
             (already less headroom), or None.
         learned_tokens_per_minute: same for tokens.
+        learned_max_concurrency: the calls in flight the server says it takes
+            (LiteLLM's ``x-ratelimit-api_key-limit-max_parallel_requests``), or None.
         rate_factor: the pace in force as a share of the configured or
             learned one, or of the rate the server was accepting when it
             refused (1.0 = full speed).
         token_backlog: tokens committed beyond now (the token budget's debt).
         started: request starts granted so far.
-        rate_limited: 429 / 529 responses seen.
+        rate_limited: refusals seen: 429, 529, and a full queue's 503 (Ollama).
         probing: True while the first call probes the server's limits.
         store_available: False while a fail-open store is being bypassed.
         adaptive: whether the limiter follows the server (``RateLimit.adaptive``).
@@ -88,6 +90,7 @@ class LimiterState:
     accepted_per_second: float | None = None
     slowdowns: int = 0
     reason: str | None = None
+    learned_max_concurrency: int | None = None
 
     @property
     def throttled(self) -> str | None:

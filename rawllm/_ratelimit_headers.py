@@ -6,7 +6,10 @@ Formats (as providers document them):
   *full* again, not until the next unit;
 - Anthropic ``anthropic-ratelimit-{requests,tokens,input-tokens,output-tokens}-{limit,
   remaining,reset}``, resets as RFC 3339 times;
-- ``retry-after-ms`` (Azure, OpenAI) and ``Retry-After`` (seconds or an HTTP date).
+- ``retry-after-ms`` (Azure, OpenAI) and ``Retry-After`` (seconds or an HTTP date);
+- servers capping calls in flight: LiteLLM's ``x-ratelimit-api_key-limit-max_parallel_requests``
+  on successes and ``rate_limit_type: max_parallel_requests`` on its 429s, Ollama's full-queue
+  503 (``"... maximum pending requests exceeded"``, recognised by its body only).
 
 Invariants: nothing here reads a clock (``wall`` epoch seconds are passed in), nothing
 imports asyncio or aiohttp; a value that does not parse is treated as absent, never raised.
@@ -23,13 +26,16 @@ from email.utils import parsedate_to_datetime
 __all__ = [
     "DEFAULT_PAUSE",
     "MAX_PAUSE",
+    "PARALLEL_LIMIT",
     "RateInfo",
     "concurrency_refusal",
     "explicit_wait",
     "parse_duration",
     "parse_reset",
     "parse_rfc3339",
+    "parallel_cap",
     "pause_after_429",
+    "queue_full",
     "read_rate_headers",
     "retry_after",
 ]
@@ -39,6 +45,15 @@ DEFAULT_PAUSE = 1.0
 MAX_PAUSE = 60.0
 """Longest shared pause: beyond this the server's own 429s are the faster answer."""
 
+PARALLEL_LIMIT = "x-ratelimit-api_key-limit-max_parallel_requests"
+"""LiteLLM v3's advertised cap on the key's calls in flight: ``async_post_call_success_hook``
+of ``parallel_request_limiter_v3.py`` sets ``x-ratelimit-{descriptor}-limit-{type}`` (and
+``-remaining-``) on non-streaming successes; only the ``api_key`` descriptor has a
+``max_parallel_requests`` limit.  Streams' headers are sent before that hook runs."""
+_QUEUE_FULL = b"maximum pending requests exceeded"
+"""Ollama's ``ErrMaxQueue`` (``server/sched.go``: "server busy, please try again.  maximum
+pending requests exceeded"), answered 503 by ``handleScheduleError`` (``server/routes.go``)
+in every route's error shape (PR #4144)."""
 _DURATION_PART = re.compile(r"(\d+(?:\.\d*)?|\.\d+)(ns|us|µs|μs|ms|s|m|h)")
 _UNIT = {
     "ns": 1e-9,
@@ -168,6 +183,34 @@ def concurrency_refusal(headers: Mapping[str, str]) -> bool:
     """
     kind = headers.get("rate_limit_type")
     return kind is not None and kind.strip().lower() == "max_parallel_requests"
+
+
+def parallel_cap(value: str) -> int | None:
+    """The calls in flight a ``PARALLEL_LIMIT`` header allows (None: not a whole number >= 1).
+
+    Example:
+        >>> parallel_cap("16"), parallel_cap("0"), parallel_cap("x")
+        (16, None, None)
+    """
+    v = value.strip()
+    if not v.isdigit() or not v.isascii():
+        return None
+    n = int(v)
+    return n if n >= 1 else None
+
+
+def queue_full(body: bytes) -> bool:
+    """Whether a 503's body is Ollama's refusal for a full queue (``OLLAMA_MAX_QUEUE``).
+
+    Only that message counts: a 503 from any other server (a proxy, a load
+    balancer, an overloaded upstream) says nothing about concurrency.
+
+    Example:
+        >>> queue_full(b'{"error":"server busy, please try again.  '
+        ...            b'maximum pending requests exceeded"}')
+        True
+    """
+    return body.find(_QUEUE_FULL, 0, 2048) >= 0
 
 
 def retry_after(headers: Mapping[str, str], wall: float) -> float | None:

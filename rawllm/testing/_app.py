@@ -12,9 +12,10 @@ cached with a mark where the response id goes (``_render``); a request then
 costs one ``bytes.join``, and the common case (no fault, no pacing) one write.
 
 This module is the aiohttp layer only: routing, auth, fault steps, the strict
-budget's 429s, and sending (paced, cut, stalled or reset).  The bytes come
-from ``_render`` and the per-API renderers, the errors from ``_errors``, the
-rate-limit arithmetic from ``_strict``.
+budget's 429s and the enforcement modes' answers.  The bytes come from
+``_render`` and the per-API renderers, the errors from ``_errors``, the
+rate-limit arithmetic from ``_strict`` and ``_enforce``; a reply that is
+paced, cut, stalled or reset is written by ``_send``.
 
 Wire formats followed: OpenAI Chat Completions (objects ``chat.completion``
 and ``chat.completion.chunk``, ``data: [DONE]``), Embeddings, Models,
@@ -27,10 +28,8 @@ from __future__ import annotations
 
 import asyncio
 import functools
-import math
 import os
 import socket
-import struct
 import time
 from collections import Counter, OrderedDict
 from collections.abc import Mapping
@@ -40,7 +39,7 @@ import msgspec
 from aiohttp import web
 from multidict import CIMultiDictProxy
 
-from . import _faults, _lookup, _strict
+from . import _faults, _lookup, _send, _strict
 from ._batch_routes import answer_line, is_batch_route, serve_batch_route
 from ._batch_store import BatchStore
 from ._enforce import Budget, Enforcement, Enforcer, make_budget
@@ -50,44 +49,20 @@ from ._errors import (
     MALFORMED_JSON,
     bad_frame,
     error_body,
-    stream_error,
+    model_not_found,
 )
 from ._faults import FaultPlan, Step
 from ._planning import DEFAULT_TOKENS, reply_text
 from ._recording import RecordedRequest
 from ._render import CACHE_ENTRIES, CACHE_MAX_BODY, BadRequest, Rendered, render, unknown_model
-from ._render_common import JSON, KEEPALIVE, SSE, decode
+from ._render_common import JSON, SSE, decode
 from ._thread import LoopThread
 
 _NO_ENFORCEMENT = Enforcement()
 
 __all__ = ["MockServer"]
 
-_ROUTES = {
-    ("POST", "/v1/chat/completions"): "chat",
-    ("POST", "/v1/embeddings"): "embeddings",
-    ("GET", "/v1/models"): "models",
-    ("POST", "/v1/responses"): "responses",
-    ("POST", "/v1/messages"): "messages",
-    ("POST", "/v1/messages/count_tokens"): "count_tokens",
-}
-_ANTHROPIC_APIS = frozenset({"messages", "count_tokens"})
 MAX_BODY = 32_000_000
-
-
-def _int_header(value: str | None, name: str) -> int | None:
-    if value is None:
-        return None
-    if not value.strip().isdigit():
-        raise ValueError(f"{name} must be a non-negative integer, got {value!r}")
-    return int(value)
-
-
-def _model_not_found(model: str, anthropic: bool) -> str:
-    """The providers' own 404 message for a model they do not serve."""
-    if anthropic:
-        return f"model: {model}"
-    return f"The model `{model}` does not exist or you do not have access to it."
 
 
 # -- the server ----------------------------------------------------------------
@@ -121,6 +96,13 @@ class MockServer:
             (``max_parallel_requests``): 429 on every route, with this
             ``Retry-After`` (LiteLLM: its 60 s rate window) and
             ``rate_limit_type: max_parallel_requests``; ``None``: no header.
+        concurrency_headers: state ``max_concurrency`` on non-streaming
+            successes as LiteLLM v3 does
+            (``x-ratelimit-api_key-limit-max_parallel_requests`` and
+            ``-remaining-``).
+        queue_503: refuse the overflow as Ollama does when its queue is full:
+            503 ``server busy, please try again.  maximum pending requests
+            exceeded``, no ``Retry-After``.
         change_after: seconds after the first request when ``rpm``/``tpm`` change ...
         change_factor: ... by this factor (0.5: the budget halves mid-run).
         seed: seed of the random ``gateway_429`` refusals.
@@ -161,6 +143,8 @@ class MockServer:
         gateway_retry_after: float | None = 0.2,
         max_concurrency: int | None = None,
         concurrency_retry_after: float | None = None,
+        concurrency_headers: bool = False,
+        queue_503: bool = False,
         change_after: float | None = None,
         change_factor: float = 0.5,
         seed: int = 0,
@@ -186,6 +170,8 @@ class MockServer:
             gateway_retry_after=gateway_retry_after,
             max_concurrency=max_concurrency,
             concurrency_retry_after=concurrency_retry_after,
+            concurrency_headers=concurrency_headers,
+            queue_503=queue_503,
             change_after=change_after,
             change_factor=change_factor,
             seed=seed,
@@ -358,16 +344,10 @@ class MockServer:
     async def _respond(self, request: web.BaseRequest) -> web.StreamResponse:
         arrived = time.monotonic()
         method, path = request.method, request.path
-        api = _ROUTES.get((method, path))
-        item_id, azure = None, False
-        if api is None:
-            api, item_id, azure = _lookup.resolve(method, path)
         headers = request.headers
+        api, item_id, azure, anthropic = _lookup.route(method, path, headers)
         if api is None and is_batch_route(path):
             return await serve_batch_route(self, request, arrived)
-        anthropic = api in _ANTHROPIC_APIS or (
-            api in ("models", "model") and "anthropic-version" in headers and not azure
-        )
         # Not request.read(): its 1 MiB cap is far below the providers' (a prompt with
         # images is easily more); the cap here is Anthropic's 32 MB.
         raw = await request.content.read() if method == "POST" else b""
@@ -389,9 +369,12 @@ class MockServer:
             self._buckets = enforcer.budgets(self._buckets, arrived)
             refusal = enforcer.refusal(self.in_flight, anthropic, time.time())
             if refusal is not None:
-                status, message, extra = refusal
+                status, message, extra, etype = refusal
                 self.rate_limited += status == 429
-                return self._error(rid, anthropic, status, message, extra)
+                return self._error(rid, anthropic, status, message, extra, etype=etype)
+            stated = enforcer.stated(self.in_flight)
+        else:
+            stated = None
 
         # -- fault step ---------------------------------------------------------
         script = headers.get("x-mock-faults")
@@ -405,7 +388,7 @@ class MockServer:
             hdr_latency = headers.get("x-mock-latency")
             if hdr_latency is not None:
                 latency = _faults._seconds(hdr_latency, "x-mock-latency")
-            tokens = _int_header(headers.get("x-mock-tokens"), "x-mock-tokens")
+            tokens = _faults.int_header(headers.get("x-mock-tokens"), "x-mock-tokens")
         except ValueError as exc:
             return self._error(rid, anthropic, 400, f"MockServer: {exc}")
         if latency > 0:
@@ -434,10 +417,12 @@ class MockServer:
         if self.strict_models and api != "models":
             missing = unknown_model(body, anthropic)
             if missing is not None:
-                message = _model_not_found(missing, anthropic)
+                message = model_not_found(missing, anthropic)
                 return self._error(rid, anthropic, 404, message, code="model_not_found")
         try:
-            return await self._route(request, api, raw, body or {}, rid, step, anthropic, tokens)
+            return await self._route(
+                request, api, raw, body or {}, rid, step, anthropic, tokens, stated
+            )
         except BadRequest as exc:
             return self._error(rid, anthropic, exc.status, exc.message)
 
@@ -460,42 +445,17 @@ class MockServer:
             extra = _faults.retry_headers(step, time.time())
             return self._error(rid, anthropic, step.status, extra=extra)
         if kind == "reset":
-            return self._reset(request, hard=True)
+            return _send.reset(request, hard=True)
         if kind == "html502":
             self.status_counts[502] += 1
             return web.Response(
                 status=502, body=HTML_502, headers={"Content-Type": "text/html", "Server": "nginx"}
             )
         if kind == "stall":
-            if await self._stall(step.seconds):
-                return self._reset(request)
+            assert self._closing is not None
+            if await _send.stall(self._closing, step.seconds):
+                return _send.reset(request)
         return None
-
-    async def _stall(self, seconds: float) -> bool:
-        """Sleep ``seconds`` or until the server closes; return True if it closed."""
-        assert self._closing is not None
-        waiter = asyncio.ensure_future(self._closing.wait())
-        try:
-            done, _ = await asyncio.wait({waiter}, timeout=None if math.isinf(seconds) else seconds)
-        finally:
-            waiter.cancel()
-        return bool(done)
-
-    def _reset(self, request: web.BaseRequest, hard: bool = False) -> web.StreamResponse:
-        """Drop the connection: ``hard`` sends a TCP RST, else a FIN after the bytes sent so far."""
-        transport = request.transport
-        if transport is not None:
-            if hard:
-                sock = transport.get_extra_info("socket")
-                if sock is not None:
-                    # SO_LINGER 0: close() sends RST, the client sees "connection reset".
-                    sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
-                transport.abort()
-            else:
-                # close() flushes what was written, so the client gets every byte up to the cut.
-                transport.close()
-        # aiohttp finds the transport gone when it writes this and drops it quietly.
-        return web.Response(status=599)
 
     def _base_headers(self, rid: str, anthropic: bool, content_type: str) -> dict[str, str]:
         h = {"Content-Type": content_type}
@@ -515,14 +475,14 @@ class MockServer:
         message: str | None = None,
         extra: list[tuple[str, str]] | None = None,
         code: str | None = None,
+        etype: str | None = None,
     ) -> web.Response:
         self.status_counts[status] += 1
         headers = self._base_headers(rid, anthropic, JSON)
         if extra:
             headers.update(extra)
-        return web.Response(
-            status=status, body=error_body(anthropic, status, message, code), headers=headers
-        )
+        body = error_body(anthropic, status, message, code, etype)
+        return web.Response(status=status, body=body, headers=headers)
 
     def _rate_limited(
         self, rid: str, anthropic: bool, headers: dict[str, str], wait: float, which: str, cost: int
@@ -550,6 +510,7 @@ class MockServer:
         step: Step,
         anthropic: bool,
         tokens: int | None,
+        stated: dict[str, str] | None = None,
     ) -> web.StreamResponse:
         n_tokens = self.tokens if tokens is None else tokens
         cache_key = (api, anthropic, n_tokens, raw)
@@ -606,35 +567,13 @@ class MockServer:
         headers = self._base_headers(rid, anthropic, JSON)
         if extra:
             headers.update(extra)
+        if stated:  # LiteLLM v3 states its cap on non-streaming successes only
+            headers.update(stated)
         self.status_counts[200] += 1
         if kind in ("reset-after-headers", "cut@", "stall@"):
-            return await self._send_broken(request, kind, step, payload, headers)
+            assert self._closing is not None
+            return await _send.broken(request, kind, step, payload, headers, self._closing)
         return web.Response(body=payload, headers=headers)
-
-    async def _send_broken(
-        self,
-        request: web.BaseRequest,
-        kind: str,
-        step: Step,
-        payload: bytes,
-        headers: dict[str, str],
-    ) -> web.StreamResponse:
-        """A non-streaming body that goes wrong after the headers."""
-        resp = web.StreamResponse(headers=headers)
-        resp.content_length = len(payload)
-        await resp.prepare(request)
-        if kind == "reset-after-headers":
-            await resp.write(b"")  # flushes the buffered headers (drain() is deprecated)
-            return self._reset(request)
-        if kind == "cut@":
-            await resp.write(payload[: step.events])
-            await resp.write(b"")  # flushes the buffered headers (drain() is deprecated)
-            return self._reset(request)
-        if await self._stall(step.seconds):  # stall@: headers now, body later
-            return self._reset(request)
-        await resp.write(payload)
-        await resp.write_eof()
-        return resp
 
     async def _send_stream(
         self,
@@ -658,30 +597,5 @@ class MockServer:
         if kind in ("ok", "malformed", "badshape") and not tps and not every:
             # Fast path: one body, one write.
             return web.Response(body=b"".join(frames), headers=headers)
-
-        resp = web.StreamResponse(headers=headers)
-        await resp.prepare(request)
-        if kind == "reset-after-headers":
-            await resp.write(b"")  # flushes the buffered headers (drain() is deprecated)
-            return self._reset(request)
-        # N past the end still fails before the terminator (the last frame).
-        stop_at = min(step.events, len(frames) - 1) if kind in ("cut@", "error@", "stall@") else -1
-        delay = 1.0 / tps if tps else 0.0
-        for i, frame in enumerate(frames):
-            if i == stop_at:
-                if kind == "cut@":
-                    await resp.write(b"")  # flushes the buffered headers (drain() is deprecated)
-                    return self._reset(request)
-                if kind == "error@":
-                    await resp.write(stream_error(api, step.error_type, i))
-                    await resp.write_eof()
-                    return resp
-                if await self._stall(step.seconds):
-                    return self._reset(request)
-            if every and i and i % every == 0:
-                await resp.write(KEEPALIVE)
-            if delay and i:
-                await asyncio.sleep(delay)
-            await resp.write(frame)
-        await resp.write_eof()
-        return resp
+        assert self._closing is not None
+        return await _send.stream(request, api, frames, step, headers, tps, every, self._closing)

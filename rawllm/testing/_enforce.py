@@ -21,6 +21,17 @@ provider behaviour:
   ``max_parallel_requests`` (``parallel_request_limiter_v3.py``): 429 on every
   route, ``retry-after: 60`` (its rate window, whatever the limit type),
   ``rate_limit_type: max_parallel_requests`` and a ``reset_at`` time.
+  ``concurrency_headers``: LiteLLM v3 also states the cap on its non-streaming
+  successes (``async_post_call_success_hook``):
+  ``x-ratelimit-api_key-limit-max_parallel_requests: <cap>`` and
+  ``x-ratelimit-api_key-remaining-max_parallel_requests: <cap - calls in flight>``;
+  a stream's headers go out before that hook runs, so streams carry neither.
+  ``queue_503``: Ollama with its queue full (``OLLAMA_MAX_QUEUE``, PR #4144):
+  503 and ``ErrMaxQueue``'s message, ``server busy, please try again.  maximum
+  pending requests exceeded``, as an ``api_error`` on its OpenAI routes and an
+  ``overloaded_error`` on its Anthropic route, with no ``Retry-After``.  (Ollama
+  counts the calls waiting to be scheduled, not all in flight; a client sees the
+  same: too many calls at once.)
 - ``change_after``/``change_factor``: the budget changes mid-run (another
   consumer on the key, a tier change): every limit is multiplied by the factor,
   and the headers advertise the new numbers from then on.
@@ -54,6 +65,9 @@ class Enforcement:
         max_concurrency: requests in flight above this are refused (429 / 529).
         concurrency_retry_after: those refusals are LiteLLM's: 429 with this
             ``Retry-After`` and ``rate_limit_type: max_parallel_requests`` (None: plain).
+        concurrency_headers: non-streaming successes state ``max_concurrency`` in
+            LiteLLM v3's headers.
+        queue_503: those refusals are Ollama's full queue: 503 ``server busy ...``.
         change_after: seconds after the first request when the budgets change.
         change_factor: the budgets' multiplier at ``change_after`` (0.5: halved).
         seed: seed of the gateway's random refusals.
@@ -65,6 +79,8 @@ class Enforcement:
     gateway_retry_after: float | None = 0.2
     max_concurrency: int | None = None
     concurrency_retry_after: float | None = None
+    concurrency_headers: bool = False
+    queue_503: bool = False
     change_after: float | None = None
     change_factor: float = 0.5
     seed: int = 0
@@ -79,6 +95,10 @@ class Enforcement:
         ra = self.concurrency_retry_after
         if ra is not None and not (math.isfinite(ra) and ra >= 0):
             raise ValueError(f"concurrency_retry_after must be >= 0, got {ra!r}")
+        if (self.concurrency_headers or self.queue_503) and self.max_concurrency is None:
+            raise ValueError("concurrency_headers and queue_503 need max_concurrency")
+        if self.queue_503 and ra is not None:
+            raise ValueError("queue_503 (Ollama) and concurrency_retry_after (LiteLLM) conflict")
         if self.change_factor <= 0:
             raise ValueError(f"change_factor must be > 0, got {self.change_factor!r}")
 
@@ -168,8 +188,11 @@ def rescale(
     return fresh
 
 
-Refusal = tuple[int, str | None, list[tuple[str, str]] | None]
-"""``(status, message, extra headers)`` of an answer decided on arrival."""
+Refusal = tuple[int, str | None, list[tuple[str, str]] | None, str | None]
+"""``(status, message, extra headers, error type)`` of an answer decided on arrival
+(error type None: the provider's usual one for the status)."""
+QUEUE_FULL = "server busy, please try again.  maximum pending requests exceeded"
+"""Ollama's ``ErrMaxQueue`` (``server/sched.go``), word for word."""
 
 
 class Enforcer:
@@ -178,7 +201,7 @@ class Enforcer:
     Example:
         >>> enf = Enforcer(Enforcement(max_concurrency=2))
         >>> enf.refusal(3, anthropic=True)
-        (529, None, None)
+        (529, None, None, None)
     """
 
     __slots__ = ("_changed", "_first_at", "_rng", "config")
@@ -223,13 +246,32 @@ class Enforcer:
                     ("rate_limit_type", "max_parallel_requests"),
                     ("reset_at", reset),
                 ]
-                return (429, message, headers)
+                return (429, message, headers, None)
+            if e.queue_503:  # Ollama's handleScheduleError, in its compat layers' shapes
+                return (503, QUEUE_FULL, None, "overloaded_error" if anthropic else "api_error")
             if anthropic:
-                return (529, None, None)
-            return (429, "Too many concurrent requests", None)
+                return (529, None, None, None)
+            return (429, "Too many concurrent requests", None, None)
         if e.gateway_429 and self._rng.random() < e.gateway_429:
             extra = None
             if e.gateway_retry_after is not None:
                 extra = [("retry-after", f"{e.gateway_retry_after:g}")]
-            return (429, "Too Many Requests", extra)
+            return (429, "Too Many Requests", extra, None)
         return None
+
+    def stated(self, in_flight: int) -> dict[str, str] | None:
+        """LiteLLM v3's headers on a success admitted with ``in_flight`` in flight (None: off).
+
+        Example:
+            >>> Enforcer(Enforcement(max_concurrency=4, concurrency_headers=True)).stated(1)
+            {'x-ratelimit-api_key-remaining-max_parallel_requests': '3', \
+'x-ratelimit-api_key-limit-max_parallel_requests': '4'}
+        """
+        e = self.config
+        cap = e.max_concurrency
+        if not e.concurrency_headers or cap is None:
+            return None
+        return {
+            "x-ratelimit-api_key-remaining-max_parallel_requests": str(cap - in_flight),
+            "x-ratelimit-api_key-limit-max_parallel_requests": str(cap),
+        }

@@ -18,6 +18,7 @@ __all__ = [
     "MALFORMED_JSON",
     "bad_frame",
     "error_body",
+    "model_not_found",
     "stream_error",
 ]
 
@@ -74,24 +75,38 @@ HTML_502 = (
 )
 
 
+def model_not_found(model: str, anthropic: bool) -> str:
+    """The providers' own 404 message for a model they do not serve."""
+    if anthropic:
+        return f"model: {model}"
+    return f"The model `{model}` does not exist or you do not have access to it."
+
+
 def error_body(
-    anthropic: bool, status: int, message: str | None = None, code: str | None = None
+    anthropic: bool,
+    status: int,
+    message: str | None = None,
+    code: str | None = None,
+    etype: str | None = None,
 ) -> bytes:
     """An error body in the provider's format for ``status``.
 
     A 404 with its own message (an unknown URL or object) has ``code: null``, as
     at OpenAI: ``model_not_found`` goes with the default (unknown model) message,
-    or with a message naming the model when ``code`` says so.
+    or with a message naming the model when ``code`` says so.  ``etype``
+    replaces the usual error type (another server's, e.g. Ollama's).
     """
     if anthropic:
-        etype, default = _ANTHROPIC_ERRORS.get(
+        atype, default = _ANTHROPIC_ERRORS.get(
             status, ("api_error" if status >= 500 else "invalid_request_error", "Error")
         )
-        return encode({"type": "error", "error": {"type": etype, "message": message or default}})
+        error = {"type": etype or atype, "message": message or default}
+        return encode({"type": "error", "error": error})
     explicit = code
     otype, odefault, code = _OPENAI_ERRORS.get(
         status, ("server_error" if status >= 500 else "invalid_request_error", "Error", None)
     )
+    otype = etype or otype
     if status == 404 and message is not None:
         code = explicit
     return encode(

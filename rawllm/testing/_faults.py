@@ -44,6 +44,7 @@ __all__ = [
     "Step",
     "format_duration",
     "format_rfc3339",
+    "int_header",
     "parse_script",
     "retry_headers",
 ]
@@ -141,6 +142,19 @@ def _count(text: str, step: str) -> int:
     if not text.isdigit():
         raise ValueError(f"fault step {step!r}: {text!r} is not an event count")
     return int(text)
+
+
+def int_header(value: str | None, name: str) -> int | None:
+    """A request header holding a non-negative integer (``x-mock-tokens``); None when absent.
+
+    Raises:
+        ValueError: the value is not a non-negative integer.
+    """
+    if value is None:
+        return None
+    if not value.strip().isdigit():
+        raise ValueError(f"{name} must be a non-negative integer, got {value!r}")
+    return int(value)
 
 
 def _parse_step(raw: str) -> Step:

@@ -34,6 +34,7 @@ __all__ = [
     "answer",
     "openai_model",
     "resolve",
+    "route",
     "store",
 ]
 
@@ -57,6 +58,15 @@ OPENAI_MODELS = (
     ("claude-sonnet-4-5", 1759104000),
 )
 
+_ROUTES = {
+    ("POST", "/v1/chat/completions"): "chat",
+    ("POST", "/v1/embeddings"): "embeddings",
+    ("GET", "/v1/models"): "models",
+    ("POST", "/v1/responses"): "responses",
+    ("POST", "/v1/messages"): "messages",
+    ("POST", "/v1/messages/count_tokens"): "count_tokens",
+}
+_ANTHROPIC_APIS = frozenset({"messages", "count_tokens"})
 _EXACT = {
     ("POST", "/chat/completions"): "chat",
     ("POST", "/embeddings"): "embeddings",
@@ -64,6 +74,27 @@ _EXACT = {
     ("POST", "/responses"): "responses",
 }
 _AZURE_DEPLOYMENT_APIS = frozenset({"chat", "embeddings"})
+
+
+def route(
+    method: str, path: str, headers: Mapping[str, str]
+) -> tuple[str | None, str | None, bool, bool]:
+    """``(api, id, azure, anthropic)`` of a request: which API, in which provider's dialect.
+
+    ``/v1/models`` answers in Anthropic's format when ``anthropic-version`` is sent.
+
+    Example:
+        >>> route("POST", "/v1/messages", {})
+        ('messages', None, False, True)
+    """
+    api = _ROUTES.get((method, path))
+    item_id, azure = None, False
+    if api is None:
+        api, item_id, azure = resolve(method, path)
+    anthropic = api in _ANTHROPIC_APIS or (
+        api in ("models", "model") and "anthropic-version" in headers and not azure
+    )
+    return api, item_id, azure, anthropic
 
 
 def resolve(method: str, path: str) -> tuple[str | None, str | None, bool]:

@@ -103,6 +103,18 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "Retry-After and rate_limit_type: max_parallel_requests (LiteLLM: 60)",
     )
     limits.add_argument(
+        "--concurrency-headers",
+        action="store_true",
+        help="state --max-concurrency on non-streaming successes as LiteLLM v3 does "
+        "(x-ratelimit-api_key-limit-max_parallel_requests)",
+    )
+    limits.add_argument(
+        "--queue-503",
+        action="store_true",
+        help="refuse --max-concurrency overflows as Ollama does when its queue is full: "
+        '503 "server busy, please try again.  maximum pending requests exceeded"',
+    )
+    limits.add_argument(
         "--change-after",
         type=float,
         default=None,
@@ -149,6 +161,8 @@ def _server(args: argparse.Namespace) -> MockServer:
         gateway_retry_after=None if args.gateway_retry_after < 0 else args.gateway_retry_after,
         max_concurrency=args.max_concurrency,
         concurrency_retry_after=args.concurrency_retry_after,
+        concurrency_headers=args.concurrency_headers,
+        queue_503=args.queue_503,
         change_after=args.change_after,
         change_factor=args.change_factor,
         seed=args.seed,

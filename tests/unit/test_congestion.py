@@ -401,6 +401,7 @@ class Sim:
     p: float = 0.0  # sporadic refusal probability
     limit: float = 0.0  # hidden rate (per s) or concurrency cap
     stated: float | None = 0.2  # Retry-After the server sends
+    advertise: bool = False  # successes state the concurrency cap (LiteLLM's header)
     seed: int = 11
     refused: int = 0
     done: int = 0
@@ -478,6 +479,8 @@ class Sim:
                 in_server -= 1
             elif kind == "ok":
                 pacer.success(now, slot)
+                if self.advertise:
+                    cong.advertise(int(self.limit), now)
                 self.done += 1
                 self.times.append(now)
                 if queued < n:

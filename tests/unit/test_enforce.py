@@ -45,15 +45,15 @@ def test_charge_rejected_debits_refusals_too() -> None:
 def test_enforcer_concurrency_cap_and_gateway() -> None:
     enf = Enforcer(Enforcement(max_concurrency=4))
     assert enf.refusal(4, anthropic=False) is None
-    assert enf.refusal(5, anthropic=False) == (429, "Too many concurrent requests", None)
-    assert enf.refusal(5, anthropic=True) == (529, None, None)
+    assert enf.refusal(5, anthropic=False) == (429, "Too many concurrent requests", None, None)
+    assert enf.refusal(5, anthropic=True) == (529, None, None, None)
     gw = Enforcer(Enforcement(gateway_429=0.25, seed=3))
     answers = [gw.refusal(1, False) for _ in range(4000)]
     refused = [a for a in answers if a is not None]
     assert 0.2 < len(refused) / 4000 < 0.3
-    assert refused[0] == (429, "Too Many Requests", [("retry-after", "0.2")])
+    assert refused[0] == (429, "Too Many Requests", [("retry-after", "0.2")], None)
     quiet = Enforcer(Enforcement(gateway_429=1.0, gateway_retry_after=None))
-    assert quiet.refusal(1, False) == (429, "Too Many Requests", None)
+    assert quiet.refusal(1, False) == (429, "Too Many Requests", None, None)
 
 
 def test_enforcer_concurrency_cap_refused_as_litellm_does() -> None:
@@ -63,12 +63,34 @@ def test_enforcer_concurrency_cap_refused_as_litellm_does() -> None:
     for anthropic in (False, True):
         refusal = enf.refusal(5, anthropic=anthropic, wall=0.0)
         assert refusal is not None
-        status, message, headers = refusal
+        status, message, headers, _ = refusal
         assert status == 429 and headers is not None
         assert message is not None and "Limit type: max_parallel_requests" in message
         assert ("retry-after", "60") in headers
         assert ("rate_limit_type", "max_parallel_requests") in headers
         assert ("reset_at", "1970-01-01 00:01:00 UTC") in headers
+    assert enf.stated(1) is None  # no headers on successes unless asked
+
+
+def test_enforcer_states_the_cap_on_successes_as_litellm_v3_does() -> None:
+    # async_post_call_success_hook: x-ratelimit-{descriptor}-{limit,remaining}-{type};
+    # remaining = limit - the key's calls in flight, this one included
+    enf = Enforcer(Enforcement(max_concurrency=4, concurrency_headers=True))
+    assert enf.stated(3) == {
+        "x-ratelimit-api_key-limit-max_parallel_requests": "4",
+        "x-ratelimit-api_key-remaining-max_parallel_requests": "1",
+    }
+    assert Enforcer(Enforcement(max_concurrency=4)).stated(3) is None
+
+
+def test_enforcer_refuses_as_ollama_does_when_its_queue_is_full() -> None:
+    # server/sched.go ErrMaxQueue -> server/routes.go handleScheduleError: 503, no
+    # Retry-After; the OpenAI layer calls it api_error, the Anthropic one overloaded_error
+    enf = Enforcer(Enforcement(max_concurrency=4, queue_503=True))
+    assert enf.refusal(4, anthropic=False) is None
+    message = "server busy, please try again.  maximum pending requests exceeded"
+    assert enf.refusal(5, anthropic=False) == (503, message, None, "api_error")
+    assert enf.refusal(5, anthropic=True) == (503, message, None, "overloaded_error")
 
 
 def test_budget_change_mid_run_halves_and_keeps_what_was_used() -> None:
@@ -88,8 +110,10 @@ def test_budget_change_mid_run_halves_and_keeps_what_was_used() -> None:
 
 
 def test_enforcement_validates() -> None:
+    both = {"max_concurrency": 2, "queue_503": True, "concurrency_retry_after": 60.0}
     for bad in ({"window": 0}, {"gateway_429": 1.5}, {"max_concurrency": 0},
-                {"change_factor": 0}, {"concurrency_retry_after": -1.0}):  # fmt: skip
+                {"change_factor": 0}, {"concurrency_retry_after": -1.0},
+                {"concurrency_headers": True}, {"queue_503": True}, both):  # fmt: skip
         with pytest.raises(ValueError):
             Enforcement(**bad)  # type: ignore[arg-type]
 
