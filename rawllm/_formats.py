@@ -21,7 +21,7 @@ from __future__ import annotations
 import functools
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Generic, NoReturn, Protocol, TypeVar
+from typing import TYPE_CHECKING, Any, Generic, NoReturn, Protocol, TypeVar
 
 from ._accumulate import ChatCompletionAccumulator, chunk_text
 from ._wire import openai as _openai
@@ -85,6 +85,12 @@ class WireFormat(Generic[R, E]):
             events whose ``data`` is the raw bytes (``rawllm.sse.BytesEvent``).
         decode_data: optional faster form taking only ``event.data`` (for APIs
             that ignore the ``event:`` field), as text or raw bytes.
+        decode_batch: the stream reader's per-chunk form of the above:
+            ``(events, out, end_types)`` decodes a network chunk's events
+            (data bytes if ``decode_data`` is set, else ``BytesEvent``) into
+            ``out`` and returns the first item whose type is in ``end_types``
+            (not appended), or None.  The same items as one call per event,
+            without a Python call per ordinary event.
         end_types: the end rule: a stream is complete once an item of one of
             these types was decoded (it is handed out unless it is a ``Done``),
             and nothing after it is read.
@@ -103,6 +109,7 @@ class WireFormat(Generic[R, E]):
     method: str = "POST"
     decode_event: Callable[[Event], E | Done | None] = _not_a_stream
     decode_data: Callable[[str | bytes], E | Done | None] | None = None
+    decode_batch: Callable[[list[Any], list[E], frozenset[type]], E | Done | None] | None = None
     end_types: frozenset[type] = frozenset()
     terminator: str = ""
     accumulator: Callable[[], Accumulator[E, R]] | None = None
@@ -125,6 +132,7 @@ CHAT: WireFormat[ChatCompletion, ChatCompletionChunk] = WireFormat(
     usage_tokens=_total_tokens,
     decode_event=_openai.decode_event,
     decode_data=_openai.decode_chunk,
+    decode_batch=_openai.decode_chunks,
     end_types=frozenset({Done}),
     terminator="data: [DONE]",
     accumulator=ChatCompletionAccumulator,
@@ -169,6 +177,7 @@ def messages() -> WireFormat[Message, MessageStreamEvent]:
         decode=anthropic.decode_message,
         usage_tokens=_message_tokens,
         decode_event=anthropic.decode_event,
+        decode_batch=anthropic.decode_events,
         end_types=frozenset({RawMessageStopEvent}),
         terminator="message_stop",
         accumulator=_message_accumulator,
@@ -212,6 +221,7 @@ def responses() -> WireFormat[Response, ResponseStreamEvent]:
         decode=wire.decode_response,
         usage_tokens=_total_tokens,
         decode_event=wire.decode_event,
+        decode_batch=wire.decode_events,
         end_types=frozenset({ResponseCompletedEvent, ResponseIncompleteEvent}),
         terminator="response.completed",
         accumulator=_response_accumulator,

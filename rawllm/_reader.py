@@ -120,7 +120,9 @@ class StreamReader(Generic[E, R]):
         # The plain function, not a bound method: a bound method kept on self
         # would be a reference cycle, and every stream would wait for the GC.
         self._decode: Callable[[StreamReader[E, R], list[Any], list[E]], None] = (
-            StreamReader._decode_data
+            StreamReader._decode_batch
+            if fmt.decode_batch is not None
+            else StreamReader._decode_data
             if fmt.decode_data is not None
             else StreamReader._decode_events
         )
@@ -236,8 +238,16 @@ class StreamReader(Generic[E, R]):
         if not handed_out:
             raise exc from None
 
-    # The two loops differ only in what they pass the decoder: the per-event
-    # path has no branch on the format.
+    # The format's per-chunk decoder when it has one (no Python call per
+    # ordinary event); else one call per event.  The two per-event loops
+    # differ only in what they pass the decoder: no branch on the format.
+
+    def _decode_batch(self, events: list[Any], new: list[E]) -> None:
+        decode = self._fmt.decode_batch
+        assert decode is not None
+        end = decode(events, new, self._fmt.end_types)
+        if end is not None:
+            self._end(end, new)
 
     def _decode_data(self, events: list[bytes], new: list[E]) -> None:
         decode = self._fmt.decode_data

@@ -62,7 +62,16 @@ from ..types.anthropic import (
     _KnownContentBlock,
     _KnownDelta,
 )
-from ._common import Event, any_decoder, as_text, encode, generic, invalid, union_tags
+from ._common import (
+    Event,
+    any_decoder,
+    as_text,
+    encode,
+    event_batch,
+    generic,
+    invalid,
+    union_tags,
+)
 from ._tolerant import Path, tolerant, under
 
 __all__ = [
@@ -233,6 +242,12 @@ def decode_event(sse: Event) -> MessageStreamEvent | None:
             return decode_event(ServerSentEvent(sse.event, as_text(data)))
         raise invalid("MessageStreamEvent", data, exc) from exc
     return _decode_event_slow(as_text(data))
+
+
+decode_events: Final = event_batch(
+    _event_decoder.decode, decode_event, frozenset({"ping", "error"})
+)
+"""``decode_event`` over a network chunk's events (``_common.event_batch``)."""
 
 
 def _decode_event_slow(data: str) -> MessageStreamEvent | None:

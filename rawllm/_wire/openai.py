@@ -352,6 +352,37 @@ def decode_chunk(data: str | bytes) -> ChatCompletionChunk | Done | None:
     return chunk
 
 
+def decode_chunks(
+    datas: list[bytes], out: list[ChatCompletionChunk], ends: frozenset[type]
+) -> ChatCompletionChunk | Done | None:
+    """``decode_chunk`` over a network chunk's events: the stream reader's per-chunk form.
+
+    Decodes into ``out`` and returns the first item whose type is in ``ends``
+    (not appended; ``DONE`` for the terminator), or None.  An ordinary chunk
+    costs one msgspec decode and no Python call; whatever that decode refuses
+    (``[DONE]``, blanks, odd values, invalid UTF-8) goes to ``decode_chunk``,
+    and the error test is ``decode_chunk``'s, so the items are those of
+    ``decode_chunk`` on each event.
+    """
+    fast = _chunk_decoder.decode
+    for data in datas:
+        try:
+            chunk = fast(data)
+        except msgspec.DecodeError:
+            item = decode_chunk(data)
+            if item is None:
+                continue
+        else:
+            # decode_chunk's error test, inline (keep the two the same)
+            if chunk.error is not None or (not chunk.choices and chunk.object == "error"):
+                _raise_if_error(as_text(data))
+            item = chunk
+        if type(item) in ends:
+            return item
+        out.append(item)  # type: ignore[arg-type]  # not a Done: its type ends the stream
+    return None
+
+
 def _raise_if_error(data: str) -> None:
     """Raise the APIStatusError of an in-stream error object; return if it is none."""
     try:

@@ -47,7 +47,16 @@ from ..types.responses import (
     UnknownContentPart,
     UnknownOutputItem,
 )
-from ._common import Event, any_decoder, as_text, encode, generic, invalid, union_tags
+from ._common import (
+    Event,
+    any_decoder,
+    as_text,
+    encode,
+    event_batch,
+    generic,
+    invalid,
+    union_tags,
+)
 from ._tolerant import Path, tolerant, under
 
 __all__ = [
@@ -225,6 +234,10 @@ def decode_event(sse: Event) -> ResponseStreamEvent | None:
             return decode_event(ServerSentEvent(sse.event, as_text(data)))
         raise invalid("ResponseStreamEvent", data, exc) from exc
     return _decode_event_slow(as_text(data))
+
+
+decode_events: Final = event_batch(_event_decoder.decode, decode_event, frozenset({"error"}))
+"""``decode_event`` over a network chunk's events (``_common.event_batch``)."""
 
 
 def _decode_event_slow(data: str) -> ResponseStreamEvent | None:

@@ -8,6 +8,7 @@ error; a body cut anywhere before its end must raise at ``eof()``.
 
 from __future__ import annotations
 
+import dataclasses
 from typing import Any
 
 import msgspec
@@ -201,6 +202,49 @@ def test_an_error_event_with_invalid_utf8_raises_its_text(name: str) -> None:
     reader: StreamReader[Any, Any] = StreamReader(wire_format(name))
     with pytest.raises(APIStatusError, match="over\ufffdloaded"):
         reader.feed(b"event: error\ndata: over\xffloaded\n\n")
+
+
+# -- the per-chunk decoders (WireFormat.decode_batch) ------------------------------------------
+
+
+def _outcome_with(fmt: Any, pieces: list[bytes]) -> tuple[list[bytes], str | None, bool]:
+    items, error, done = run(fmt, pieces)
+    return key(items), None if error is None else f"{type(error).__name__}: {error}", done
+
+
+@pytest.mark.parametrize("name", STREAMS)
+def test_the_per_chunk_decoder_gives_what_one_call_per_event_gives(name: str) -> None:
+    """decode_batch (no Python call per event) == the format's per-event decoder, any split."""
+    fmt = wire_format(name)
+    assert fmt.decode_batch is not None
+    per_event = dataclasses.replace(fmt, decode_batch=None)
+    body = sse_body(name)
+    for cut in range(0, len(body) + 1, max(1, len(body) // 40)):
+        pieces = [body[:cut], body[cut:]]
+        assert _outcome_with(fmt, pieces) == _outcome_with(per_event, pieces), cut
+
+
+@pytest.mark.parametrize(
+    "payload",
+    [
+        # older vLLM: a flat error object, no choices
+        b'{"object": "error", "message": "model crashed", "type": "InternalServerError",'
+        b' "code": 500}',
+        # OpenRouter: an error inside a chunk-shaped object
+        b'{"id": "gen-1", "object": "chat.completion.chunk", "choices": [],'
+        b' "error": {"message": "model crashed", "code": 502}}',
+    ],
+)
+def test_chat_error_objects_raise_after_the_items_before_them(payload: bytes) -> None:
+    reader = StreamReader(_formats.CHAT)
+    items = reader.feed(
+        b'data: {"choices": [{"index": 0, "delta": {"content": "a"}}]}\n\ndata: '
+        + payload
+        + b"\n\n"
+    )
+    assert [item.choices[0].delta.content for item in items] == ["a"]
+    with pytest.raises(APIStatusError, match="model crashed"):
+        reader.eof()
 
 
 # -- the end rule -----------------------------------------------------------------------------
