@@ -99,6 +99,7 @@ class Limiter:
         "_rng",
         "_slots_only",
         "_seen_cap",
+        "_anthropic_headers",
         "_seen_limits",
         "_slowed",
         "_store",
@@ -164,6 +165,7 @@ class Limiter:
         self._free_until: float | None = None  # when the free path was last left
         self._seen_limits: tuple[str | None, str | None] = (None, None)
         self._seen_cap: str | None = None  # the last stated cap on calls in flight, as sent
+        self._anthropic_headers = False  # the last rate headers were Anthropic's
         self._answers = 0
         self._waiters: deque[tuple[asyncio.Future[Permit], int]] = deque()
         self._waker: asyncio.TimerHandle | None = None
@@ -380,7 +382,11 @@ class Limiter:
 
     def _on_timer(self) -> None:
         lock = self._lock
-        with lock if lock is not None else _NOLOCK:
+        if lock is None:  # (no context manager: this runs once per paced start)
+            self._waker = None
+            self._wake()
+            return
+        with lock:
             self._waker = None
             self._wake()
 
@@ -392,7 +398,10 @@ class Limiter:
         schedule.
         """
         lock = self._lock
-        with lock if lock is not None else _NOLOCK:
+        if lock is None:  # (no context manager: this runs once per answer with usage)
+            self._correct(estimate, actual, started, raw)
+            return
+        with lock:
             self._correct(estimate, actual, started, raw)
 
     def _correct(self, estimate: int, actual: int, started: float, raw: int) -> None:

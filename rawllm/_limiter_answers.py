@@ -104,31 +104,40 @@ def learn_from(
         cap = get(PARALLEL_LIMIT)  # the one look per answer (LiteLLM states its cap)
         if cap is not None and cap != lim._seen_cap:
             _stated_cap(lim, cap, now)
-    rr = get("x-ratelimit-remaining-requests")
-    rt = get("x-ratelimit-remaining-tokens")
-    if rr is not None or rt is not None:
+    # The family the server spoke last is looked at first: an Anthropic answer
+    # then costs no look at OpenAI's names.
+    anthropic = lim._anthropic_headers
+    rr = get("anthropic-ratelimit-requests-remaining") if anthropic else None
+    if rr is None:
+        rr = get("x-ratelimit-remaining-requests")
+        rt = get("x-ratelimit-remaining-tokens")
+        anthropic = rr is None and rt is None
+        if anthropic:
+            rr = get("anthropic-ratelimit-requests-remaining")
+            if rr is None:  # no rate headers at all
+                lim._anthropic_headers = False
+                if lim._probing:
+                    _end_probe(lim)
+                elif lim._slowed or (lim._paced and not lim._pinned):
+                    _check_recovery(lim, now)
+                return
+        lim._anthropic_headers = anthropic
+    if not anthropic:
         key = (get("x-ratelimit-limit-requests"), get("x-ratelimit-limit-tokens"))
         low = maybe_low(rr) or maybe_low(rt)
     else:
-        rr = get("anthropic-ratelimit-requests-remaining")
-        if rr is None:
-            if lim._probing:
-                _end_probe(lim)
-            elif lim._slowed or (lim._paced and not lim._pinned):
-                _check_recovery(lim, now)
-            return
         key = (
             get("anthropic-ratelimit-requests-limit"),
             get("anthropic-ratelimit-tokens-limit"),
         )
-        # "tokens" is the most restrictive token limit in effect (Anthropic's docs)
+        # "tokens" is the most restrictive token limit in effect (Anthropic's
+        # docs): input / output are looked at only when it is missing.
         rt = get("anthropic-ratelimit-tokens-remaining")
-        low = (
-            maybe_low(rr)
-            or maybe_low(rt)
-            or maybe_low(get("anthropic-ratelimit-input-tokens-remaining"))
-            or maybe_low(get("anthropic-ratelimit-output-tokens-remaining"))
-        )
+        low = maybe_low(rr) or maybe_low(rt)
+        if rt is None and not low:
+            low = maybe_low(get("anthropic-ratelimit-input-tokens-remaining")) or maybe_low(
+                get("anthropic-ratelimit-output-tokens-remaining")
+            )
     # Limits repeat on every answer: only a new limit or a budget near
     # exhaustion is worth parsing (the per-response cost when pacing binds).
     if low or key != lim._seen_limits:

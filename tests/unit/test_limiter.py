@@ -194,6 +194,47 @@ def test_anthropic_remaining_zero_with_rfc3339_reset() -> None:
     assert run(main) == pytest.approx(3.0)
 
 
+def test_anthropic_input_tokens_exhausted_without_the_overall_figure_waits() -> None:
+    """``tokens-remaining`` is the most restrictive; without it, input / output count."""
+
+    async def main(clock: Callable[[], float]) -> float:
+        lim = Limiter(None, clock=clock, wall=lambda: 0.0)
+        t0 = clock()
+        lim.observe(
+            200,
+            {
+                "anthropic-ratelimit-requests-remaining": "99",
+                "anthropic-ratelimit-requests-limit": "100",
+                "anthropic-ratelimit-input-tokens-remaining": "0",
+                "anthropic-ratelimit-input-tokens-reset": "1970-01-01T00:00:02Z",
+            },
+        )
+        (await lim.acquire(1)).release()
+        return clock() - t0
+
+    assert run(main) == pytest.approx(2.0)
+
+
+def test_headers_of_the_other_family_are_still_read_after_a_switch() -> None:
+    """Anthropic's names are looked at first once seen; OpenAI's still count after."""
+
+    async def main(clock: Callable[[], float]) -> float:
+        lim = Limiter(None, clock=clock, wall=lambda: 0.0)
+        anthropic = {
+            "anthropic-ratelimit-requests-remaining": "99",
+            "anthropic-ratelimit-requests-limit": "100",
+        }
+        lim.observe(200, anthropic)
+        t0 = clock()
+        lim.observe(
+            200, {"x-ratelimit-remaining-requests": "0", "x-ratelimit-reset-requests": "1.5s"}
+        )
+        (await lim.acquire(1)).release()
+        return clock() - t0
+
+    assert run(main) == pytest.approx(1.5)
+
+
 # -- spacing, FIFO, one timer --------------------------------------------------
 
 
