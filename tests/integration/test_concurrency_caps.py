@@ -7,31 +7,14 @@ import asyncio
 import json
 
 import aiohttp
+from _calls import MSG, run_calls
 
 import rawllm
 from rawllm.testing import MockServer
 
-MSG = [{"role": "user", "content": "hello there"}]
 LIMIT = "x-ratelimit-api_key-limit-max_parallel_requests"
 REMAINING = "x-ratelimit-api_key-remaining-max_parallel_requests"
 QUEUE_FULL = "server busy, please try again.  maximum pending requests exceeded"
-
-
-async def _run(client: rawllm.OpenAI | rawllm.Anthropic, n: int) -> int:
-    failed = 0
-
-    async def one() -> None:
-        nonlocal failed
-        try:
-            if isinstance(client, rawllm.Anthropic):
-                await client.messages.create(model="m", messages=MSG, max_tokens=16)
-            else:
-                await client.chat.completions.create(model="m", messages=MSG, max_tokens=16)
-        except rawllm.APIError:
-            failed += 1
-
-    await asyncio.gather(*(one() for _ in range(n)))
-    return failed
 
 
 async def _post(
@@ -63,7 +46,7 @@ async def test_a_stated_cap_on_the_first_answer_means_no_refusal_at_all() -> Non
         async with rawllm.OpenAI(
             api_key="k", base_url=server.openai_base_url, rate_limit=limit
         ) as client:
-            assert await _run(client, 100) == 0
+            assert await run_calls(client, 100) == 0
             state = client.limiter.state
         assert server.status_counts[429] == 0 and server.status_counts[200] == 100
         assert state.learned_max_concurrency == 4 and server.peak_in_flight <= 4
@@ -75,9 +58,9 @@ async def test_a_stated_cap_limits_a_default_client_to_its_first_burst() -> None
         async with rawllm.OpenAI(
             api_key="k", base_url=server.openai_base_url, max_retries=8
         ) as client:
-            assert await _run(client, 40) == 0  # 40 at once: 36 refused, nothing known yet
+            assert await run_calls(client, 40) == 0  # 40 at once: 36 refused, nothing known yet
             first = server.status_counts[429]
-            assert await _run(client, 60) == 0  # then: held at the stated cap
+            assert await run_calls(client, 60) == 0  # then: held at the stated cap
             state = client.limiter.state
         assert server.status_counts[429] == first
         assert state.learned_max_concurrency == 4
@@ -109,7 +92,7 @@ async def test_full_queue_503s_hold_the_client_at_what_the_server_takes() -> Non
             else:
                 client = rawllm.OpenAI(api_key="k", base_url=server.openai_base_url, max_retries=8)
             async with client:
-                assert await _run(client, 100) == 0
+                assert await run_calls(client, 100) == 0
                 state = client.limiter.state
                 window = client.limiter._pacer.congestion.window
             assert server.status_counts[503] > 0  # the queue filled ...
@@ -123,7 +106,7 @@ async def test_a_generic_503_is_retried_and_nothing_else() -> None:
         async with rawllm.OpenAI(
             api_key="k", base_url=server.openai_base_url, max_retries=3
         ) as client:
-            assert await _run(client, 1) == 0
+            assert await run_calls(client, 1) == 0
             state = client.limiter.state
             window = client.limiter._pacer.congestion.window
         assert server.status_counts[503] == 2

@@ -6,29 +6,11 @@ import asyncio
 import json
 
 import aiohttp
+from _calls import MSG, run_calls
 
 import rawllm
 from rawllm._ratelimit import LEARNED_HEADROOM
 from rawllm.testing import MockServer
-
-MSG = [{"role": "user", "content": "hello there"}]
-
-
-async def _run(client: rawllm.OpenAI | rawllm.Anthropic, n: int) -> int:
-    failed = 0
-
-    async def one() -> None:
-        nonlocal failed
-        try:
-            if isinstance(client, rawllm.Anthropic):
-                await client.messages.create(model="m", messages=MSG, max_tokens=16)
-            else:
-                await client.chat.completions.create(model="m", messages=MSG, max_tokens=16)
-        except rawllm.APIError:
-            failed += 1
-
-    await asyncio.gather(*(one() for _ in range(n)))
-    return failed
 
 
 async def test_per_minute_headers_one_second_windows_charged_refusals_learned() -> None:
@@ -38,7 +20,7 @@ async def test_per_minute_headers_one_second_windows_charged_refusals_learned() 
         async with rawllm.OpenAI(
             api_key="k", base_url=server.openai_base_url, rate_limit=limit
         ) as client:
-            assert await _run(client, 250) == 0
+            assert await run_calls(client, 250) == 0
             learned = client.limiter.state.learned_requests_per_minute
         assert learned is not None and abs(learned - 6000 * (1 - LEARNED_HEADROOM)) < 1
         assert server.rate_limited <= 3  # <= ~1%
@@ -50,7 +32,7 @@ async def test_per_minute_headers_one_second_windows_configured() -> None:
         async with rawllm.OpenAI(
             api_key="k", base_url=server.openai_base_url, rate_limit=limit
         ) as client:
-            assert await _run(client, 250) == 0
+            assert await run_calls(client, 250) == 0
         assert server.rate_limited <= 3
 
 
@@ -78,7 +60,7 @@ async def test_sporadic_gateway_429s_without_headers_lose_nothing() -> None:
         async with rawllm.OpenAI(
             api_key="k", base_url=server.openai_base_url, max_retries=4
         ) as client:
-            assert await _run(client, 400) == 0
+            assert await run_calls(client, 400) == 0
             state = client.limiter.state
         assert server.rate_limited > 0
         assert state.rate_limited == server.rate_limited
@@ -97,7 +79,7 @@ async def test_concurrency_cap_converges_without_failures_openai_and_anthropic()
         async with MockServer(max_concurrency=8, latency=0.02) as server:
             client = _client_for(server, anthropic)
             async with client:
-                assert await _run(client, 100) == 0
+                assert await run_calls(client, 100) == 0
                 state = client.limiter.state
             status = 529 if anthropic else 429
             assert server.status_counts[status] > 0  # the cap was hit ...
@@ -130,7 +112,7 @@ async def test_litellm_concurrency_refusal_states_a_wait_the_client_does_not_sit
             client = _client_for(server, anthropic)
             async with client:
                 started = asyncio.get_running_loop().time()
-                assert await asyncio.wait_for(_run(client, 60), 20.0) == 0
+                assert await asyncio.wait_for(run_calls(client, 60), 20.0) == 0
                 took = asyncio.get_running_loop().time() - started
                 state = client.limiter.state
             assert server.status_counts[429] > 0 and server.status_counts[529] == 0
@@ -144,6 +126,6 @@ async def test_budget_halved_mid_run_is_followed() -> None:
         async with rawllm.OpenAI(
             api_key="k", base_url=server.openai_base_url, rate_limit=limit, max_retries=6
         ) as client:
-            assert await _run(client, 200) == 0
+            assert await run_calls(client, 200) == 0
             learned = client.limiter.state.learned_requests_per_minute
         assert learned is not None and abs(learned - 3000 * (1 - LEARNED_HEADROOM)) < 1

@@ -164,75 +164,62 @@ def test_a_burst_arms_standby_limits_at_the_start_that_crosses_near() -> None:
     assert times[-1] - times[0] == pytest.approx(100 / rate, rel=0.05)
 
 
-def test_remaining_zero_waits_for_reset_without_config() -> None:
-    async def main(clock: Callable[[], float]) -> float:
-        lim = Limiter(None, clock=clock)
-        t0 = clock()
-        lim.observe(
-            200, {"x-ratelimit-remaining-requests": "0", "x-ratelimit-reset-requests": "1.5s"}
-        )
-        (await lim.acquire(1)).release()
-        return clock() - t0
-
-    assert run(main) == pytest.approx(1.5)
+_ANTHROPIC_OK = {
+    "anthropic-ratelimit-requests-remaining": "99",
+    "anthropic-ratelimit-requests-limit": "100",
+}
 
 
-def test_anthropic_remaining_zero_with_rfc3339_reset() -> None:
-    async def main(clock: Callable[[], float]) -> float:
-        lim = Limiter(None, clock=clock, wall=lambda: 0.0)
-        t0 = clock()
-        lim.observe(
-            200,
-            {
-                "anthropic-ratelimit-requests-remaining": "0",
-                "anthropic-ratelimit-requests-reset": "1970-01-01T00:00:03Z",
-            },
-        )
-        (await lim.acquire(1)).release()
-        return clock() - t0
-
-    assert run(main) == pytest.approx(3.0)
-
-
-def test_anthropic_input_tokens_exhausted_without_the_overall_figure_waits() -> None:
-    """``tokens-remaining`` is the most restrictive; without it, input / output count."""
-
-    async def main(clock: Callable[[], float]) -> float:
-        lim = Limiter(None, clock=clock, wall=lambda: 0.0)
-        t0 = clock()
-        lim.observe(
-            200,
-            {
-                "anthropic-ratelimit-requests-remaining": "99",
-                "anthropic-ratelimit-requests-limit": "100",
-                "anthropic-ratelimit-input-tokens-remaining": "0",
-                "anthropic-ratelimit-input-tokens-reset": "1970-01-01T00:00:02Z",
-            },
-        )
-        (await lim.acquire(1)).release()
-        return clock() - t0
-
-    assert run(main) == pytest.approx(2.0)
-
-
-def test_headers_of_the_other_family_are_still_read_after_a_switch() -> None:
-    """Anthropic's names are looked at first once seen; OpenAI's still count after."""
-
+@pytest.mark.parametrize(
+    ("answers", "wait"),
+    [
+        # OpenAI: remaining 0, a duration reset; nothing configured
+        ([{"x-ratelimit-remaining-requests": "0", "x-ratelimit-reset-requests": "1.5s"}], 1.5),
+        # Anthropic: remaining 0, an RFC 3339 reset
+        (
+            [
+                {
+                    "anthropic-ratelimit-requests-remaining": "0",
+                    "anthropic-ratelimit-requests-reset": "1970-01-01T00:00:03Z",
+                }
+            ],
+            3.0,
+        ),
+        # Anthropic without the overall tokens figure (the most restrictive):
+        # the input / output ones count
+        (
+            [
+                {
+                    **_ANTHROPIC_OK,
+                    "anthropic-ratelimit-input-tokens-remaining": "0",
+                    "anthropic-ratelimit-input-tokens-reset": "1970-01-01T00:00:02Z",
+                }
+            ],
+            2.0,
+        ),
+        # Anthropic's names are looked at first once seen; OpenAI's still count after
+        (
+            [
+                _ANTHROPIC_OK,
+                {"x-ratelimit-remaining-requests": "0", "x-ratelimit-reset-requests": "1.5s"},
+            ],
+            1.5,
+        ),
+    ],
+)
+def test_remaining_zero_waits_for_reset_without_config(
+    answers: list[dict[str, str]], wait: float
+) -> None:
     async def main(clock: Callable[[], float]) -> float:
         lim = Limiter(None, clock=clock, wall=lambda: 0.0)
-        anthropic = {
-            "anthropic-ratelimit-requests-remaining": "99",
-            "anthropic-ratelimit-requests-limit": "100",
-        }
-        lim.observe(200, anthropic)
+        for headers in answers[:-1]:
+            lim.observe(200, headers)
         t0 = clock()
-        lim.observe(
-            200, {"x-ratelimit-remaining-requests": "0", "x-ratelimit-reset-requests": "1.5s"}
-        )
+        lim.observe(200, answers[-1])
         (await lim.acquire(1)).release()
         return clock() - t0
 
-    assert run(main) == pytest.approx(1.5)
+    assert run(main) == pytest.approx(wait)
 
 
 # -- spacing, FIFO, one timer --------------------------------------------------
