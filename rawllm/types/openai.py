@@ -75,9 +75,9 @@ __all__ = [
 class CompletionTokensDetails(BaseModel, kw_only=True, gc=False):
     """Breakdown of the completion tokens (reasoning, audio, predicted outputs)."""
 
-    accepted_prediction_tokens: int | None = None
-    audio_tokens: int | None = None
     reasoning_tokens: int | None = None
+    audio_tokens: int | None = None
+    accepted_prediction_tokens: int | None = None
     rejected_prediction_tokens: int | None = None
     text_tokens: int | None = None
 
@@ -85,9 +85,9 @@ class CompletionTokensDetails(BaseModel, kw_only=True, gc=False):
 class PromptTokensDetails(BaseModel, kw_only=True, gc=False):
     """Breakdown of the prompt tokens (cached, audio, images)."""
 
+    cached_tokens: int | None = None
     audio_tokens: int | None = None
     cache_write_tokens: int | None = None
-    cached_tokens: int | None = None
     image_tokens: int | None = None
     text_tokens: int | None = None
 
