@@ -43,6 +43,7 @@ from ._exceptions import (
 )
 from ._formats import WireFormat
 from ._limiter import Limiter
+from ._permit import NOOP
 from ._ratelimit_headers import queue_full
 from ._reader import Reader, StreamReader
 from ._retry import RetryPolicy, attempt_budget
@@ -344,9 +345,10 @@ class BaseClient:
         result.__dict__["_http"] = (status, resp.headers)  # for with_raw_response
         if retries:
             result.__dict__["_retries"] = retries
-        used = fmt.usage_tokens(result)
-        if used is not None:
-            permit.settle(used)
+        if permit is not NOOP:  # the free path's shared permit has nothing to settle
+            used = fmt.usage_tokens(result)
+            if used is not None:
+                permit.settle(used)
         return result
 
     async def _open_stream(
