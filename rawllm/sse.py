@@ -478,9 +478,18 @@ class SSEDecoder:
 
 
 def _data_size(event: ServerSentEvent | BytesEvent | bytes, cap: int) -> int:
-    """The UTF-8 size of an event's data (exact whenever it could exceed ``cap``)."""
+    """An event's data size as ``SSEDecoder`` counts it: the UTF-8 of its text.
+
+    Exact whenever it could exceed ``cap``.  Raw bytes are counted as the
+    text they decode to (U+FFFD for an invalid byte takes 3), so the byte
+    modes refuse exactly what the text decoder refuses.
+    """
     data = event if isinstance(event, bytes) else event.data
-    if isinstance(data, bytes) or len(data) <= cap // 4:
+    if isinstance(data, bytes):
+        if 3 * len(data) <= cap:
+            return len(data)
+        return len(data.decode("utf-8", "replace").encode())
+    if len(data) <= cap // 4:
         return len(data)
     return len(data.encode())
 

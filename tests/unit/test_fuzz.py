@@ -26,13 +26,13 @@ from types import FrameType
 from typing import Any
 
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 import rawllm
 from rawllm import _formats
 from rawllm._reader import StreamReader
-from rawllm.sse import ServerSentEvent, SSEDecoder
+from rawllm.sse import ServerSentEvent, SSEDecoder, bytes_decoder
 
 EXAMPLES = int(os.environ.get("RAWLLM_FUZZ_EXAMPLES", "100"))
 FUZZ = settings(
@@ -87,6 +87,36 @@ def test_sse_decoder_with_a_small_cap_only_raises_the_typed_error(
     # No error: every event fitted, and the events are the uncapped ones.
     assert events == plain
     assert all(len(e.data.encode()) <= cap for e in events)
+
+
+def _outcome(dec: SSEDecoder, data: bytes, cuts: list[int]) -> tuple[list[Any], str | None]:
+    """The events handed out (with the cap error's message, if it came), chunk by chunk."""
+    points = sorted({c % (len(data) + 1) for c in cuts})
+    out: list[Any] = []
+    last = 0
+    try:
+        for p in [*points, len(data)]:
+            out += dec.feed(data[last:p])
+            last = p
+        out += dec.close()
+    except rawllm.APIResponseValidationError as exc:
+        return out, exc.message
+    return out, None
+
+
+@FUZZ
+@given(sse_bytes, st.lists(st.integers(min_value=0), max_size=12), st.integers(1, 64))
+@example(b"data: \xff\xff\n\n", [], 4)  # invalid bytes count as the U+FFFD they decode to
+def test_byte_modes_keep_the_cap_exactly_as_the_text_decoder(
+    data: bytes, cuts: list[int], cap: int
+) -> None:
+    """bytes_decoder: the same events and the same cap error, at the same point."""
+    text, error = _outcome(SSEDecoder(max_event_bytes=cap), data, cuts)
+    want = [e.data for e in text]
+    for names in (False, True):
+        raw, raw_error = _outcome(bytes_decoder(names=names, max_event_bytes=cap), data, cuts)
+        got = [(e if isinstance(e, bytes) else e.data).decode("utf-8", "replace") for e in raw]
+        assert (got, raw_error) == (want, error)
 
 
 # -- stream decoders ----------------------------------------------------------------
