@@ -533,6 +533,9 @@ def render(results: dict[str, Any], png_name: str | None = "benchmarks.png") -> 
 
         lines += ["## Instructions per call (`benchmarks/bench_instructions.py`)", "",
                   INSTRUCTIONS_INTRO, ""]  # fmt: skip
+        if ins.get("command"):
+            when = f" ({ins['when']})" if ins.get("when") else ""
+            lines += [f"Counted with `{ins['command']}`{when}.", ""]
         lines += bench_instructions.table(ins)
         lines.append("")
     return "\n".join(lines).rstrip() + "\n"
@@ -545,7 +548,11 @@ INSTRUCTIONS_INTRO = (
     "between two runs of different lengths after the same warm-up, so start-up and warm-up "
     "cancel out. They do not move with load. They do not see kernel time (the same "
     "syscalls for every aiohttp client), cache misses, or bulk copies (one instruction "
-    "copies a large buffer). Read them beside the CPU tables."
+    "copies a large buffer). Read them beside the CPU tables. The `binding` rows are the "
+    "exception: under valgrind a client runs some 50 times slower, so a 500/s pace barely "
+    "binds, and whether a client's timers fire or its learned limits arm depends on timing; "
+    "those rows moved by up to 10% between runs (the paced floor's too). Read the binding "
+    "case in the CPU tables."
 )
 
 

@@ -435,12 +435,10 @@ def headline_text(results: dict[str, Any]) -> str:
             f"rawllm costs {_range(ins['request'])} the floor's per request and "
             f"{_range(ins['event'])} per stream event"
         )
-        if ins.get("paced"):
-            parts.append(
-                f", and {_range(ins['paced'])} the paced floor's (requests and events) when "
-                "the limit binds"
-            )
-        parts.append(". ")
+        parts.append(
+            " with no rate-limit headers or limits far above the load (the binding case "
+            "depends on timing under valgrind: read it in CPU time). "
+        )
     behind = behind_rows(client)
     if behind:
         worst = max(behind, key=lambda r: float(r[2].rstrip("x")))
