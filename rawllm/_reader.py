@@ -5,8 +5,9 @@ reads a chunk, calls ``feed(chunk)``, hands out the items it returns, and
 calls ``eof()`` when the body ends.  The reader does the rest:
 
 - SSE framing (``rawllm.sse.SSEDecoder`` in a byte mode, ``bytes_decoder``),
-  then one decode per event with the format's decoder
-  (``WireFormat.decode_data`` / ``decode_event``), straight from the data bytes;
+  then one decode per event, straight from the data bytes: a network chunk's
+  events go to the format's per-chunk decoder (``WireFormat.decode_batch``),
+  else one by one to ``decode_data`` / ``decode_event``;
 - the end rule: the stream is complete at the first item whose type is in
   ``WireFormat.end_types`` (OpenAI's ``data: [DONE]``, Anthropic's
   ``message_stop``, Responses' ``response.completed`` / ``response.incomplete``);
