@@ -89,6 +89,7 @@ class StreamReader(Generic[E, R]):
     """
 
     __slots__ = (
+        "_batch",
         "_bytes",
         "_decode",
         "_error",
@@ -120,10 +121,9 @@ class StreamReader(Generic[E, R]):
         """True once the end was seen: the stream is whole."""
         # The plain function, not a bound method: a bound method kept on self
         # would be a reference cycle, and every stream would wait for the GC.
+        self._batch = fmt.decode_batch  # called straight from feed(): no call between
         self._decode: Callable[[StreamReader[E, R], list[Any], list[E]], None] = (
-            StreamReader._decode_batch
-            if fmt.decode_batch is not None
-            else StreamReader._decode_data
+            StreamReader._decode_data
             if fmt.decode_data is not None
             else StreamReader._decode_events
         )
@@ -169,8 +169,14 @@ class StreamReader(Generic[E, R]):
         if not events:
             return []
         new: list[E] = []
+        batch = self._batch
         try:
-            self._decode(self, events, new)
+            if batch is not None:
+                end = batch(events, new, self._fmt.end_types)
+                if end is not None:
+                    self._end(end, new)
+            else:
+                self._decode(self, events, new)
         except (APIError, RecursionError) as exc:
             self._fail(exc, handed_out=bool(new))
         self._items.extend(new)
@@ -239,16 +245,9 @@ class StreamReader(Generic[E, R]):
         if not handed_out:
             raise exc from None
 
-    # The format's per-chunk decoder when it has one (no Python call per
-    # ordinary event); else one call per event.  The two per-event loops
-    # differ only in what they pass the decoder: no branch on the format.
-
-    def _decode_batch(self, events: list[Any], new: list[E]) -> None:
-        decode = self._fmt.decode_batch
-        assert decode is not None
-        end = decode(events, new, self._fmt.end_types)
-        if end is not None:
-            self._end(end, new)
+    # Without the format's per-chunk decoder (``decode_batch``, called from
+    # feed()): one call per event.  The two loops differ only in what they
+    # pass the decoder: no branch on the format.
 
     def _decode_data(self, events: list[bytes], new: list[E]) -> None:
         decode = self._fmt.decode_data

@@ -26,7 +26,7 @@ from typing import TYPE_CHECKING, Any, Generic, TypeVar, overload
 
 from ._exceptions import APIConnectionError
 from ._reader import Reader
-from ._transport import Headers, Response, within
+from ._transport import AIOHTTP_ERRORS, Headers, Response, map_aiohttp_error, within
 from .types._base import Result, attach
 
 if TYPE_CHECKING:
@@ -40,6 +40,11 @@ __all__ = ["AsyncStream"]
 T = TypeVar("T")
 
 _EMPTY: list[Any] = []
+
+
+async def _no_read() -> bytes:
+    """Where a stream's read points once its response is gone (never awaited: ``_resp`` is None)."""
+    return b""
 
 
 class AsyncStream(Generic[T]):
@@ -63,6 +68,7 @@ class AsyncStream(Generic[T]):
         "_pending",
         "_permit",
         "_pos",
+        "_readany",
         "_reader",
         "_request_id",
         "_resp",
@@ -85,6 +91,7 @@ class AsyncStream(Generic[T]):
         retries: int = 0,
     ) -> None:
         self._resp: Response | None = resp
+        self._readany = resp.chunk_reader()
         self._headers: Headers = resp.headers
         self._reader = reader
         self._buf: list[T] = _EMPTY
@@ -133,7 +140,33 @@ class AsyncStream(Generic[T]):
         if pos < len(buf):
             self._pos = pos + 1
             return buf[pos]
-        return await self._next_slow()
+        # The buffer is empty: read until a chunk gives items.  Inline, not a
+        # coroutine of its own: with tokens arriving one event per network
+        # chunk, this runs once per event.
+        reader = self._reader
+        try:
+            while not reader.done:
+                if self._pending or self._timed or self._resp is None:
+                    chunk = await self._read()
+                else:  # the common case: aiohttp's read, its errors mapped as read_chunk does
+                    try:
+                        chunk = await self._readany()
+                    except AIOHTTP_ERRORS as exc:
+                        raise map_aiohttp_error(exc) from exc
+                items = reader.feed(chunk) if chunk else reader.eof()
+                if reader.failed:  # an in-band error: it comes after these items
+                    self._abort()
+                if items:
+                    self._buf = items
+                    self._pos = 1
+                    if self._timed:
+                        self._last_data = time.monotonic()
+                    return items[0]
+            await self._finish()
+        except BaseException:
+            self._abort()
+            raise
+        raise StopAsyncIteration
 
     async def __aenter__(self) -> AsyncStream[T]:
         return self
@@ -150,6 +183,7 @@ class AsyncStream(Generic[T]):
         """Release the connection now; the rest of the body is not read."""
         if self._reader.done and self._resp is not None:
             resp, self._resp = self._resp, None
+            self._readany = _no_read  # keep nothing of aiohttp's once done
             self._closed = True
             resp.release()
             self._give_back_slot()
@@ -228,35 +262,6 @@ class AsyncStream(Generic[T]):
 
     # -- the IO loop -----------------------------------------------------------
 
-    async def _next_slow(self) -> T:
-        reader = self._reader
-        try:
-            while not reader.done:
-                resp = self._resp
-                if self._pending or self._timed or resp is None:
-                    chunk = await self._read()
-                else:  # the common case, without a coroutine of its own
-                    chunk = await resp.read_chunk()
-                if self._hand_out(reader.feed(chunk) if chunk else reader.eof()):
-                    return self._buf[0]
-            await self._finish()
-        except BaseException:
-            self._abort()
-            raise
-        raise StopAsyncIteration
-
-    def _hand_out(self, items: list[T]) -> bool:
-        """Take a chunk's items (if any) as the next ones to hand out."""
-        if self._reader.failed:  # an in-band error: it comes after these items
-            self._abort()
-        if not items:
-            return False
-        self._buf = items
-        self._pos = 1
-        if self._timed:
-            self._last_data = time.monotonic()
-        return True
-
     async def _read(self) -> bytes:
         """The next chunk for the reader (b"" at the end of the body)."""
         chunk = self._pending
@@ -285,6 +290,7 @@ class AsyncStream(Generic[T]):
     async def _finish(self) -> None:
         """After the end: read the (normally empty) rest so the connection is reusable."""
         resp, self._resp = self._resp, None
+        self._readany = _no_read  # keep nothing of aiohttp's once done
         self._closed = True
         if resp is not None:
             await resp.finish(0.05)
@@ -294,6 +300,7 @@ class AsyncStream(Generic[T]):
         """Drop the connection now (mid-body: it cannot be reused)."""
         self._closed = True
         resp, self._resp = self._resp, None
+        self._readany = _no_read  # keep nothing of aiohttp's once done
         if resp is not None:
             resp.close()
         self._give_back_slot()

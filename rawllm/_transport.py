@@ -28,7 +28,7 @@ import asyncio
 import functools
 import io
 import ssl as _ssl
-from collections.abc import Awaitable, Coroutine, Mapping
+from collections.abc import Awaitable, Callable, Coroutine, Mapping
 from typing import TypeVar, cast
 
 import aiohttp
@@ -444,6 +444,15 @@ class Response:
             return await self._raw.content.readany()
         except AIOHTTP_ERRORS as exc:
             raise map_aiohttp_error(exc) from exc
+
+    def chunk_reader(self) -> Callable[[], Awaitable[bytes]]:
+        """aiohttp's own ``readany`` for this body: ``read_chunk`` without its coroutine.
+
+        For the stream's per-chunk loop (one coroutine less per network
+        chunk).  Its errors are aiohttp's: the caller maps them, as
+        ``read_chunk`` does (``except AIOHTTP_ERRORS`` -> ``map_aiohttp_error``).
+        """
+        return self._raw.content.readany
 
     async def finish(self, within: float) -> None:
         """Read the (normally empty) rest so the connection can be reused, else drop it."""

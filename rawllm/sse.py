@@ -232,8 +232,8 @@ class SSEDecoder:
             pending.append(chunk)
             chunk = b"".join(pending)
             pending.clear()
-        end = chunk.rfind(b"\n") + 1
-        if end != len(chunk):
+        if chunk[-1] != 10:  # (usually a chunk ends a line: no rfind call then)
+            end = chunk.rfind(b"\n") + 1
             pending.append(chunk[end:])
             chunk = chunk[:end]
         events = self._lines(chunk)
