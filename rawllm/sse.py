@@ -33,8 +33,8 @@ then takes the reader's slow path, which decodes it as this module does
 (U+FFFD), so the result is the same.
 
 Optional bound (``max_event_bytes``): the incomplete line kept between chunks
-and the data of the event being assembled may not grow past it; past it
-``feed`` raises ``rawllm.APIResponseValidationError``.  It is checked where
+and the data of the event being assembled (in bytes as received) may not
+grow past it; past it ``feed`` raises ``rawllm.APIResponseValidationError``.  It is checked where
 those buffers grow (once per chunk, and per extra data line of a multi-line
 event), so it costs nothing per ordinary event, and memory stays within the
 cap plus one chunk.  Without it (the default) nothing is limited.
@@ -159,6 +159,7 @@ class SSEDecoder:
         "_id",
         "_last_event_id",
         "_raw",
+        "_over",
     )
 
     def __init__(self, *, max_event_bytes: int | None = None) -> None:
@@ -166,7 +167,8 @@ class SSEDecoder:
 
         Args:
             max_event_bytes: optional bound on one line, and on the data of one
-                event, in bytes; exceeding it raises ``APIResponseValidationError``.
+                event, in bytes as received (an invalid byte counts one, not the
+                three of its U+FFFD); exceeding it raises ``APIResponseValidationError``.
                 None (the default): unbounded.
         """
         self._cap = max_event_bytes
@@ -184,6 +186,7 @@ class SSEDecoder:
         self._retry: int | None = None  # retry set in the current block
         self._id: str | None = None  # the spec's last event ID buffer
         self._last_event_id: str | None = None
+        self._over = -1  # set by _lines for a block over the cap: first event over it
         self._raw = 0  # 0: ServerSentEvent; 1: data bytes; 2: BytesEvent (see bytes_decoder)
 
     @property
@@ -364,14 +367,14 @@ class SSEDecoder:
         if pending and len(pending[0]) > cap:
             self._too_large("line")
         if len(block) > cap:  # rare: only then can an event completed here exceed the cap
-            for i, event in enumerate(events):
-                if _data_size(event, cap) > cap:
-                    if i == 0:
-                        self._too_large("data")
-                    # Hand out the events before it; the error comes with the next call.
-                    self._deferred = self._error("data")
-                    self._slow = True
-                    return events[:i]
+            i = self._over  # found by _lines
+            if i == 0:
+                self._too_large("data")
+            if i > 0:
+                # Hand out the events before it; the error comes with the next call.
+                self._deferred = self._error("data")
+                self._slow = True
+                return events[:i]
         data = self._data
         if data is not None:
             size = self._more_size if self._more is not None else len(data)
@@ -406,6 +409,11 @@ class SSEDecoder:
         retry = self._retry
         id_ = self._id
         last_id = self._last_event_id
+        # An event completed here can exceed the cap only if the block does:
+        # then each one's data is measured (its bytes as received).
+        limit = -1 if self._cap is None else self._cap
+        big = 0 <= limit < len(block)
+        over = -1  # the index of the first event over the cap, if any
         for line in lines:
             if not line:
                 last_id = id_
@@ -414,6 +422,8 @@ class SSEDecoder:
                         data = b"\n".join(more)
                         more = None
                         self._more_size = 0
+                    if big and over < 0 and len(data) > limit:
+                        over = len(events)
                     if raw == 1:
                         events.append(data)
                     elif raw:
@@ -474,24 +484,9 @@ class SSEDecoder:
         self._retry = retry
         self._id = id_
         self._last_event_id = last_id
+        if big:
+            self._over = over
         return events
-
-
-def _data_size(event: ServerSentEvent | BytesEvent | bytes, cap: int) -> int:
-    """An event's data size as ``SSEDecoder`` counts it: the UTF-8 of its text.
-
-    Exact whenever it could exceed ``cap``.  Raw bytes are counted as the
-    text they decode to (U+FFFD for an invalid byte takes 3), so the byte
-    modes refuse exactly what the text decoder refuses.
-    """
-    data = event if isinstance(event, bytes) else event.data
-    if isinstance(data, bytes):
-        if 3 * len(data) <= cap:
-            return len(data)
-        return len(data.decode("utf-8", "replace").encode())
-    if len(data) <= cap // 4:
-        return len(data)
-    return len(data.encode())
 
 
 def bytes_decoder(*, names: bool, max_event_bytes: int | None = None) -> SSEDecoder:

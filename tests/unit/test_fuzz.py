@@ -75,6 +75,8 @@ def test_sse_decoder_never_raises_and_a_large_cap_changes_nothing(
 
 @FUZZ
 @given(sse_bytes, st.lists(st.integers(min_value=0), max_size=12), st.integers(1, 64))
+@example(b"data: data: \x80\x80\x80\x80\x80\n\n", [], 19)  # 11 bytes, 21 once decoded
+@example(b"data: data: \x80\x80\x80\x80\x80\n\n", [], 10)
 def test_sse_decoder_with_a_small_cap_only_raises_the_typed_error(
     data: bytes, cuts: list[int], cap: int
 ) -> None:
@@ -84,9 +86,12 @@ def test_sse_decoder_with_a_small_cap_only_raises_the_typed_error(
     except rawllm.APIResponseValidationError as exc:
         assert f"max_event_bytes={cap}" in exc.message
         return
-    # No error: every event fitted, and the events are the uncapped ones.
+    # No error: every event fitted (its data's bytes as received), and the
+    # events are the uncapped ones.
     assert events == plain
-    assert all(len(e.data.encode()) <= cap for e in events)
+    received = _feed(bytes_decoder(names=False), data, [])
+    assert len(received) == len(events)
+    assert all(len(r) <= cap for r in received)
 
 
 def _outcome(dec: SSEDecoder, data: bytes, cuts: list[int]) -> tuple[list[Any], str | None]:
@@ -106,7 +111,7 @@ def _outcome(dec: SSEDecoder, data: bytes, cuts: list[int]) -> tuple[list[Any], 
 
 @FUZZ
 @given(sse_bytes, st.lists(st.integers(min_value=0), max_size=12), st.integers(1, 64))
-@example(b"data: \xff\xff\n\n", [], 4)  # invalid bytes count as the U+FFFD they decode to
+@example(b"data: \xff\xff\n\n", [], 4)  # invalid bytes count once each, as received
 def test_byte_modes_keep_the_cap_exactly_as_the_text_decoder(
     data: bytes, cuts: list[int], cap: int
 ) -> None:

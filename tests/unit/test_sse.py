@@ -16,6 +16,7 @@ from typing import Any
 import msgspec
 import pytest
 
+import rawllm
 from rawllm.sse import ServerSentEvent, SSEDecoder
 
 VECTORS = pathlib.Path(__file__).parent / "vectors"
@@ -281,3 +282,23 @@ def test_removeprefix_gives_an_unprefixed_line_back_itself() -> None:
         assert data_line.removeprefix(b"data: ") is not data_line
     events = SSEDecoder().feed(b"event: ping\ndata: \n\ndata:x\ndata: y\n\n")
     assert [(e.event, e.data) for e in events] == [("ping", ""), ("message", "x\ny")]
+
+
+@pytest.mark.parametrize("chunks", [1, 2, 3])
+def test_max_event_bytes_counts_data_as_received(chunks: int) -> None:
+    """Five invalid bytes are five bytes of data, though their text (U+FFFD each) is
+    15 in UTF-8: a cap of 11 (the longest line) holds them, whole or split."""
+    body = b"event: x\ndata: \x80\x80\x80\x80\x80\n\ndata: ok\n\n"
+    step = -(-len(body) // chunks)
+    dec = SSEDecoder(max_event_bytes=11)
+    events = [e for i in range(0, len(body), step) for e in dec.feed(body[i : i + step])]
+    assert [e.data for e in events] == ["\ufffd" * 5, "ok"]
+
+
+def test_max_event_bytes_refuses_data_over_it_as_received() -> None:
+    body = b"data: \x80\x80\x80\x80\x80\ndata: \x80\x80\x80\x80\x80\n\n"  # 11 bytes of data
+    assert SSEDecoder(max_event_bytes=11).feed(body)[0].data == "\ufffd" * 5 + "\n" + "\ufffd" * 5
+    with pytest.raises(
+        rawllm.APIResponseValidationError, match="data is larger than max_event_bytes=10"
+    ):
+        SSEDecoder(max_event_bytes=10).feed(body)
