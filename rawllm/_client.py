@@ -59,7 +59,6 @@ from ._transport import (
 )
 from ._version import __version__
 from ._wire._common import Done
-from .types._base import attach
 
 __all__ = ["BaseClient", "RetryEvent"]
 
@@ -267,7 +266,7 @@ class BaseClient:
         body: bytes | None,
         *,
         stream: bool = False,
-        tokens: int = 0,
+        estimate: Mapping[str, Any] | None = None,
         extra_headers: Mapping[str, str] | None = None,
         extra_query: Mapping[str, Any] | None = None,
         timeout: Any = NOT_GIVEN,
@@ -282,7 +281,8 @@ class BaseClient:
         released here, once, unless an open stream took it over.  ``opener``
         (with ``url``, for a download) builds the result from the response and
         its first chunk instead of decoding the whole body; it does not keep
-        the permit.
+        the permit.  ``estimate`` is the request body for the token estimate,
+        made only once a limit is in force (the free path never needs it).
         """
         policy = self._policy if max_retries is NOT_GIVEN else RetryPolicy(max_retries=max_retries)
         t = self.timeout if timeout is NOT_GIVEN else coerce_timeout(timeout)
@@ -292,11 +292,15 @@ class BaseClient:
         call = _Call(fmt, url, body, headers, stream, t, opener, raw)
         aio_timeout = self._aio_timeout if timeout is NOT_GIVEN else client_timeout(t, None)
         retries = 0
+        tokens = -1  # not estimated yet
         while True:
             if call.deadline is not None:
                 aio_timeout = client_timeout(t, _budget(call, retries))
             permit = self._shared.limiter.free_permit()
             if permit is None:
+                if tokens < 0:
+                    limiter = self._shared.limiter
+                    tokens = 0 if estimate is None else limiter.estimate(estimate)
                 permit = await self._acquire(tokens, call, retries)
             result: Any = None
             try:
@@ -341,8 +345,9 @@ class BaseClient:
             raise APIResponseValidationError(
                 "The response's JSON is nested too deeply to decode."
             ) from None
-        attach(result, data, request_id_from(resp.headers))
-        result.__dict__["_http"] = (status, resp.headers)  # for with_raw_response
+        d = result.__dict__
+        d["_raw"] = data  # for to_dict()
+        d["_http"] = (status, resp.headers)  # the request id (read when asked), with_raw_response
         if retries:
             result.__dict__["_retries"] = retries
         if permit is not NOOP:  # the free path's shared permit has nothing to settle

@@ -55,7 +55,9 @@ class APIResponse(Generic[R]):
         self.status_code: int = status if isinstance(status, int) else 200
         self.headers: Mapping[str, str] = headers
         self.retries_taken: int = d.get("_retries", getattr(result, "retries", 0)) or 0
-        self.request_id: str | None = d.get("_request_id", getattr(result, "request_id", None))
+        self.request_id: str | None = getattr(result, "_request_id", None) or getattr(
+            result, "request_id", None
+        )
 
     def parse(self) -> R:
         """The result the plain call returns (a ``ChatCompletion``, an ``AsyncStream``, ...)."""

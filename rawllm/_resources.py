@@ -70,16 +70,16 @@ class _Resource(RawResponses):
     ) -> Awaitable[Any]:
         """Build the body and start the call (a plain method: no extra coroutine frame)."""
         max_retries = params.pop("max_retries", NOT_GIVEN)
+        streams = False
         if stream is not NOT_GIVEN and stream is not None:
-            params["stream"] = bool(stream)
+            streams = params["stream"] = bool(stream)
         extra_headers, extra_query, extra_body, timeout = options
         body = _body(params, extra_body)
-        client = self._client
-        return client._request(
+        return self._client._request(
             fmt,
             encode(body),
-            stream=bool(stream) and fmt.accumulator is not None,
-            tokens=client.limiter.estimate(body),
+            stream=streams and fmt.accumulator is not None,
+            estimate=body,
             extra_headers=extra_headers,
             extra_query=extra_query,
             timeout=timeout,

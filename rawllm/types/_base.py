@@ -10,6 +10,8 @@ from typing import Any, ClassVar
 
 import msgspec
 
+from .._exceptions import request_id_from
+
 __all__ = ["BaseModel", "Result", "StreamItem", "UnknownObject", "attach", "keep_raw_fields"]
 
 
@@ -53,10 +55,24 @@ class Result(BaseModel, kw_only=True, omit_defaults=True, dict=True):
     the whole body as sent, unknown fields included.
     """
 
-    _request_id: ClassVar[str | None] = None
     _raw: ClassVar[bytes | str | None] = None
     _retries: ClassVar[int] = 0
     _raw_fields: ClassVar[dict[str, Any] | None] = None
+
+    @property
+    def _request_id(self) -> str | None:
+        """The provider's request id: as attached, else read from the answer's headers.
+
+        Read when asked, not per call: most callers never look at it, and the
+        headers are kept anyway (``with_raw_response``).
+        """
+        d = self.__dict__
+        if "_request_id" in d:
+            rid: str | None = d["_request_id"]
+            return rid
+        http = d.get("_http")
+        rid = d["_request_id"] = None if http is None else request_id_from(http[1])
+        return rid
 
     @property
     def raw_fields(self) -> dict[str, Any]:

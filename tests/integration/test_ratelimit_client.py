@@ -10,6 +10,7 @@ import time
 import pytest
 
 import rawllm
+from rawllm._limiter import Limiter
 from rawllm._ratelimit import LEARNED_HEADROOM
 from rawllm.testing import MockServer
 
@@ -182,3 +183,41 @@ async def test_cancelled_callers_consume_no_budget() -> None:
             # the next call waits at most one interval, not ten
             assert time.monotonic() - t0 < 0.15
             assert client.limiter.state.started == 2
+
+
+async def test_a_token_budget_is_charged_each_calls_estimate_and_no_budget_never_estimates(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The estimate is made once a limit is in force (and only then): the body the
+    estimator sees is the one sent, and the limiter is asked for its figure."""
+    seen: list[dict[str, object]] = []
+    acquired: list[int] = []
+    acquire = Limiter.acquire
+
+    def estimator(body: dict[str, object]) -> int:
+        seen.append(body)
+        return 123
+
+    async def spy(self: Limiter, tokens: int) -> object:
+        acquired.append(int(tokens))
+        return await acquire(self, tokens)
+
+    monkeypatch.setattr(Limiter, "acquire", spy)
+    async with MockServer() as server:
+        for limit, want in (
+            (rawllm.RateLimit(tokens_per_minute=10_000_000, estimator=estimator), 2),
+            (rawllm.RateLimit(estimator=estimator), 0),  # nothing limits: no estimate
+        ):
+            seen.clear()
+            acquired.clear()
+            async with rawllm.OpenAI(
+                api_key="sk-test", base_url=server.openai_base_url, rate_limit=limit
+            ) as client:
+                for _ in range(2):
+                    await client.chat.completions.create(model="m", messages=MSG, max_tokens=16)
+            assert len(seen) == want
+            assert all(b["messages"] == MSG and b["max_tokens"] == 16 for b in seen)
+            if want:
+                assert acquired == [123] * want
+            else:  # (a first call may still pass the limiter, to learn): never charged
+                assert all(t == 0 for t in acquired)

@@ -330,6 +330,22 @@ def test_to_dict_returns_unknown_fields_after_attach() -> None:
     assert full == json.loads(raw)
 
 
+def test_request_id_is_read_from_the_kept_headers_when_asked() -> None:
+    """The call path keeps the answer's headers; the id is looked up on first read."""
+    from multidict import CIMultiDict, CIMultiDictProxy
+
+    for name, value in (("x-request-id", "req_abc"), ("Request-Id", "req_011x")):
+        resp = chat("openai_chat_completion.json")
+        resp.__dict__["_http"] = (200, CIMultiDictProxy(CIMultiDict({name: value})))
+        assert resp._request_id == value
+        assert resp.__dict__["_request_id"] == value  # read once, then kept
+    resp = chat("openai_chat_completion.json")
+    assert resp._request_id is None  # no headers kept, none attached
+    resp.__dict__["_http"] = (200, CIMultiDictProxy(CIMultiDict({"x-request-id": "h"})))
+    attach(resp, None, "attached")
+    assert resp._request_id == "attached"  # an attached id wins
+
+
 def test_to_dict_without_raw_and_nested_to_dict() -> None:
     resp = chat("openai_chat_completion_refusal.json")
     plain = resp.to_dict()
