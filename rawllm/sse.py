@@ -159,7 +159,7 @@ class SSEDecoder:
         "_id",
         "_last_event_id",
         "_raw",
-        "_over",
+        "_replaced",
     )
 
     def __init__(self, *, max_event_bytes: int | None = None) -> None:
@@ -186,7 +186,9 @@ class SSEDecoder:
         self._retry: int | None = None  # retry set in the current block
         self._id: str | None = None  # the spec's last event ID buffer
         self._last_event_id: str | None = None
-        self._over = -1  # set by _lines for a block over the cap: first event over it
+        # Text mode, a block over the cap: raw data sizes of the events whose
+        # invalid UTF-8 was replaced (their text no longer tells), by index.
+        self._replaced: dict[int, int] | None = None
         self._raw = 0  # 0: ServerSentEvent; 1: data bytes; 2: BytesEvent (see bytes_decoder)
 
     @property
@@ -367,14 +369,16 @@ class SSEDecoder:
         if pending and len(pending[0]) > cap:
             self._too_large("line")
         if len(block) > cap:  # rare: only then can an event completed here exceed the cap
-            i = self._over  # found by _lines
-            if i == 0:
-                self._too_large("data")
-            if i > 0:
-                # Hand out the events before it; the error comes with the next call.
-                self._deferred = self._error("data")
-                self._slow = True
-                return events[:i]
+            replaced, self._replaced = self._replaced, None
+            for i, event in enumerate(events):
+                size = replaced.get(i) if replaced else None
+                if (size if size is not None else _data_size(event, cap)) > cap:
+                    if i == 0:
+                        self._too_large("data")
+                    # Hand out the events before it; the error comes with the next call.
+                    self._deferred = self._error("data")
+                    self._slow = True
+                    return events[:i]
         data = self._data
         if data is not None:
             size = self._more_size if self._more is not None else len(data)
@@ -409,11 +413,6 @@ class SSEDecoder:
         retry = self._retry
         id_ = self._id
         last_id = self._last_event_id
-        # An event completed here can exceed the cap only if the block does:
-        # then each one's data is measured (its bytes as received).
-        limit = -1 if self._cap is None else self._cap
-        big = 0 <= limit < len(block)
-        over = -1  # the index of the first event over the cap, if any
         for line in lines:
             if not line:
                 last_id = id_
@@ -422,8 +421,6 @@ class SSEDecoder:
                         data = b"\n".join(more)
                         more = None
                         self._more_size = 0
-                    if big and over < 0 and len(data) > limit:
-                        over = len(events)
                     if raw == 1:
                         events.append(data)
                     elif raw:
@@ -435,6 +432,12 @@ class SSEDecoder:
                             text = data.decode()  # UTF-8; no-argument call is the fastest
                         except UnicodeDecodeError:
                             text = data.decode("utf-8", "replace")
+                            if self._cap is not None and len(block) > self._cap:
+                                # _check_sizes will measure this block's events:
+                                # the text's UTF-8 is longer than what came.
+                                if self._replaced is None:
+                                    self._replaced = {}
+                                self._replaced[len(events)] = len(data)
                         events.append(ServerSentEvent(event, text, id_, retry))
                     data = None
                 event = "message"
@@ -484,9 +487,21 @@ class SSEDecoder:
         self._retry = retry
         self._id = id_
         self._last_event_id = last_id
-        if big:
-            self._over = over
         return events
+
+
+def _data_size(event: ServerSentEvent | BytesEvent | bytes, cap: int) -> int:
+    """An event's data size in bytes as received (exact whenever it could exceed ``cap``).
+
+    Text decoded without replacement is as long in UTF-8 as it came; an event
+    whose invalid bytes were replaced is measured by ``_lines`` instead.
+    """
+    data = event if isinstance(event, bytes) else event.data
+    if isinstance(data, bytes):
+        return len(data)
+    if len(data) <= cap // 4:  # 4 bytes per character at most
+        return len(data)
+    return len(data.encode())
 
 
 def bytes_decoder(*, names: bool, max_event_bytes: int | None = None) -> SSEDecoder:
