@@ -291,15 +291,15 @@ class BaseClient:
         headers = self._shared.transport.merge_headers(extra_headers)
         call = _Call(fmt, url, body, headers, stream, t, opener, raw)
         aio_timeout = self._aio_timeout if timeout is NOT_GIVEN else client_timeout(t, None)
+        limiter = self._shared.limiter
         retries = 0
         tokens = -1  # not estimated yet
         while True:
             if call.deadline is not None:
                 aio_timeout = client_timeout(t, _budget(call, retries))
-            permit = self._shared.limiter.free_permit()
+            permit = limiter.free_permit()
             if permit is None:
                 if tokens < 0:
-                    limiter = self._shared.limiter
                     tokens = 0 if estimate is None else limiter.estimate(estimate)
                 permit = await self._acquire(tokens, call, retries)
             result: Any = None
@@ -349,7 +349,7 @@ class BaseClient:
         d["_raw"] = data  # for to_dict()
         d["_http"] = (status, resp.headers)  # the request id (read when asked), with_raw_response
         if retries:
-            result.__dict__["_retries"] = retries
+            d["_retries"] = retries
         if permit is not NOOP:  # the free path's shared permit has nothing to settle
             used = fmt.usage_tokens(result)
             if used is not None:

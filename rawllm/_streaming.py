@@ -181,9 +181,9 @@ class AsyncStream(Generic[T]):
 
     async def close(self) -> None:
         """Release the connection now; the rest of the body is not read."""
-        if self._reader.done and self._resp is not None:
-            resp, self._resp = self._resp, None
-            self._readany = _no_read  # keep nothing of aiohttp's once done
+        resp = self._resp
+        if self._reader.done and resp is not None:
+            self._take_resp()
             self._closed = True
             resp.release()
             self._give_back_slot()
@@ -289,18 +289,22 @@ class AsyncStream(Generic[T]):
 
     async def _finish(self) -> None:
         """After the end: read the (normally empty) rest so the connection is reusable."""
-        resp, self._resp = self._resp, None
-        self._readany = _no_read  # keep nothing of aiohttp's once done
+        resp = self._take_resp()
         self._closed = True
         if resp is not None:
             await resp.finish(0.05)
         self._give_back_slot()
 
+    def _take_resp(self) -> Response | None:
+        """Detach the response (the caller releases or drops it); keep nothing of aiohttp's."""
+        resp, self._resp = self._resp, None
+        self._readany = _no_read
+        return resp
+
     def _abort(self) -> None:
         """Drop the connection now (mid-body: it cannot be reused)."""
         self._closed = True
-        resp, self._resp = self._resp, None
-        self._readany = _no_read  # keep nothing of aiohttp's once done
+        resp = self._take_resp()
         if resp is not None:
             resp.close()
         self._give_back_slot()

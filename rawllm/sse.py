@@ -33,11 +33,11 @@ then takes the reader's slow path, which decodes it as this module does
 (U+FFFD), so the result is the same.
 
 Optional bound (``max_event_bytes``): the incomplete line kept between chunks
-and the data of the event being assembled (in bytes as received) may not
-grow past it; past it ``feed`` raises ``rawllm.APIResponseValidationError``.  It is checked where
-those buffers grow (once per chunk, and per extra data line of a multi-line
-event), so it costs nothing per ordinary event, and memory stays within the
-cap plus one chunk.  Without it (the default) nothing is limited.
+and the data of the event being assembled (in bytes as received) may not grow
+past it; past it ``feed`` raises ``rawllm.APIResponseValidationError``.  It is
+checked where those buffers grow (once per chunk, and per extra data line of a
+multi-line event), so it costs nothing per ordinary event, and memory stays
+within the cap plus one chunk.  Without it (the default) nothing is limited.
 
 One deviation, for safety: a ``retry`` value with more significant digits than
 Python's integer-string limit (``sys.get_int_max_str_digits()``, 4300 by
@@ -286,6 +286,7 @@ class SSEDecoder:
         self._more = None
         self._event = "message"
         self._retry = None
+        self._replaced = None  # (an error inside _lines can leave a block's sizes)
         return []
 
     def _prefix(self, chunk: bytes) -> bytes:
@@ -372,7 +373,9 @@ class SSEDecoder:
             replaced, self._replaced = self._replaced, None
             for i, event in enumerate(events):
                 size = replaced.get(i) if replaced else None
-                if (size if size is not None else _data_size(event, cap)) > cap:
+                if size is None:
+                    size = _data_size(event, cap)
+                if size > cap:
                     if i == 0:
                         self._too_large("data")
                     # Hand out the events before it; the error comes with the next call.
