@@ -5,8 +5,8 @@
 (no ``await``), as in the official SDKs.  Inside, the object is a thin view
 of the ``AsyncStream``:
 
-- iterating it iterates the ``AsyncStream`` itself (``__aiter__`` hands it
-  out), so the per-event cost is exactly that of ``create(stream=True)``;
+- iterating it iterates the ``AsyncStream`` itself (``__aiter__`` hands
+  out the stream's own), so the per-event cost is exactly that of ``create(stream=True)``;
   items are the typed chunks / events (the official SDKs' chat and
   responses helpers wrap them in their own event classes: rawllm does not);
 - ``text_stream`` / ``text_deltas()`` yield only text, the ``get_final_*``
@@ -48,8 +48,8 @@ class _StreamView:
         self._acc: Any = None
         self._fed = 0
 
-    def __aiter__(self) -> AsyncStream[Any]:
-        return self._stream
+    def __aiter__(self) -> AsyncIterator[Any]:
+        return self._stream.__aiter__()
 
     async def __aenter__(self: S) -> S:
         return self
@@ -96,7 +96,7 @@ class _StreamView:
             acc = self._acc = make()
         stream = self._stream
         items = stream._reader.items  # every item decoded so far ...
-        read = len(items) - (len(stream._buf) - stream._pos)  # ... less those not handed out
+        read = len(items) - stream._unread()  # ... less those not handed out
         for item in items[self._fed : read]:
             acc.add(item)
         self._fed = read

@@ -20,9 +20,11 @@ Invariants:
 from __future__ import annotations
 
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncGenerator, AsyncIterator, Iterator
+from operator import length_hint
+from sys import get_asyncgen_hooks, set_asyncgen_hooks
 from types import TracebackType
-from typing import TYPE_CHECKING, Any, Generic, TypeVar, overload
+from typing import TYPE_CHECKING, Any, Generic, TypeVar, cast, overload
 
 from ._exceptions import APIConnectionError
 from ._reader import Reader
@@ -39,7 +41,7 @@ __all__ = ["AsyncStream"]
 
 T = TypeVar("T")
 
-_EMPTY: list[Any] = []
+_NOTHING: Iterator[Any] = iter(())  # an exhausted iterator stays exhausted: one serves all
 
 
 async def _no_read() -> bytes:
@@ -59,7 +61,6 @@ class AsyncStream(Generic[T]):
 
     __slots__ = (
         "__weakref__",
-        "_buf",
         "_closed",
         "_event_idle",
         "_first_event",
@@ -67,11 +68,11 @@ class AsyncStream(Generic[T]):
         "_last_data",
         "_pending",
         "_permit",
-        "_pos",
         "_readany",
         "_reader",
         "_request_id",
         "_resp",
+        "_rest",
         "_retries",
         "_started",
         "_timed",
@@ -94,8 +95,7 @@ class AsyncStream(Generic[T]):
         self._readany = resp.chunk_reader()
         self._headers: Headers = resp.headers
         self._reader = reader
-        self._buf: list[T] = _EMPTY
-        self._pos = 0
+        self._rest: Iterator[T] = _NOTHING
         self._closed = False
         self._permit = permit
         self._request_id = request_id
@@ -131,21 +131,53 @@ class AsyncStream(Generic[T]):
         """True once the end of the stream was read: it is whole."""
         return self._reader.done
 
-    def __aiter__(self) -> AsyncStream[T]:
-        return self
+    def __aiter__(self) -> AsyncIterator[T]:
+        """A generator over the items: ``async for`` resumes it per item, no coroutine each.
+
+        Any number may be taken; the position is the stream's, so a second
+        ``async for`` (or ``anext()``) goes on where the last one stopped.
+        It is started here with the loop's async-generator hooks set aside:
+        it has no cleanup that needs the loop, so one abandoned mid-way is
+        closed by CPython at once (and the stream behind it dropped), not by
+        a task the loop would schedule.
+        """
+        items = self._items()
+        hooks = get_asyncgen_hooks()
+        set_asyncgen_hooks(None, None)
+        try:
+            items.asend(None).send(None)  # to the priming yield: hooks are taken here
+        except StopIteration:
+            pass
+        finally:
+            set_asyncgen_hooks(*hooks)
+        return items
 
     async def __anext__(self) -> T:
-        pos = self._pos
-        buf = self._buf
-        if pos < len(buf):
-            self._pos = pos + 1
-            return buf[pos]
-        # The buffer is empty: read until a chunk gives items.  Inline, not a
-        # coroutine of its own: with tokens arriving one event per network
-        # chunk, this runs once per event.
+        """The next item, for ``anext()`` (``async for`` uses ``__aiter__``'s generator)."""
+        for item in self._rest:
+            return item
+        return await self.__aiter__().__anext__()
+
+    def _unread(self) -> int:
+        """How many items are decoded but not handed out yet (the snapshot helpers' count)."""
+        return length_hint(self._rest)
+
+    async def _items(self) -> AsyncGenerator[T, None]:
+        """Read, feed and hand out until the end (the one read loop of a stream).
+
+        Nothing encloses a ``yield``: closing the generator there runs no code.
+        """
+        yield cast(T, None)  # the priming stop (``__aiter__``), never handed out
         reader = self._reader
-        try:
-            while not reader.done:
+        while True:
+            rest = self._rest
+            for item in rest:  # the chunk's items not handed out yet, in order
+                yield item
+            if self._rest is not rest:  # another iterator read on meanwhile: its items first
+                continue
+            if reader.done:
+                break
+            try:
                 if self._pending or self._timed or self._resp is None:
                     chunk = await self._read()
                 else:  # the common case: aiohttp's read, its errors mapped as read_chunk does
@@ -154,19 +186,20 @@ class AsyncStream(Generic[T]):
                     except AIOHTTP_ERRORS as exc:
                         raise map_aiohttp_error(exc) from exc
                 items = reader.feed(chunk) if chunk else reader.eof()
-                if reader.failed:  # an in-band error: it comes after these items
-                    self._abort()
-                if items:
-                    self._buf = items
-                    self._pos = 1
-                    if self._timed:
-                        self._last_data = time.monotonic()
-                    return items[0]
+            except BaseException:
+                self._abort()
+                raise
+            if reader.failed:  # an in-band error: it comes after these items
+                self._abort()
+            if items:
+                self._rest = iter(items)
+                if self._timed:
+                    self._last_data = time.monotonic()
+        try:
             await self._finish()
         except BaseException:
             self._abort()
             raise
-        raise StopAsyncIteration
 
     async def __aenter__(self) -> AsyncStream[T]:
         return self
