@@ -119,11 +119,13 @@ decoding microbenchmark below and the code paths show:
   created, service tier, fingerprint, choices, delta, usage) costs about
   2,500 more than the floor's two-field Struct, less than before because the
   Structs now declare their fields in the order the services send them.
-  Handing out: `async for` calls `__anext__` once per item (about 2,000),
-  where the floor loops over a network chunk's events inline; rawllm's
-  per-chunk decoder makes no Python call per ordinary event. Net, an event
-  costs about the floor's instructions (the table below); what is left is
-  the API: typed attributes and an async iterator.
+  Handing out: `async for` resumes one async generator per item (about
+  1,150 instructions; a coroutine per `__anext__` call, as before
+  2026-12-03, cost about 2,000), where the floor loops over a network
+  chunk's events inline; rawllm's per-chunk decoder makes no Python call
+  per ordinary event. Net, an event costs the floor's instructions or
+  fewer (the table below); what is left is the API: typed attributes and
+  an async iterator.
 * **Pacing costs CPU by itself.** Unpaced, one event-loop iteration serves
   many responses at concurrency 64; paced at 500 starts/s every start is its
   own timer and its own iteration, so the fixed cost of an iteration is no
