@@ -9,6 +9,13 @@ the two instruction totals divided by ``n2 - n1`` is the cost of one call, free
 of start-up, import and warm-up.  For streams it is divided by the SSE data
 events per answer.
 
+After the warm-up the child runs ``gc.collect()``, as the CPU-time harness
+does before it starts its clock.  Without it, whether a collection of the
+warm-up's survivors (the whole heap: imports included) lands inside the
+shorter or the longer run decides a few per cent: rawllm's chat cell at
+concurrency 64 measured 1.019-1.048x the floor in four runs without it, and
+1.003x and 1.008x with it.  Collections of the calls' own garbage still count.
+
 What it does not see: time in the kernel (the same syscalls for every
 aiohttp-based contender), cache misses, and copies done by one instruction
 (``rep movsb``): a memcpy of a large buffer counts as a few instructions.
@@ -54,7 +61,7 @@ QUICK_CELLS = ("chat_c64", "chat_stream_c16")
 MODES = ("none", "loose", "binding")
 
 _CHILD = """
-import asyncio, importlib, sys
+import asyncio, gc, importlib, sys
 from benchmarks.contenders import MODULES
 from benchmarks.contenders.__main__ import _drive
 from benchmarks.server import LIMITS
@@ -66,6 +73,7 @@ async def main():
     await client.start()
     fn = getattr(client, op)
     await _drive(fn, conc, max(2 * conc, 32))
+    gc.collect()  # as the CPU-time harness does: no warm-up garbage left to collect in the count
     await _drive(fn, conc, n)
     await client.aclose()
 asyncio.run(main())
