@@ -31,6 +31,11 @@ Usage::
     python -m benchmarks.bench_instructions                   # the default cells
     python -m benchmarks.bench_instructions --cells chat_c64 --headers none,loose
     python -m benchmarks.bench_instructions --json out.json
+    python -m benchmarks.bench_instructions --parts           # pieces of a request, alone
+
+``--parts`` counts pieces of a request's path that rawllm has and the floor
+has not (learning from an answer's headers, decoding every field) alone in a
+loop, with no server: with the cells, they say where a gap per call comes from.
 """
 
 from __future__ import annotations
@@ -60,6 +65,64 @@ CELLS: dict[str, tuple[str, int, int, int]] = {
 QUICK_CELLS = ("chat_c64", "chat_stream_c16")
 MODES = ("none", "loose", "binding")
 
+# part -> what it is: one piece of a request's path, run alone in a loop (``--parts``)
+PARTS: dict[str, str] = {
+    "answer_none": "rawllm learns from one answer without rate-limit headers (vLLM, Ollama)",
+    "answer_loose_openai": "the same with OpenAI's full header set, limits far off",
+    "answer_loose_anthropic": "the same with Anthropic's full header set, limits far off",
+    "decode_chat_rawllm": "rawllm decodes one chat completion body (every field, typed)",
+    "decode_chat_floor": "the floor decodes the same body (the two fields it reads)",
+    "decode_messages_rawllm": "rawllm decodes one Anthropic message body",
+    "decode_messages_floor": "the floor decodes the same body",
+}
+PARTS_N = (2000, 12000)
+
+_PARTS_CHILD = """
+import sys
+from multidict import CIMultiDict, CIMultiDictProxy
+import rawllm
+from rawllm._permit import NOOP
+from rawllm._wire.anthropic import decode_message
+from rawllm._wire.openai import decode_chat_completion
+from benchmarks.contenders import floor
+from benchmarks.server import CHAT_BODY, MESSAGE_BODY, HeaderMaker
+part, n = sys.argv[1], int(sys.argv[2])
+
+def headers(api, mode):  # as aiohttp hands them over: a CIMultiDictProxy of str
+    maker = HeaderMaker(api, mode)
+    size = len(CHAT_BODY if api == "openai" else MESSAGE_BODY)
+    out = []
+    for _ in range(64):
+        lines = [line.split(":", 1) for line in maker.render(14, 8).split("\\r\\n") if line]
+        lines += [["content-type", "application/json"], ["content-length", str(size)]]
+        out.append(CIMultiDictProxy(CIMultiDict((k.strip(), v.strip()) for k, v in lines)))
+    return out
+
+def run():
+    if part.startswith("answer_"):
+        mode, _, api = part[len("answer_"):].partition("_")
+        if api == "anthropic":
+            client = rawllm.Anthropic(api_key="sk-bench", base_url="http://127.0.0.1:9")
+        else:
+            client = rawllm.OpenAI(api_key="sk-bench", base_url="http://127.0.0.1:9/v1")
+        observe = client._shared.limiter.observe
+        hs = headers(api or "openai", mode)
+        for i in range(n):
+            observe(200, hs[i & 63], NOOP)
+        return
+    fn, body = {
+        "decode_chat_rawllm": (decode_chat_completion, CHAT_BODY),
+        "decode_chat_floor": (floor._completion, CHAT_BODY),
+        "decode_messages_rawllm": (decode_message, MESSAGE_BODY),
+        "decode_messages_floor": (floor._message, MESSAGE_BODY),
+        "empty": (len, b""),
+    }[part]
+    for _ in range(n):
+        fn(body)
+
+run()
+"""
+
 _CHILD = """
 import asyncio, gc, importlib, sys
 from benchmarks.contenders import MODULES
@@ -87,20 +150,14 @@ def _free_port() -> int:
 
 
 def _instructions(name: str, root: str, op: str, conc: int, n: int) -> int:
+    return _count(f"{name} {op}", _CHILD, [name, root, op, str(conc), str(n)])
+
+
+def _count(what: str, child: str, args: list[str]) -> int:
+    """User-space instructions of one ``python -c child args...`` run under callgrind."""
     proc = subprocess.run(
-        [
-            "valgrind",
-            "--tool=callgrind",
-            "--callgrind-out-file=/dev/null",
-            sys.executable,
-            "-c",
-            _CHILD,
-            name,
-            root,
-            op,
-            str(conc),
-            str(n),
-        ],
+        ["valgrind", "--tool=callgrind", "--callgrind-out-file=/dev/null", sys.executable]
+        + ["-c", child, *args],
         capture_output=True,
         text=True,
         cwd=ROOT,
@@ -108,8 +165,37 @@ def _instructions(name: str, root: str, op: str, conc: int, n: int) -> int:
     found = re.search(r"Collected : (\d+)", proc.stderr)
     if proc.returncode != 0 or found is None:
         tail = "\n".join(proc.stderr.strip().splitlines()[-5:])
-        raise RuntimeError(f"{name} {op}: valgrind failed:\n{tail}")
+        raise RuntimeError(f"{what}: valgrind failed:\n{tail}")
     return int(found.group(1))
+
+
+def measure_parts(parts: list[str]) -> dict[str, Any]:
+    """Instructions of one call of each part, alone in a loop (the loop's own cost taken off).
+
+    The same difference of two runs as the cells, with no server and no event
+    loop: what one piece of a request's path costs, to say where the gap
+    between rawllm and the floor comes from.
+    """
+    n1, n2 = PARTS_N
+
+    def per_call(part: str) -> float:
+        a = _count(part, _PARTS_CHILD, [part, str(n1)])
+        b = _count(part, _PARTS_CHILD, [part, str(n2)])
+        return (b - a) / (n2 - n1)
+
+    loop = per_call("empty")
+    return {
+        "n": [n1, n2],
+        "parts": {p: {"per_call": round(per_call(p) - loop), "what": PARTS[p]} for p in parts},
+    }
+
+
+def parts_table(parts: dict[str, Any]) -> list[str]:
+    """Markdown rows: instructions of one call of each part."""
+    lines = ["| part | instructions per call | what |", "|---|---|---|"]
+    for name, row in parts.get("parts", {}).items():
+        lines.append(f"| {name} | {row['per_call']:,} | {row['what']} |")
+    return lines
 
 
 def measure(mode: str, cells: list[str], contenders: list[str]) -> dict[str, Any]:
@@ -194,9 +280,27 @@ def main() -> None:
     parser.add_argument("--headers", default=",".join(MODES), help="none, loose, binding")
     parser.add_argument("--contenders", default="floor,floor_paced,rawllm")
     parser.add_argument("--json", metavar="PATH", help="also write the figures as JSON")
+    parser.add_argument(
+        "--parts",
+        nargs="?",
+        const=",".join(PARTS),
+        metavar="A,B",
+        help="count pieces of a request's path alone instead of the cells "
+        f"(default: all of {','.join(PARTS)})",
+    )
     args = parser.parse_args()
     if shutil.which("valgrind") is None:
         sys.exit("valgrind is not installed")
+    if args.parts:
+        names = [p for p in args.parts.split(",") if p]
+        bad = sorted(set(names) - set(PARTS))
+        if bad:
+            sys.exit(f"unknown parts {bad}; choose from {list(PARTS)}")
+        found = measure_parts(names)
+        print("\n".join(parts_table(found)))
+        if args.json:
+            Path(args.json).write_text(json.dumps(found, indent=2))
+        return
     cells = [c for c in args.cells.split(",") if c]
     bad = sorted(set(cells) - set(CELLS))
     if bad:

@@ -538,7 +538,53 @@ def render(results: dict[str, Any], png_name: str | None = "benchmarks.png") -> 
             lines += [f"Counted with `{ins['command']}`{when}.", ""]
         lines += bench_instructions.table(ins)
         lines.append("")
+        parts = ins.get("parts")
+        if parts and parts.get("parts"):
+            lines += ["### Where a request's instructions go", "", PARTS_INTRO, ""]
+            if parts.get("command"):
+                when = f" ({parts['when']})" if parts.get("when") else ""
+                lines += [f"Counted with `{parts['command']}`{when}.", ""]
+            lines += bench_instructions.parts_table(parts)
+            lines.append("")
+            lines += [line for line in request_gap(ins) if line]
+            lines.append("")
     return "\n".join(lines).rstrip() + "\n"
+
+
+PARTS_INTRO = (
+    "Each piece of a request's path that rawllm has and the floor has not (or does "
+    "differently), run alone in a loop under valgrind: the same difference of two runs, "
+    "less the loop's own cost. With the table above, they say where the gap per call comes from; "
+    "the rest of the path is what is left of the gap, negative where rawllm does less than the "
+    "floor (aiohttp's cookie jar, which parses every answer's `set-cookie` in the `loose` rows, "
+    "the per-request URL parsing and proxy lookup, the read timer re-created per chunk)."
+)
+
+
+def request_gap(ins: dict[str, Any]) -> list[str]:
+    """Sentences splitting rawllm's extra instructions per call at c=1 into the measured parts."""
+    parts = ins.get("parts", {}).get("parts", {})
+    out = []
+    for mode in ("none", "loose"):
+        cells = ins.get("modes", {}).get(mode, {})
+        for api, cell in (("chat", "chat_c1"), ("messages", "messages_c1")):
+            provider = "openai" if api == "chat" else "anthropic"
+            answer = "answer_none" if mode == "none" else f"answer_loose_{provider}"
+            row = cells.get(cell, {})
+            raw, ref = row.get("rawllm", {}).get("per_call"), row.get("floor", {}).get("per_call")
+            dec_r = parts.get(f"decode_{api}_rawllm", {}).get("per_call")
+            dec_f = parts.get(f"decode_{api}_floor", {}).get("per_call")
+            learn = parts.get(answer, {}).get("per_call")
+            if None in (raw, ref, dec_r, dec_f, learn):
+                continue
+            gap, dec = raw - ref, dec_r - dec_f
+            rest = gap - learn - dec
+            out.append(
+                f"* {cell}, {mode}: rawllm counts {gap:+,} instructions per call against the "
+                f"floor: learning from the answer {learn:+,}, decoding every field {dec:+,}, "
+                f"the rest of its path {rest:+,}."
+            )
+    return out
 
 
 INSTRUCTIONS_INTRO = (

@@ -109,6 +109,11 @@ decoding microbenchmark below and the code paths show:
   `rawllm/_transport.py`). In the `loose` rows rawllm reads the rate-limit
   headers of every response but paces nothing: limits learned from headers
   stand by until the client uses 40% of them (`docs/rate-limits.md`).
+  At concurrency 1 the additions cost a little more than the savings, about
+  2-4% in instructions: learning from every answer (the accepted rate and the
+  calls in flight it was sent at, what the limiter falls back on after a 429
+  that states no limits) and decoding every field the API promises; the
+  instruction tables below split the gap.
 * **Where a stream event's instructions go.** Counted with valgrind on
   the 200-event streams (2026-12-02), per event. Framing: rawllm's WHATWG
   SSE decoder runs in a byte mode for its own readers (the data stays bytes

@@ -113,3 +113,45 @@ def test_the_readme_headline_comes_from_the_figures(tmp_path: Path) -> None:
     no_markers = tmp_path / "OTHER.md"
     no_markers.write_text("nothing to replace\n")
     assert not report_scale.write_readme(results, no_markers)
+
+
+def test_the_gap_per_call_is_split_into_the_measured_parts() -> None:
+    """The "rest of the path" is what the parts leave of the gap: computed, never typed in."""
+    results = _results(150.0, 150.0)
+    results["instructions"] = {
+        "modes": {
+            "none": {"chat_c1": {"floor": {"per_call": 400_000}, "rawllm": {"per_call": 410_000}}},
+            "loose": {
+                "messages_c1": {"floor": {"per_call": 500_000}, "rawllm": {"per_call": 499_000}}
+            },
+        },
+        "parts": {
+            "command": "python -m benchmarks.bench_instructions --parts",
+            "parts": {
+                "answer_none": {"per_call": 7_000, "what": "learn"},
+                "answer_loose_anthropic": {"per_call": 12_000, "what": "learn, Anthropic"},
+                "answer_loose_openai": {"per_call": 99_999, "what": "not this one"},
+                "decode_chat_rawllm": {"per_call": 9_000, "what": "decode"},
+                "decode_chat_floor": {"per_call": 5_000, "what": "decode"},
+                "decode_messages_rawllm": {"per_call": 6_000, "what": "decode"},
+                "decode_messages_floor": {"per_call": 4_000, "what": "decode"},
+            },
+        },
+    }
+    text = report.render(results, png_name=None)
+    assert "### Where a request's instructions go" in text
+    assert "| answer_none | 7,000 | learn |" in text
+    # 10,000 = 7,000 learning + 4,000 decoding - 1,000 elsewhere
+    assert (
+        "* chat_c1, none: rawllm counts +10,000 instructions per call against the floor: "
+        "learning from the answer +7,000, decoding every field +4,000, "
+        "the rest of its path -1,000." in text
+    )
+    # Anthropic's answer cost is used for the messages cell, not OpenAI's
+    assert (
+        "* messages_c1, loose: rawllm counts -1,000 instructions per call against the floor: "
+        "learning from the answer +12,000, decoding every field +2,000, "
+        "the rest of its path -15,000." in text
+    )
+    del results["instructions"]["parts"]
+    assert "Where a request's instructions go" not in report.render(results, png_name=None)
