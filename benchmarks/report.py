@@ -546,7 +546,7 @@ def render(results: dict[str, Any], png_name: str | None = "benchmarks.png") -> 
                 lines += [f"Counted with `{parts['command']}`{when}.", ""]
             lines += bench_instructions.parts_table(parts)
             lines.append("")
-            lines += [line for line in request_gap(ins) if line]
+            lines += request_gap(ins)
             lines.append("")
     return "\n".join(lines).rstrip() + "\n"
 
@@ -567,8 +567,10 @@ def request_gap(ins: dict[str, Any]) -> list[str]:
     out = []
     for mode in ("none", "loose"):
         cells = ins.get("modes", {}).get(mode, {})
-        for api, cell in (("chat", "chat_c1"), ("messages", "messages_c1")):
-            provider = "openai" if api == "chat" else "anthropic"
+        for api, cell, provider in (
+            ("chat", "chat_c1", "openai"),
+            ("messages", "messages_c1", "anthropic"),
+        ):
             answer = "answer_none" if mode == "none" else f"answer_loose_{provider}"
             row = cells.get(cell, {})
             raw, ref = row.get("rawllm", {}).get("per_call"), row.get("floor", {}).get("per_call")
